@@ -1,0 +1,155 @@
+package flows
+
+import (
+	"fmt"
+	"regexp"
+	"time"
+
+	"github.com/expr-lang/expr/vm"
+)
+
+// StepKind says what a step does.
+type StepKind string
+
+// The kinds of step a service is made of.
+const (
+	StepMenu    StepKind = "menu"    // choose one of Options; the choice's value is stored under Field
+	StepInput   StepKind = "input"   // type a value of Type, checked, stored under Field
+	StepConfirm StepKind = "confirm" // show the answers named in Summary; confirm goes on, cancel ends
+	StepSubmit  StepKind = "submit"  // create a case from the answers; Text is shown with its reference
+	StepLookup  StepKind = "lookup"  // show the caller's cases, or the one whose reference is in Field
+	StepEnd     StepKind = "end"     // show Text and end the session
+)
+
+// Lookup kinds for lookup steps.
+const (
+	LookupCase    = "case"     // the case whose reference the citizen typed into Field
+	LookupMyCases = "my_cases" // every case of the caller's phone
+)
+
+// Service is one government transaction as its YAML file defines it.
+//
+//	id: report_problem
+//	title: report.title
+//	order: 30
+//	start: category
+//	steps:
+//	  - id: category
+//	    kind: menu
+//	    text: report.category.prompt
+//	    field: category
+//	    options:
+//	      - {value: water, text: report.category.water}
+//	      - {value: roads, text: report.category.roads, next: road_location}
+//	    next: location
+type Service struct {
+	ID    string  `yaml:"id"`
+	Title string  `yaml:"title"` // message ID of the name shown on the root menu
+	Order int     `yaml:"order"` // position on the root menu, ascending
+	Start string  `yaml:"start"` // ID of the first step; the first step listed when empty
+	Steps []*Step `yaml:"steps"`
+
+	File  string           `yaml:"-"` // where it was loaded from, for error reports
+	Line  int              `yaml:"-"`
+	steps map[string]*Step // by ID, filled by the loader
+}
+
+// Step returns the step with the given ID, or nil.
+func (s *Service) Step(id string) *Step { return s.steps[id] }
+
+// Step is one screen of a service and what follows it.
+type Step struct {
+	ID   string   `yaml:"id"`
+	Kind StepKind `yaml:"kind"`
+	Text string   `yaml:"text"` // message ID of the prompt, the summary head or the final text
+
+	// Field names the answer this step stores (menu, input) or reads
+	// (a lookup of LookupCase). Label is the message ID naming it on a
+	// confirm summary; it defaults to Text.
+	Field string `yaml:"field"`
+	Label string `yaml:"label"`
+
+	Options []*Option `yaml:"options"` // menu
+
+	Type      InputType `yaml:"type"` // input
+	MinLength int       `yaml:"min_length"`
+	MaxLength int       `yaml:"max_length"`
+	Min       string    `yaml:"min"` // number, or date: "today", "today-120y", "2000-01-31"
+	Max       string    `yaml:"max"`
+	Pattern   string    `yaml:"pattern"` // regular expression the whole value must match
+	Check     string    `yaml:"check"`   // "luhn": the last digit is a Luhn check digit
+	Secret    bool      `yaml:"secret"`  // masked where the channel can, never echoed in summaries
+
+	Summary []string `yaml:"summary"` // confirm: fields shown, in order
+	Lookup  string   `yaml:"lookup"`  // lookup: LookupCase or LookupMyCases
+	Empty   string   `yaml:"empty"`   // lookup: message ID when nothing is found
+
+	Next     string    `yaml:"next"`     // the step after this one
+	Branches []*Branch `yaml:"branches"` // tried in order before Next
+
+	Line int `yaml:"-"`
+
+	pattern  *regexp.Regexp
+	min, max bound
+}
+
+// InputType is the type of value an input step takes.
+type InputType string
+
+// The input types.
+const (
+	TypeText       InputType = "text"
+	TypeNumber     InputType = "number"
+	TypeDate       InputType = "date"
+	TypePhone      InputType = "phone"
+	TypeNationalID InputType = "national_id"
+	TypeReference  InputType = "reference"
+)
+
+// Option is one choice of a menu step.
+type Option struct {
+	Value string `yaml:"value"` // what is stored under the step's Field
+	Text  string `yaml:"text"`  // message ID of the label
+	Next  string `yaml:"next"`  // where this choice leads; the step's Next when empty
+	Line  int    `yaml:"-"`
+}
+
+// Branch sends the flow to Next when the expression If holds. If is an
+// expr-lang expression over `answers` (a map of field to value) and
+// `channel`, e.g. `answers.delivery == "post"`.
+type Branch struct {
+	If   string `yaml:"if"`
+	Next string `yaml:"next"`
+	Line int    `yaml:"-"`
+
+	program *vm.Program
+}
+
+// bound is a resolved min or max of an input: a number, or a date that may
+// be relative to today.
+type bound struct {
+	set     bool
+	number  float64
+	today   bool // relative to the day of the check
+	years   int  // added to today
+	days    int
+	date    time.Time // absolute date when !today
+	literal string
+}
+
+// resolveDate returns the date the bound stands for on the day of now.
+func (b bound) resolveDate(now time.Time) time.Time {
+	if !b.today {
+		return b.date
+	}
+	y, m, d := now.Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC).AddDate(b.years, 0, b.days)
+}
+
+// position formats a file and line for error reports.
+func position(file string, line int) string {
+	if line > 0 {
+		return fmt.Sprintf("%s:%d", file, line)
+	}
+	return file
+}

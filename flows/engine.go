@@ -1,0 +1,486 @@
+package flows
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/expr-lang/expr/vm"
+
+	"github.com/govchannels/channels"
+)
+
+// Engine runs services as a pure step function: given a state and an input
+// it returns the next screen and state. It does no I/O; creating a case or
+// reading cases is returned as a Call for the caller to carry out and report
+// back with Complete (Runner does that loop against a Host).
+type Engine struct {
+	catalog *Catalog
+	langs   []string
+	region  string
+	now     func() time.Time
+}
+
+// Config configures an Engine.
+type Config struct {
+	Catalog *Catalog
+	Langs   []string         // offered on the language menu, default first
+	Region  string           // ISO 3166 region for national phone numbers, e.g. "KE"
+	Now     func() time.Time // the clock date bounds are checked against; time.Now when nil
+}
+
+// New returns an engine for cfg.
+func New(cfg Config) (*Engine, error) {
+	if cfg.Catalog == nil || len(cfg.Catalog.Services) == 0 {
+		return nil, fmt.Errorf("flows: no services to run")
+	}
+	if len(cfg.Langs) == 0 {
+		return nil, fmt.Errorf("flows: no languages")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Engine{catalog: cfg.Catalog, langs: cfg.Langs, region: cfg.Region, now: cfg.Now}, nil
+}
+
+// Catalog returns the services the engine runs.
+func (e *Engine) Catalog() *Catalog { return e.catalog }
+
+// Action says what an Input asks for.
+type Action int
+
+// Actions a citizen can take on any screen.
+const (
+	Answer Action = iota // Text answers the screen
+	Back                 // return to the previous screen
+	Home                 // return to the root menu
+)
+
+// Input is one thing a citizen did.
+type Input struct {
+	Action Action
+	Text   string
+}
+
+// CallKind says what a Call asks the caller to do.
+type CallKind int
+
+// The calls the engine makes.
+const (
+	CallSubmit  CallKind = iota + 1 // create a case from Answers; report its reference
+	CallCase                        // read the case Ref
+	CallMyCases                     // read the caller's cases
+)
+
+// Call is work with side effects the engine needs done before it can show
+// the next screen.
+type Call struct {
+	Kind    CallKind
+	Service string
+	Lang    string
+	Channel channels.Channel
+	Answers []channels.Answer
+	Ref     string
+}
+
+// Outcome is what came of a Call.
+type Outcome struct {
+	Ref   string           // CallSubmit: the reference of the stored case
+	Cases []*channels.Case // CallCase, CallMyCases: what was found
+	Err   error            // the call failed; ENOTFOUND for a lookup means nothing found
+}
+
+// Result is the engine's answer to one input.
+type Result struct {
+	Screen channels.Screen // what to show; empty while Call is set
+	State  State           // the state to keep for the next input
+	Call   *Call           // when set, carry it out and pass the Outcome to Complete
+	Lang   string          // when set, the citizen chose this language: remember it
+}
+
+// Ended reports whether the session is over.
+func (r Result) Ended() bool { return r.Call == nil && r.Screen.Kind == channels.KindEnd }
+
+// Start begins a session on ch in lang: at the root menu when service is
+// empty, else at the service's first step (a deep link). ENOTFOUND for an
+// unknown service.
+func (e *Engine) Start(ch channels.Channel, lang, service string) (Result, error) {
+	st := State{Lang: e.lang(lang), Channel: ch}
+	if service == "" {
+		return e.home(st), nil
+	}
+	svc := e.catalog.Service(service)
+	if svc == nil {
+		return Result{}, channels.Errorf(channels.ENOTFOUND, "error.not_found", "service %q", service)
+	}
+	st.Service = svc.ID
+	return e.enter(svc, svc.Start, st), nil
+}
+
+// lang returns lang when offered, else the default language.
+func (e *Engine) lang(lang string) string {
+	for _, l := range e.langs {
+		if l == lang {
+			return l
+		}
+	}
+	return e.langs[0]
+}
+
+// Step applies one input to st. An invalid answer returns the same screen
+// with Error set and st unchanged. A state that does not fit the catalog
+// (a service removed since it was saved, say) is an EINVALID error: the
+// caller starts the session again.
+func (e *Engine) Step(st State, in Input) (Result, error) {
+	switch in.Action {
+	case Home:
+		return e.home(State{Lang: st.Lang, Channel: st.Channel}), nil
+	case Back:
+		return e.back(st)
+	}
+	if st.Service == "" {
+		return e.chooseHome(st, in.Text)
+	}
+	svc, step, err := e.current(st)
+	if err != nil {
+		return Result{}, err
+	}
+	var value string
+	var next string
+	switch step.Kind {
+	case StepMenu:
+		o := matchOption(step.Options, in.Text)
+		if o == nil {
+			return e.retry(svc, step, st, msgPtr("error.choice")), nil
+		}
+		value, next = o.Value, o.Next
+	case StepInput:
+		v, bad := e.checkInput(step, in.Text)
+		if bad != nil {
+			return e.retry(svc, step, st, bad), nil
+		}
+		value = v
+	case StepConfirm:
+		switch strings.TrimSpace(in.Text) {
+		case "1":
+		case "2":
+			return Result{State: st, Screen: channels.Screen{Kind: channels.KindEnd, Service: svc.ID, Step: step.ID, Text: channels.Msg("end.cancelled")}}, nil
+		default:
+			return e.retry(svc, step, st, msgPtr("error.choice")), nil
+		}
+	default:
+		return Result{}, channels.Errorf(channels.EINVALID, "error.session_unknown", "step %s/%s takes no input", svc.ID, step.ID)
+	}
+	st.Trail = append(st.Trail, Visit{Step: step.ID, Value: value})
+	target, err := e.next(svc, step, next, st)
+	if err != nil {
+		return Result{}, err
+	}
+	return e.enter(svc, target, st), nil
+}
+
+// Complete reports the outcome of the Call that st is waiting on.
+func (e *Engine) Complete(st State, out Outcome) (Result, error) {
+	svc, step, err := e.current(st)
+	if err != nil {
+		return Result{}, err
+	}
+	end := channels.Screen{Kind: channels.KindEnd, Service: svc.ID, Step: step.ID}
+	switch step.Kind {
+	case StepSubmit:
+		if out.Err != nil || out.Ref == "" {
+			// Nothing was stored: return to the step before (the confirm
+			// step) so the citizen can try again without retyping.
+			return e.backWith(svc, st, msgPtr("error.internal"))
+		}
+		end.Text = channels.Msg(step.Text, "Reference", out.Ref)
+		end.Reference = out.Ref
+	case StepLookup:
+		switch {
+		case out.Err != nil && channels.ErrorCode(out.Err) != channels.ENOTFOUND:
+			end.Text = channels.Msg("error.internal")
+		case len(out.Cases) == 0:
+			end.Text = channels.Msg(step.Empty)
+		default:
+			end.Text = channels.Msg(step.Text, "Count", len(out.Cases))
+			for _, c := range out.Cases {
+				end.Lines = append(end.Lines, e.caseLine(c))
+			}
+		}
+	default:
+		return Result{}, channels.Errorf(channels.EINVALID, "error.session_unknown", "step %s/%s makes no call", svc.ID, step.ID)
+	}
+	return Result{State: st, Screen: end}, nil
+}
+
+// caseLine is the one-line status of a case shown by lookups.
+func (e *Engine) caseLine(c *channels.Case) channels.Message {
+	title := channels.Message{ID: c.Service}
+	if svc := e.catalog.Service(c.Service); svc != nil {
+		title.ID = svc.Title
+	}
+	return channels.Msg("case.line", "Reference", c.Ref, "Service", title, "Status", channels.Msg("status."+string(c.Status)))
+}
+
+// Screen re-renders the screen st is waiting on, for a session resumed after
+// a drop. It fails for a state waiting on no input.
+func (e *Engine) Screen(st State) (channels.Screen, error) {
+	if st.Service == "" {
+		if st.Step == langStep {
+			return e.langMenu(st).Screen, nil
+		}
+		return e.home(st).Screen, nil
+	}
+	svc, step, err := e.current(st)
+	if err != nil {
+		return channels.Screen{}, err
+	}
+	switch step.Kind {
+	case StepMenu, StepInput, StepConfirm:
+		return e.enter(svc, step.ID, st).Screen, nil
+	}
+	return channels.Screen{}, channels.Errorf(channels.EINVALID, "error.session_unknown", "step %s/%s waits for no input", svc.ID, step.ID)
+}
+
+// Waiting reports whether st waits for the citizen's input mid-service (not
+// on a root menu), the kind of session worth offering to resume.
+func (e *Engine) Waiting(st State) bool {
+	if st.Service == "" {
+		return false
+	}
+	_, step, err := e.current(st)
+	return err == nil && (step.Kind == StepMenu || step.Kind == StepInput || step.Kind == StepConfirm)
+}
+
+func (e *Engine) current(st State) (*Service, *Step, error) {
+	svc := e.catalog.Service(st.Service)
+	if svc == nil {
+		return nil, nil, channels.Errorf(channels.EINVALID, "error.session_unknown", "service %q not in catalog", st.Service)
+	}
+	step := svc.steps[st.Step]
+	if step == nil {
+		return nil, nil, channels.Errorf(channels.EINVALID, "error.session_unknown", "step %s/%s not in catalog", st.Service, st.Step)
+	}
+	return svc, step, nil
+}
+
+// matchOption finds the option a citizen chose by its number or its value.
+func matchOption(opts []*Option, text string) *Option {
+	text = strings.TrimSpace(text)
+	if n, err := strconv.Atoi(text); err == nil && n >= 1 && n <= len(opts) {
+		return opts[n-1]
+	}
+	for _, o := range opts {
+		if strings.EqualFold(o.Value, text) {
+			return o
+		}
+	}
+	return nil
+}
+
+// next decides where the flow goes after step: the chosen option's next,
+// else the first branch whose condition holds, else the step's next.
+func (e *Engine) next(svc *Service, step *Step, optionNext string, st State) (string, error) {
+	if optionNext != "" {
+		return optionNext, nil
+	}
+	if len(step.Branches) > 0 {
+		env := exprEnv{Answers: map[string]string{}, Channel: string(st.Channel)}
+		for _, a := range st.answers(svc) {
+			env.Answers[a.Field] = a.Value
+		}
+		for _, b := range step.Branches {
+			ok, err := vm.Run(b.program, env)
+			if err != nil {
+				return "", fmt.Errorf("service %s step %s: branch %q: %w", svc.ID, step.ID, b.If, err)
+			}
+			if ok == true {
+				return b.Next, nil
+			}
+		}
+	}
+	return step.Next, nil
+}
+
+// enter moves st onto the step id and returns its screen, or the call it
+// needs first.
+func (e *Engine) enter(svc *Service, id string, st State) Result {
+	step := svc.steps[id]
+	st.Step = id
+	r := Result{State: st}
+	sc := channels.Screen{Service: svc.ID, Step: id, Text: channels.Msg(step.Text), CanGoBack: true}
+	switch step.Kind {
+	case StepMenu:
+		sc.Kind = channels.KindMenu
+		sc.Options = make([]channels.Option, len(step.Options))
+		for i, o := range step.Options {
+			sc.Options[i] = channels.Option{Key: strconv.Itoa(i + 1), Text: channels.Msg(o.Text)}
+		}
+	case StepInput:
+		sc.Kind = channels.KindInput
+		sc.Input = e.inputSpec(step)
+	case StepConfirm:
+		sc.Kind = channels.KindConfirm
+		for _, f := range step.Summary {
+			if line, ok := e.summaryLine(svc, st, f); ok {
+				sc.Lines = append(sc.Lines, line)
+			}
+		}
+		sc.Options = []channels.Option{
+			{Key: "1", Text: channels.Msg("confirm.yes")},
+			{Key: "2", Text: channels.Msg("confirm.cancel")},
+		}
+	case StepEnd:
+		sc.Kind = channels.KindEnd
+		sc.CanGoBack = false
+	case StepSubmit:
+		r.Call = &Call{Kind: CallSubmit, Service: svc.ID, Lang: st.Lang, Channel: st.Channel, Answers: st.answers(svc)}
+		return r
+	case StepLookup:
+		r.Call = &Call{Kind: CallMyCases, Service: svc.ID, Lang: st.Lang, Channel: st.Channel}
+		if step.Lookup == LookupCase {
+			r.Call.Kind = CallCase
+			r.Call.Ref, _ = st.answer(svc, step.Field)
+		}
+		return r
+	}
+	r.Screen = sc
+	return r
+}
+
+// summaryLine shows one answer on a confirm screen: the field's label and
+// its value (a menu choice by its localized text, a secret masked).
+func (e *Engine) summaryLine(svc *Service, st State, field string) (channels.Message, bool) {
+	for i := len(st.Trail) - 1; i >= 0; i-- {
+		step := svc.steps[st.Trail[i].Step]
+		if step == nil || step.Field != field {
+			continue
+		}
+		var value any = st.Trail[i].Value
+		switch {
+		case step.Secret:
+			value = "****"
+		case step.Kind == StepMenu:
+			for _, o := range step.Options {
+				if o.Value == st.Trail[i].Value {
+					value = channels.Msg(o.Text)
+				}
+			}
+		case step.Type == TypeDate:
+			if d, err := time.Parse(time.DateOnly, st.Trail[i].Value); err == nil {
+				value = d.Format("02/01/2006")
+			}
+		}
+		return channels.Msg("summary.line", "Label", channels.Msg(step.Label), "Value", value), true
+	}
+	return channels.Message{}, false
+}
+
+// inputSpec describes an input step for channels, its bounds resolved today.
+func (e *Engine) inputSpec(step *Step) *channels.Input {
+	in := &channels.Input{
+		Field:     step.Field,
+		Type:      channels.InputType(step.Type),
+		MinLength: step.MinLength,
+		MaxLength: step.MaxLength,
+		Secret:    step.Secret,
+	}
+	if step.pattern != nil {
+		in.Pattern = step.pattern.String()
+	}
+	switch step.Type {
+	case TypeNumber:
+		in.Min, in.Max = step.Min, step.Max
+	case TypeDate:
+		now := e.now()
+		if step.min.set {
+			in.Min = step.min.resolveDate(now).Format(time.DateOnly)
+		}
+		if step.max.set {
+			in.Max = step.max.resolveDate(now).Format(time.DateOnly)
+		}
+	}
+	return in
+}
+
+// retry shows step again with the reason its input was refused.
+func (e *Engine) retry(svc *Service, step *Step, st State, why *channels.Message) Result {
+	r := e.enter(svc, step.ID, st)
+	r.Screen.Error = why
+	return r
+}
+
+// back returns to the previous step, dropping its answer; from a service's
+// first step or the language menu it returns to the root menu.
+func (e *Engine) back(st State) (Result, error) {
+	if st.Service == "" {
+		return e.home(st), nil
+	}
+	svc := e.catalog.Service(st.Service)
+	if svc == nil || len(st.Trail) == 0 {
+		return e.home(State{Lang: st.Lang, Channel: st.Channel}), nil
+	}
+	return e.backWith(svc, st, nil)
+}
+
+func (e *Engine) backWith(svc *Service, st State, why *channels.Message) (Result, error) {
+	last := st.Trail[len(st.Trail)-1]
+	st.Trail = st.Trail[:len(st.Trail)-1]
+	if svc.steps[last.Step] == nil {
+		return Result{}, channels.Errorf(channels.EINVALID, "error.session_unknown", "step %s/%s not in catalog", svc.ID, last.Step)
+	}
+	r := e.enter(svc, last.Step, st)
+	r.Screen.Error = why
+	return r, nil
+}
+
+// home is the root menu: every service, then the language menu.
+func (e *Engine) home(st State) Result {
+	st.Service, st.Step, st.Trail = "", homeStep, nil
+	sc := channels.Screen{Kind: channels.KindMenu, Text: channels.Msg("home.title")}
+	sc.Options = make([]channels.Option, 0, len(e.catalog.Services)+1)
+	for i, svc := range e.catalog.Services {
+		sc.Options = append(sc.Options, channels.Option{Key: strconv.Itoa(i + 1), Text: channels.Msg(svc.Title)})
+	}
+	if len(e.langs) > 1 {
+		sc.Options = append(sc.Options, channels.Option{Key: strconv.Itoa(len(sc.Options) + 1), Text: channels.Msg("home.language")})
+	}
+	return Result{State: st, Screen: sc}
+}
+
+func (e *Engine) langMenu(st State) Result {
+	st.Service, st.Step, st.Trail = "", langStep, nil
+	sc := channels.Screen{Kind: channels.KindMenu, Step: langStep, Text: channels.Msg("lang.prompt"), CanGoBack: true}
+	for i, l := range e.langs {
+		sc.Options = append(sc.Options, channels.Option{Key: strconv.Itoa(i + 1), Text: channels.Message{ID: "lang.name", Lang: l}})
+	}
+	return Result{State: st, Screen: sc}
+}
+
+// chooseHome handles an answer on the root or language menu.
+func (e *Engine) chooseHome(st State, text string) (Result, error) {
+	n, err := strconv.Atoi(strings.TrimSpace(text))
+	if st.Step == langStep {
+		if err != nil || n < 1 || n > len(e.langs) {
+			r := e.langMenu(st)
+			r.Screen.Error = msgPtr("error.choice")
+			return r, nil
+		}
+		st.Lang = e.langs[n-1]
+		r := e.home(st)
+		r.Lang = st.Lang
+		return r, nil
+	}
+	switch {
+	case err == nil && n >= 1 && n <= len(e.catalog.Services):
+		svc := e.catalog.Services[n-1]
+		st.Service, st.Trail = svc.ID, nil
+		return e.enter(svc, svc.Start, st), nil
+	case err == nil && n == len(e.catalog.Services)+1 && len(e.langs) > 1:
+		return e.langMenu(st), nil
+	}
+	r := e.home(st)
+	r.Screen.Error = msgPtr("error.choice")
+	return r, nil
+}

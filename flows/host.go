@@ -1,0 +1,149 @@
+package flows
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/govchannels/channels"
+)
+
+// Host carries out the engine's calls. The engine stays pure; the host owns
+// storage and, later, agency back offices.
+type Host interface {
+	// Submit stores a case durably and returns its reference. A second
+	// submission with the same Key returns the first reference.
+	Submit(ctx context.Context, sub Submission) (string, error)
+	// Case returns one case; ENOTFOUND if there is none.
+	Case(ctx context.Context, ref string) (*channels.Case, error)
+	// CasesByPhone returns the latest cases of a phone, newest first.
+	CasesByPhone(ctx context.Context, phone string) ([]*channels.Case, error)
+	// SetLang remembers the language a citizen chose.
+	SetLang(ctx context.Context, phone, lang string) error
+}
+
+// Submission is a case to create.
+type Submission struct {
+	Key     string // idempotency key: the channel's session, so a retry is harmless
+	Service string
+	Phone   string
+	Lang    string
+	Channel channels.Channel
+	Answers []channels.Answer
+}
+
+// Settle carries out what res asks of the host (a call, a language choice)
+// for the citizen on phone, in the session identified by key, and returns
+// the result to show. res is returned unchanged when it asks nothing.
+func (e *Engine) Settle(ctx context.Context, h Host, phone, key string, res Result) (Result, error) {
+	if res.Lang != "" {
+		if err := h.SetLang(ctx, phone, res.Lang); err != nil {
+			return Result{}, fmt.Errorf("remember language of session %s: %w", key, err)
+		}
+	}
+	if res.Call == nil {
+		return res, nil
+	}
+	var out Outcome
+	c := res.Call
+	switch c.Kind {
+	case CallSubmit:
+		out.Ref, out.Err = h.Submit(ctx, Submission{Key: key, Service: c.Service, Phone: phone, Lang: c.Lang, Channel: c.Channel, Answers: c.Answers})
+	case CallCase:
+		var cs *channels.Case
+		if cs, out.Err = h.Case(ctx, c.Ref); out.Err == nil {
+			out.Cases = []*channels.Case{cs}
+		}
+	case CallMyCases:
+		out.Cases, out.Err = h.CasesByPhone(ctx, phone)
+	}
+	r, err := e.Complete(res.State, out)
+	if err != nil {
+		return Result{}, err
+	}
+	if out.Err != nil && channels.ErrorCode(out.Err) != channels.ENOTFOUND {
+		// The citizen sees a polite retry screen; the operator needs the cause.
+		return r, &CallError{Call: c, Err: out.Err}
+	}
+	return r, nil
+}
+
+// CallError reports a host call that failed while the citizen was shown a
+// retry screen: the Result returned with it is still the one to show.
+type CallError struct {
+	Call *Call
+	Err  error
+}
+
+func (e *CallError) Error() string {
+	return fmt.Sprintf("service %s: call %d: %v", e.Call.Service, e.Call.Kind, e.Err)
+}
+
+func (e *CallError) Unwrap() error { return e.Err }
+
+// StoreHost is the Host backed by the store.
+type StoreHost struct {
+	Cases    channels.CaseStore
+	Prefs    channels.PrefStore
+	Now      func() time.Time // time.Now when nil
+	MaxCases int              // cases listed by CasesByPhone; 5 when 0
+}
+
+var _ Host = (*StoreHost)(nil)
+
+// Submit creates the case under a fresh reference, drawing another on the
+// rare clash with an existing one.
+func (h *StoreHost) Submit(ctx context.Context, sub Submission) (string, error) {
+	now := time.Now
+	if h.Now != nil {
+		now = h.Now
+	}
+	at := now().UTC()
+	for range 5 {
+		c := &channels.Case{
+			Ref:            channels.NewReference(),
+			Service:        sub.Service,
+			Phone:          sub.Phone,
+			Channel:        sub.Channel,
+			Lang:           sub.Lang,
+			Answers:        sub.Answers,
+			Status:         channels.StatusSubmitted,
+			History:        []channels.StatusChange{{Status: channels.StatusSubmitted, At: at, Actor: "citizen"}},
+			IdempotencyKey: sub.Key,
+			CreatedAt:      at,
+		}
+		got, err := h.Cases.CreateCase(ctx, c)
+		if channels.ErrorCode(err) == channels.ECONFLICT {
+			continue
+		}
+		if err != nil {
+			return "", fmt.Errorf("submit %s for session %s: %w", sub.Service, sub.Key, err)
+		}
+		return got.Ref, nil
+	}
+	return "", fmt.Errorf("submit %s for session %s: no free reference after 5 tries", sub.Service, sub.Key)
+}
+
+// Case returns one case.
+func (h *StoreHost) Case(ctx context.Context, ref string) (*channels.Case, error) {
+	return h.Cases.Case(ctx, ref)
+}
+
+// CasesByPhone returns the latest cases of phone.
+func (h *StoreHost) CasesByPhone(ctx context.Context, phone string) ([]*channels.Case, error) {
+	n := h.MaxCases
+	if n == 0 {
+		n = 5
+	}
+	return h.Cases.CasesByPhone(ctx, phone, n)
+}
+
+// SetLang stores the language in the phone's preferences.
+func (h *StoreHost) SetLang(ctx context.Context, phone, lang string) error {
+	p, err := h.Prefs.Prefs(ctx, phone)
+	if err != nil {
+		return err
+	}
+	p.Lang = lang
+	return h.Prefs.PutPrefs(ctx, phone, p)
+}

@@ -1,0 +1,167 @@
+package flows
+
+import (
+	"math"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/nyaruka/phonenumbers"
+
+	"github.com/govchannels/channels"
+)
+
+// dateLayouts are the ways a citizen may type a date: day first with any
+// common separator or none (the keypad-friendly DDMMYYYY), or ISO from apps.
+var dateLayouts = []string{"02/01/2006", "2/1/2006", "02-01-2006", "02.01.2006", "02012006", "2006-01-02"}
+
+// checkInput validates raw against an input step and returns the value to
+// store (normalized: E.164 phones, ISO dates, plain reference digits) or the
+// message explaining why it was refused.
+func (e *Engine) checkInput(st *Step, raw string) (string, *channels.Message) {
+	v := strings.TrimSpace(raw)
+	if v == "" {
+		return "", msgPtr("error.required")
+	}
+	switch st.Type {
+	case TypeText:
+		n := utf8.RuneCountInString(v)
+		if n < st.MinLength {
+			return "", msgPtr("error.too_short", "Min", st.MinLength)
+		}
+		if st.MaxLength > 0 && n > st.MaxLength {
+			return "", msgPtr("error.too_long", "Max", st.MaxLength)
+		}
+		if st.pattern != nil && !st.pattern.MatchString(v) {
+			return "", msgPtr("error.pattern")
+		}
+		return v, nil
+	case TypeNumber:
+		f, err := strconv.ParseFloat(strings.ReplaceAll(v, " ", ""), 64)
+		if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
+			return "", msgPtr("error.number")
+		}
+		if (st.min.set && f < st.min.number) || (st.max.set && f > st.max.number) {
+			return "", e.rangeError(st)
+		}
+		return strconv.FormatFloat(f, 'f', -1, 64), nil
+	case TypeDate:
+		d, ok := parseDate(v)
+		if !ok {
+			return "", msgPtr("error.date_format")
+		}
+		now := e.now()
+		if st.min.set && d.Before(st.min.resolveDate(now)) {
+			return "", msgPtr("error.date_before", "Min", st.min.resolveDate(now).Format("02/01/2006"))
+		}
+		if st.max.set && d.After(st.max.resolveDate(now)) {
+			return "", msgPtr("error.date_after", "Max", st.max.resolveDate(now).Format("02/01/2006"))
+		}
+		return d.Format(time.DateOnly), nil
+	case TypePhone:
+		p, ok := NormalizePhone(v, e.region)
+		if !ok {
+			return "", msgPtr("error.phone")
+		}
+		return p, nil
+	case TypeNationalID:
+		id := strings.Map(func(r rune) rune {
+			if r == ' ' || r == '-' {
+				return -1
+			}
+			return r
+		}, v)
+		if utf8.RuneCountInString(id) < st.MinLength || (st.MaxLength > 0 && utf8.RuneCountInString(id) > st.MaxLength) {
+			return "", msgPtr("error.national_id")
+		}
+		if st.pattern != nil && !st.pattern.MatchString(id) {
+			return "", msgPtr("error.national_id")
+		}
+		if st.Check == "luhn" && !luhnValid(id) {
+			return "", msgPtr("error.national_id")
+		}
+		return id, nil
+	case TypeReference:
+		ref, ok := channels.ParseReference(v)
+		if !ok {
+			return "", msgPtr("error.reference")
+		}
+		return ref, nil
+	}
+	return "", msgPtr("error.internal")
+}
+
+func (e *Engine) rangeError(st *Step) *channels.Message {
+	lo, hi := st.Min, st.Max
+	if lo == "" {
+		lo = "-"
+	}
+	if hi == "" {
+		hi = "-"
+	}
+	return msgPtr("error.number_range", "Min", lo, "Max", hi)
+}
+
+func parseDate(v string) (time.Time, bool) {
+	for _, layout := range dateLayouts {
+		if len(v) > len(layout)+2 {
+			continue
+		}
+		if d, err := time.Parse(layout, v); err == nil {
+			return d, true
+		}
+	}
+	return time.Time{}, false
+}
+
+// NormalizePhone returns phone in E.164 form, reading a national number
+// ("0712 345 678") as one of region (ISO 3166 code such as "KE"), and
+// reports whether it is a valid number.
+func NormalizePhone(phone, region string) (string, bool) {
+	phone = strings.TrimSpace(phone)
+	if phone == "" || len(phone) > 32 {
+		return "", false
+	}
+	// Gateways send international numbers without the plus ("254712...").
+	if phone[0] != '+' && phone[0] != '0' && len(phone) > 10 {
+		if n, err := phonenumbers.Parse("+"+phone, region); err == nil && phonenumbers.IsValidNumber(n) {
+			return phonenumbers.Format(n, phonenumbers.E164), true
+		}
+	}
+	n, err := phonenumbers.Parse(phone, region)
+	if err != nil || !phonenumbers.IsValidNumber(n) {
+		return "", false
+	}
+	return phonenumbers.Format(n, phonenumbers.E164), true
+}
+
+// luhnValid reports whether the digits of s end in a valid Luhn check digit.
+func luhnValid(s string) bool {
+	if len(s) < 2 {
+		return false
+	}
+	sum := 0
+	double := false
+	for i := len(s) - 1; i >= 0; i-- {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return false
+		}
+		d := int(c - '0')
+		if double {
+			d *= 2
+			if d > 9 {
+				d -= 9
+			}
+		}
+		sum += d
+		double = !double
+	}
+	return sum%10 == 0
+}
+
+func msgPtr(id string, kv ...any) *channels.Message {
+	m := channels.Msg(id, kv...)
+	return &m
+}
