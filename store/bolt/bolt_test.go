@@ -1,0 +1,164 @@
+package bolt
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	bbolt "go.etcd.io/bbolt"
+
+	"github.com/govchannels/channels"
+	"github.com/govchannels/channels/store/storetest"
+)
+
+// mustOpen opens a store on a fresh file under t.TempDir and closes it when
+// the test ends.
+func mustOpen(t testing.TB) (*DB, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "channels.db")
+	db, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db, path
+}
+
+func TestContract(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) channels.Store {
+		db, _ := mustOpen(t)
+		return db
+	})
+}
+
+func TestDataSurvivesReopen(t *testing.T) {
+	ctx := context.Background()
+	db, path := mustOpen(t)
+	at := time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
+	c := &channels.Case{Ref: "4821773057", Service: "report_problem", Phone: "+254712345678", Status: channels.StatusSubmitted, IdempotencyKey: "ussd/x", CreatedAt: at}
+	if _, err := db.CreateCase(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.PutSession(ctx, &channels.Session{ID: "ussd/x", Phone: "+254712345678", State: []byte{1, 2}, ExpiresAt: at.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.PutPrefs(ctx, "+254712345678", channels.Prefs{Lang: "sw"}); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	db, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if got, err := db.Case(ctx, c.Ref); err != nil || got.IdempotencyKey != "ussd/x" {
+		t.Errorf("case after reopen: %+v %v", got, err)
+	}
+	if got, err := db.Session(ctx, "ussd/x", at); err != nil || string(got.State) != "\x01\x02" {
+		t.Errorf("session after reopen: %+v %v", got, err)
+	}
+	if p, err := db.Prefs(ctx, "+254712345678"); err != nil || p.Lang != "sw" {
+		t.Errorf("prefs after reopen: %+v %v", p, err)
+	}
+}
+
+func TestOpenLockedFile(t *testing.T) {
+	_, path := mustOpen(t)
+	start := time.Now()
+	_, err := Open(path, Options{Timeout: 200 * time.Millisecond})
+	if err == nil || !strings.Contains(err.Error(), "locked by another process") || !strings.Contains(err.Error(), path) {
+		t.Fatalf("err = %v", err)
+	}
+	if time.Since(start) > 10*time.Second {
+		t.Errorf("waited %v for the lock", time.Since(start))
+	}
+}
+
+func TestOpenErrors(t *testing.T) {
+	dir := t.TempDir()
+	newer := filepath.Join(dir, "newer.db")
+	raw, err := bbolt.Open(newer, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = raw.Update(func(tx *bbolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists(bucketMeta)
+		if err != nil {
+			return err
+		}
+		return b.Put(keyVersion, []byte{0, 0, 0, 9})
+	})
+	raw.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	notBolt := filepath.Join(dir, "text.db")
+	if err := os.WriteFile(notBolt, []byte(strings.Repeat("not a database\n", 1000)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, path, want string
+	}{
+		{"newer schema", newer, "schema version 9 is newer"},
+		{"not a bbolt file", notBolt, "text.db"},
+		{"missing directory", filepath.Join(dir, "no", "such", "dir.db"), "dir.db"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			db, err := Open(tt.path, Options{})
+			if err == nil {
+				db.Close()
+				t.Fatal("opened")
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("err = %v, want %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestCorruptSessionRecord(t *testing.T) {
+	db, _ := mustOpen(t)
+	err := db.db.Update(func(tx *bbolt.Tx) error { return tx.Bucket(bucketSessions).Put([]byte("bad"), []byte{1, 200}) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = db.Session(context.Background(), "bad", time.Now())
+	if err == nil || channels.ErrorCode(err) != channels.EINTERNAL {
+		t.Errorf("err = %v, want an internal error", err)
+	}
+}
+
+func BenchmarkPutSession(b *testing.B) {
+	db, _ := mustOpen(b)
+	ctx := context.Background()
+	state := make([]byte, 300)
+	b.ReportAllocs()
+	var n atomic.Int64
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			id := fmt.Sprintf("ussd/%d", n.Add(1))
+			if err := db.PutSession(ctx, &channels.Session{ID: id, State: state, ExpiresAt: time.Now().Add(time.Minute)}); err != nil {
+				b.Error(err)
+			}
+		}
+	})
+}
+
+func BenchmarkCreateCase(b *testing.B) {
+	db, _ := mustOpen(b)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		c := &channels.Case{Ref: channels.NewReference(), Service: "report_problem", Phone: "+254712345678", Status: channels.StatusSubmitted, CreatedAt: time.Now()}
+		if _, err := db.CreateCase(ctx, c); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,125 @@
+package bolt
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	bbolt "go.etcd.io/bbolt"
+
+	"github.com/govchannels/channels"
+)
+
+// caseRecord is a case as stored: channels.Case hides its idempotency key
+// from JSON, the store keeps it.
+type caseRecord struct {
+	*channels.Case
+	Key string `json:"idempotency_key,omitempty"`
+}
+
+func phoneKey(phone string, c *channels.Case) []byte {
+	k := append([]byte(phone), 0)
+	k = binary.BigEndian.AppendUint64(k, uint64(c.CreatedAt.UnixNano()))
+	return append(k, c.Ref...)
+}
+
+// CreateCase stores c durably (bbolt fsyncs before Batch returns). With an
+// idempotency key seen before it returns the first case instead.
+func (d *DB) CreateCase(_ context.Context, c *channels.Case) (*channels.Case, error) {
+	var out *channels.Case
+	// Batch may run the function more than once; it decides from what is
+	// stored each time, so a rerun gives the same result.
+	err := d.db.Batch(func(tx *bbolt.Tx) error {
+		cases, keys := tx.Bucket(bucketCases), tx.Bucket(bucketCaseKeys)
+		if c.IdempotencyKey != "" {
+			if ref := keys.Get([]byte(c.IdempotencyKey)); ref != nil {
+				var err error
+				out, err = readCase(cases, string(ref))
+				return err
+			}
+		}
+		if cases.Get([]byte(c.Ref)) != nil {
+			return channels.Errorf(channels.ECONFLICT, "error.conflict", "case reference %s is taken", c.Ref)
+		}
+		rec, err := json.Marshal(caseRecord{Case: c, Key: c.IdempotencyKey})
+		if err != nil {
+			return err
+		}
+		if err := cases.Put([]byte(c.Ref), rec); err != nil {
+			return err
+		}
+		if c.IdempotencyKey != "" {
+			if err := keys.Put([]byte(c.IdempotencyKey), []byte(c.Ref)); err != nil {
+				return err
+			}
+		}
+		out = c
+		return tx.Bucket(bucketCasePhone).Put(phoneKey(c.Phone, c), nil)
+	})
+	var ce *channels.Error
+	if errors.As(err, &ce) {
+		return nil, err
+	}
+	if err != nil {
+		return nil, fmt.Errorf("bolt: create case %s: %w", c.Ref, err)
+	}
+	return out, nil
+}
+
+func readCase(cases *bbolt.Bucket, ref string) (*channels.Case, error) {
+	v := cases.Get([]byte(ref))
+	if v == nil {
+		return nil, notFound("case " + ref)
+	}
+	rec := caseRecord{Case: &channels.Case{}}
+	if err := json.Unmarshal(v, &rec); err != nil {
+		return nil, fmt.Errorf("bolt: case %s: %w", ref, err)
+	}
+	rec.Case.IdempotencyKey = rec.Key
+	return rec.Case, nil
+}
+
+// Case returns the case ref.
+func (d *DB) Case(_ context.Context, ref string) (*channels.Case, error) {
+	var c *channels.Case
+	err := d.db.View(func(tx *bbolt.Tx) error {
+		var err error
+		c, err = readCase(tx.Bucket(bucketCases), ref)
+		return err
+	})
+	return c, err
+}
+
+// CasesByPhone returns up to limit cases of phone, newest first, walking the
+// phone index backwards.
+func (d *DB) CasesByPhone(_ context.Context, phone string, limit int) ([]*channels.Case, error) {
+	out := []*channels.Case{}
+	prefix := append([]byte(phone), 0)
+	err := d.db.View(func(tx *bbolt.Tx) error {
+		cases := tx.Bucket(bucketCases)
+		c := tx.Bucket(bucketCasePhone).Cursor()
+		// Seek past the last key of the prefix, then step back.
+		end := append(bytes.Clone(prefix[:len(prefix)-1]), 1)
+		k, _ := c.Seek(end)
+		if k == nil {
+			k, _ = c.Last()
+		} else {
+			k, _ = c.Prev()
+		}
+		for ; k != nil && bytes.HasPrefix(k, prefix) && len(out) < limit; k, _ = c.Prev() {
+			cs, err := readCase(cases, string(k[len(prefix)+8:]))
+			if err != nil {
+				return err
+			}
+			out = append(out, cs)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}

@@ -1,0 +1,310 @@
+// Package storetest is the contract every channels.Store must meet. Each
+// backend's tests call Run with a function that opens a fresh, empty store.
+package storetest
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"reflect"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/govchannels/channels"
+)
+
+// Run checks the store returned by open against the contract.
+func Run(t *testing.T, open func(t *testing.T) channels.Store) {
+	t.Run("Sessions", func(t *testing.T) { testSessions(t, open(t)) })
+	t.Run("SessionExpiry", func(t *testing.T) { testSessionExpiry(t, open(t)) })
+	t.Run("Cases", func(t *testing.T) { testCases(t, open(t)) })
+	t.Run("CasesByPhone", func(t *testing.T) { testCasesByPhone(t, open(t)) })
+	t.Run("ConcurrentCases", func(t *testing.T) { testConcurrentCases(t, open(t)) })
+	t.Run("Prefs", func(t *testing.T) { testPrefs(t, open(t)) })
+}
+
+// base is the store tests' clock: stores keep microseconds at least.
+var base = time.Date(2026, 11, 26, 10, 0, 0, 123456000, time.UTC)
+
+func testSessions(t *testing.T, s channels.Store) {
+	ctx := context.Background()
+	tests := []struct {
+		name string
+		sess channels.Session
+	}{
+		{"with state and edge", channels.Session{ID: "ussd/a", Phone: "+254712345678", Channel: channels.ChannelUSSD, State: []byte{1, 0, 255, 7}, Edge: []byte("CON hello*1")}},
+		{"empty state and edge", channels.Session{ID: "app/b", Phone: "+254712345679", Channel: channels.ChannelApp}},
+		{"id with odd bytes", channels.Session{ID: "ussd/é\x00*", Phone: "+2547", Channel: channels.ChannelUSSD, State: bytes.Repeat([]byte{9}, 600)}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := tt.sess
+			in.UpdatedAt, in.ExpiresAt = base, base.Add(time.Minute)
+			if err := s.PutSession(ctx, &in); err != nil {
+				t.Fatal(err)
+			}
+			got, err := s.Session(ctx, in.ID, base)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.ID != in.ID || got.Phone != in.Phone || got.Channel != in.Channel ||
+				!bytes.Equal(got.State, in.State) || !bytes.Equal(got.Edge, in.Edge) ||
+				!got.UpdatedAt.Equal(in.UpdatedAt) || !got.ExpiresAt.Equal(in.ExpiresAt) {
+				t.Errorf("got %+v, want %+v", got, in)
+			}
+		})
+	}
+
+	t.Run("replace", func(t *testing.T) {
+		a := channels.Session{ID: "r", Phone: "+1", State: []byte("one"), UpdatedAt: base, ExpiresAt: base.Add(time.Minute)}
+		b := a
+		b.State = []byte("two")
+		for _, sess := range []*channels.Session{&a, &b} {
+			if err := s.PutSession(ctx, sess); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, err := s.Session(ctx, "r", base)
+		if err != nil || string(got.State) != "two" {
+			t.Fatalf("got %v %v, want state two", got, err)
+		}
+	})
+	t.Run("missing", func(t *testing.T) {
+		if _, err := s.Session(ctx, "nope", base); channels.ErrorCode(err) != channels.ENOTFOUND {
+			t.Errorf("err = %v, want not found", err)
+		}
+	})
+	t.Run("delete", func(t *testing.T) {
+		sess := channels.Session{ID: "d", UpdatedAt: base, ExpiresAt: base.Add(time.Minute)}
+		if err := s.PutSession(ctx, &sess); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.DeleteSession(ctx, "d"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Session(ctx, "d", base); channels.ErrorCode(err) != channels.ENOTFOUND {
+			t.Errorf("after delete: %v", err)
+		}
+		if err := s.DeleteSession(ctx, "d"); err != nil {
+			t.Errorf("deleting a missing session: %v", err)
+		}
+	})
+}
+
+func testSessionExpiry(t *testing.T, s channels.Store) {
+	ctx := context.Background()
+	put := func(id string, ttl time.Duration) {
+		t.Helper()
+		if err := s.PutSession(ctx, &channels.Session{ID: id, UpdatedAt: base, ExpiresAt: base.Add(ttl)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("soon", time.Second)
+	put("later", time.Hour)
+	put("exact", time.Minute)
+	put("extended", time.Second)
+	put("extended", time.Hour) // replaced with a later expiry: its old one must not purge it
+
+	if _, err := s.Session(ctx, "exact", base.Add(time.Minute)); channels.ErrorCode(err) != channels.ENOTFOUND {
+		t.Errorf("session read at its expiry: err = %v, want not found", err)
+	}
+	if _, err := s.Session(ctx, "exact", base.Add(time.Minute-time.Microsecond)); err != nil {
+		t.Errorf("session read just before expiry: %v", err)
+	}
+	n, err := s.PurgeSessions(ctx, base.Add(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 2 {
+		t.Errorf("purged %d, want 2 (soon, exact)", n)
+	}
+	for id, want := range map[string]string{"soon": channels.ENOTFOUND, "exact": channels.ENOTFOUND, "later": "", "extended": ""} {
+		if _, err := s.Session(ctx, id, base); channels.ErrorCode(err) != want {
+			t.Errorf("after purge, session %s: err %v, want code %q", id, err, want)
+		}
+	}
+	if n, err := s.PurgeSessions(ctx, base.Add(time.Minute)); err != nil || n != 0 {
+		t.Errorf("second purge = %d, %v; want 0", n, err)
+	}
+}
+
+func newCase(ref, phone, key string, at time.Time) *channels.Case {
+	return &channels.Case{
+		Ref: ref, Service: "birth_certificate", Phone: phone, Channel: channels.ChannelUSSD, Lang: "sw",
+		Answers:        []channels.Answer{{Field: "z_last", Value: "first"}, {Field: "a_first", Value: "Zoë Wanjiru"}},
+		Status:         channels.StatusSubmitted,
+		History:        []channels.StatusChange{{Status: channels.StatusSubmitted, At: at, Actor: "citizen", Note: "via *384#"}},
+		IdempotencyKey: key,
+		CreatedAt:      at,
+	}
+}
+
+func sameCase(t *testing.T, got, want *channels.Case) {
+	t.Helper()
+	g, w := *got, *want
+	if !g.CreatedAt.Equal(w.CreatedAt) || len(g.History) != len(w.History) {
+		t.Fatalf("got %+v, want %+v", g, w)
+	}
+	for i := range g.History {
+		if !g.History[i].At.Equal(w.History[i].At) {
+			t.Fatalf("history %d at %v, want %v", i, g.History[i].At, w.History[i].At)
+		}
+		g.History[i].At = w.History[i].At
+	}
+	g.CreatedAt = w.CreatedAt
+	if !reflect.DeepEqual(g, w) {
+		t.Errorf("got %+v, want %+v", g, w)
+	}
+}
+
+func testCases(t *testing.T, s channels.Store) {
+	ctx := context.Background()
+	first := newCase("4821773057", "+254712345678", "ussd/s1", base)
+	got, err := s.CreateCase(ctx, first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameCase(t, got, first)
+	read, err := s.Case(ctx, first.Ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameCase(t, read, first)
+
+	t.Run("same idempotency key returns the first case", func(t *testing.T) {
+		again := newCase("5555555555", "+254700000000", "ussd/s1", base.Add(time.Second))
+		got, err := s.CreateCase(ctx, again)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sameCase(t, got, first)
+		if _, err := s.Case(ctx, again.Ref); channels.ErrorCode(err) != channels.ENOTFOUND {
+			t.Errorf("the retry stored a second case: %v", err)
+		}
+	})
+	t.Run("taken reference conflicts", func(t *testing.T) {
+		_, err := s.CreateCase(ctx, newCase(first.Ref, "+254700000000", "ussd/other", base))
+		if channels.ErrorCode(err) != channels.ECONFLICT {
+			t.Errorf("err = %v, want conflict", err)
+		}
+	})
+	t.Run("without idempotency key", func(t *testing.T) {
+		for _, ref := range []string{"1000000001", "1000000002"} {
+			if _, err := s.CreateCase(ctx, newCase(ref, "+254700000001", "", base)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+	t.Run("unknown reference", func(t *testing.T) {
+		if _, err := s.Case(ctx, "9999999999"); channels.ErrorCode(err) != channels.ENOTFOUND {
+			t.Errorf("err = %v, want not found", err)
+		}
+	})
+}
+
+func testCasesByPhone(t *testing.T, s channels.Store) {
+	ctx := context.Background()
+	phone := "+254712345678"
+	// Created out of order, with a tie, and with phones that share a prefix.
+	for i, c := range []*channels.Case{
+		newCase("1000000003", phone, "k3", base.Add(3*time.Minute)),
+		newCase("1000000001", phone, "k1", base.Add(1*time.Minute)),
+		newCase("1000000002", phone, "k2", base.Add(3*time.Minute)),
+		newCase("1000000004", phone+"9", "k4", base.Add(4*time.Minute)),
+		newCase("1000000005", "+25471234567", "k5", base.Add(5*time.Minute)),
+	} {
+		if _, err := s.CreateCase(ctx, c); err != nil {
+			t.Fatalf("case %d: %v", i, err)
+		}
+	}
+	refs := func(cs []*channels.Case) []string {
+		out := []string{}
+		for _, c := range cs {
+			out = append(out, c.Ref)
+		}
+		return out
+	}
+	tests := []struct {
+		name  string
+		phone string
+		limit int
+		want  []string
+	}{
+		{"newest first, ties by reference descending", phone, 10, []string{"1000000003", "1000000002", "1000000001"}},
+		{"limit", phone, 2, []string{"1000000003", "1000000002"}},
+		{"longer phone with same prefix", phone + "9", 10, []string{"1000000004"}},
+		{"shorter phone with same prefix", "+25471234567", 10, []string{"1000000005"}},
+		{"unknown phone", "+254799999999", 10, []string{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := s.CasesByPhone(ctx, tt.phone, tt.limit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got == nil || !reflect.DeepEqual(refs(got), tt.want) {
+				t.Errorf("got %v, want %v", refs(got), tt.want)
+			}
+		})
+	}
+}
+
+func testConcurrentCases(t *testing.T, s channels.Store) {
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	shared := make([]string, 50)
+	errs := make(chan error, 100)
+	for i := range 50 {
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			c, err := s.CreateCase(ctx, newCase(fmt.Sprintf("2%09d", i), "+254711111111", "shared-key", base))
+			if err != nil {
+				errs <- err
+				return
+			}
+			shared[i] = c.Ref
+		}()
+		go func() {
+			defer wg.Done()
+			if _, err := s.CreateCase(ctx, newCase(fmt.Sprintf("3%09d", i), "+254722222222", fmt.Sprintf("own-%d", i), base)); err != nil {
+				errs <- err
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	for _, ref := range shared {
+		if ref != shared[0] {
+			t.Fatalf("one idempotency key gave references %s and %s", shared[0], ref)
+		}
+	}
+	if got, err := s.CasesByPhone(ctx, "+254711111111", 100); err != nil || len(got) != 1 {
+		t.Errorf("cases under the shared key: %d (%v), want 1", len(got), err)
+	}
+	if got, err := s.CasesByPhone(ctx, "+254722222222", 100); err != nil || len(got) != 50 {
+		t.Errorf("distinct cases: %d (%v), want 50", len(got), err)
+	}
+}
+
+func testPrefs(t *testing.T, s channels.Store) {
+	ctx := context.Background()
+	if p, err := s.Prefs(ctx, "+254712345678"); err != nil || p != (channels.Prefs{}) {
+		t.Fatalf("unknown phone: %+v %v", p, err)
+	}
+	for _, lang := range []string{"fr", "sw"} {
+		if err := s.PutPrefs(ctx, "+254712345678", channels.Prefs{Lang: lang}); err != nil {
+			t.Fatal(err)
+		}
+		if p, err := s.Prefs(ctx, "+254712345678"); err != nil || p.Lang != lang {
+			t.Errorf("prefs = %+v %v, want %s", p, err, lang)
+		}
+	}
+	if p, _ := s.Prefs(ctx, "+254712345679"); p.Lang != "" {
+		t.Errorf("another phone got %+v", p)
+	}
+}
