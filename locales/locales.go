@@ -31,6 +31,7 @@ type Bundle struct {
 	langs      []string
 	localizers map[string]*i18n.Localizer
 	texts      map[string]map[string]string // lang → id → template (plural "other")
+	plural     map[string]bool              // lang + "/" + id → has plural forms
 	matcher    language.Matcher
 	missing    atomic.Int64
 }
@@ -40,7 +41,7 @@ type Bundle struct {
 // add to or override the shipped ones. File names follow go-i18n:
 // <anything>.<lang>.yaml.
 func New(extra ...fs.FS) (*Bundle, error) {
-	b := &Bundle{bundle: i18n.NewBundle(language.MustParse(Default)), texts: map[string]map[string]string{}}
+	b := &Bundle{bundle: i18n.NewBundle(language.MustParse(Default)), texts: map[string]map[string]string{}, plural: map[string]bool{}}
 	b.bundle.RegisterUnmarshalFunc("yaml", yaml.Unmarshal)
 	for _, fsys := range append([]fs.FS{files}, extra...) {
 		names, err := fs.Glob(fsys, "*.yaml")
@@ -62,6 +63,7 @@ func New(extra ...fs.FS) (*Bundle, error) {
 			}
 			for _, m := range mf.Messages {
 				b.texts[lang][m.ID] = m.Other
+				b.plural[lang+"/"+m.ID] = m.Zero != "" || m.One != "" || m.Two != "" || m.Few != "" || m.Many != ""
 			}
 		}
 	}
@@ -135,7 +137,8 @@ func (b *Bundle) Match(prefs ...string) string {
 func (b *Bundle) Missing() int64 { return b.missing.Load() }
 
 // Text returns m in lang (or in m.Lang when set). Arguments that are
-// Messages are localized first. A message missing in that language is never
+// Messages are localized first; an int argument named Count selects the
+// plural form of a message that has them. A message missing in that language is never
 // replaced silently by another language: it shows as [[id]] and is counted.
 func (b *Bundle) Text(lang string, m channels.Message) string {
 	if m.Lang != "" {
@@ -158,7 +161,7 @@ func (b *Bundle) Text(lang string, m channels.Message) string {
 			}
 		}
 		cfg.TemplateData = data
-		if n, ok := m.Args["Count"].(int); ok {
+		if n, ok := m.Args["Count"].(int); ok && b.plural[lang+"/"+m.ID] {
 			cfg.PluralCount = n
 		}
 	}

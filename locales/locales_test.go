@@ -76,7 +76,10 @@ func TestPlaceholdersMatch(t *testing.T) {
 }
 
 func TestText(t *testing.T) {
-	b := mustNew(t)
+	b, err := New(fstest.MapFS{"test.en.yaml": {Data: []byte("test.cases:\n  one: \"{{.Count}} case\"\n  other: \"{{.Count}} cases\"\n")}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name string
 		lang string
@@ -89,6 +92,9 @@ func TestText(t *testing.T) {
 		{"argument", "en", channels.Msg("error.too_short", "Min", 2), "At least 2 characters."},
 		{"nested message in the reader's language", "sw", channels.Msg("summary.line", "Label", channels.Msg("birth.sex.label"), "Value", channels.Msg("birth.sex.female")), "Jinsia: Kike"},
 		{"message read in its own language", "en", channels.Message{ID: "lang.name", Lang: "sw"}, "Kiswahili"},
+		{"count without plural forms", "en", channels.Msg("check.case", "Count", 1), "Your application:"},
+		{"plural form one", "en", channels.Msg("test.cases", "Count", 1), "1 case"},
+		{"plural form other", "en", channels.Msg("test.cases", "Count", 3), "3 cases"},
 		{"unknown language", "xx", channels.Msg("nav.back"), "[[nav.back]]"},
 		{"missing message is visible", "fr", channels.Msg("no.such.id"), "[[no.such.id]]"},
 	}
