@@ -203,6 +203,12 @@ func (s *Server) Handle(ctx context.Context, req Request) (Reply, error) {
 	var ed edge
 	switch {
 	case err == nil:
+		// A session is kept for the resume window, but it continues only
+		// within its own time to live.
+		if now.Sub(sess.UpdatedAt) >= s.cfg.SessionTTL {
+			sess = nil
+			break
+		}
 		if ed, err = decodeEdge(sess.Edge); err != nil || sess.Phone != req.Phone {
 			s.cfg.Log.Warn("ussd session data does not fit the request; starting again", "session", req.SessionID, "err", err)
 			sess = nil
@@ -226,7 +232,16 @@ func (s *Server) Handle(ctx context.Context, req Request) (Reply, error) {
 	if sess == nil {
 		sess = &channels.Session{ID: sessionKey(req.SessionID), Phone: req.Phone, Channel: channels.ChannelUSSD}
 		ed = edge{}
-		if rs, ok := s.resumable(ctx, req.Phone, now); ok {
+		rs, resume := s.resumable(ctx, req.Phone, now)
+		// From now on this is the phone's latest session, the one a later
+		// dial offers to resume.
+		if err := s.cfg.Sessions.PutSession(ctx, &channels.Session{
+			ID: resumeKey(req.Phone), Phone: req.Phone, Channel: channels.ChannelUSSD,
+			Edge: []byte(sess.ID), UpdatedAt: now, ExpiresAt: now.Add(s.keep() + s.cfg.SessionTTL),
+		}); err != nil {
+			s.cfg.Log.Error("save ussd resume pointer", "err", err)
+		}
+		if resume {
 			return s.save(ctx, sess, edge{lastText: req.Text, resume: true}, rs, s.resumeMenu(rs.Lang, nil), false, now)
 		}
 		res, err = s.start(ctx, req.Phone)
@@ -290,17 +305,25 @@ func (s *Server) start(ctx context.Context, phone string) (flows.Result, error) 
 	return s.cfg.Engine.Start(channels.ChannelUSSD, prefs.Lang, "")
 }
 
-// resumable returns the state of a session this phone left mid-service
-// within the resume window.
+// resumable returns the state of the phone's latest session when the
+// citizen left it mid-service, without ending it, within the resume window.
 func (s *Server) resumable(ctx context.Context, phone string, now time.Time) (flows.State, bool) {
-	rec, err := s.cfg.Sessions.Session(ctx, resumeKey(phone), now)
+	ptr, err := s.cfg.Sessions.Session(ctx, resumeKey(phone), now)
 	if err != nil {
 		if channels.ErrorCode(err) != channels.ENOTFOUND {
-			s.cfg.Log.Error("read ussd resume record", "err", err)
+			s.cfg.Log.Error("read ussd resume pointer", "err", err)
 		}
 		return flows.State{}, false
 	}
-	st, err := flows.DecodeState(rec.State)
+	last, err := s.cfg.Sessions.Session(ctx, string(ptr.Edge), now)
+	if err != nil || now.Sub(last.UpdatedAt) > s.cfg.ResumeWindow {
+		return flows.State{}, false
+	}
+	ed, err := decodeEdge(last.Edge)
+	if err != nil || ed.end {
+		return flows.State{}, false
+	}
+	st, err := flows.DecodeState(last.State)
 	if err != nil || !s.cfg.Engine.Waiting(st) {
 		return flows.State{}, false
 	}
@@ -311,6 +334,10 @@ func (s *Server) resumable(ctx context.Context, phone string, now time.Time) (fl
 	}
 	return st, true
 }
+
+// keep is how long a session record is kept after its last hop: long
+// enough to continue it, and to resume it after a drop.
+func (s *Server) keep() time.Duration { return max(s.cfg.SessionTTL, s.cfg.ResumeWindow) }
 
 func (s *Server) resumeMenu(lang string, why *channels.Message) channels.Screen {
 	return channels.Screen{
@@ -336,9 +363,6 @@ func (s *Server) answerResume(ctx context.Context, req Request, sess *channels.S
 		ed.resume = false
 		return s.save(ctx, sess, ed, st, sc, false, now)
 	case "2":
-		if err := s.cfg.Sessions.DeleteSession(ctx, resumeKey(req.Phone)); err != nil {
-			return s.fail(req, err)
-		}
 		res, err := s.start(ctx, req.Phone)
 		if err != nil {
 			return s.fail(req, err)
@@ -350,8 +374,7 @@ func (s *Server) answerResume(ctx context.Context, req Request, sess *channels.S
 	return s.save(ctx, sess, ed, st, s.resumeMenu(st.Lang, &why), false, now)
 }
 
-// save renders sc, keeps the session (and the resume record while the
-// citizen is mid-service) and returns the first page.
+// save renders sc, keeps the session and returns the first page.
 func (s *Server) save(ctx context.Context, sess *channels.Session, ed edge, st flows.State, sc channels.Screen, end bool, now time.Time) (Reply, error) {
 	ed.pages = Pages(s.cfg.Bundle, st.Lang, sc, s.cfg.Layout)
 	ed.page = 0
@@ -361,20 +384,6 @@ func (s *Server) save(ctx context.Context, sess *channels.Session, ed edge, st f
 	sess.State = st.Encode()
 	if err := s.put(ctx, sess, ed, now); err != nil {
 		return s.fail(Request{SessionID: sess.ID, Phone: sess.Phone}, err)
-	}
-	var err error
-	switch {
-	case end:
-		err = s.cfg.Sessions.DeleteSession(ctx, resumeKey(sess.Phone))
-	case !ed.resume && s.cfg.Engine.Waiting(st):
-		err = s.cfg.Sessions.PutSession(ctx, &channels.Session{
-			ID: resumeKey(sess.Phone), Phone: sess.Phone, Channel: channels.ChannelUSSD,
-			State: sess.State, UpdatedAt: now, ExpiresAt: now.Add(s.cfg.ResumeWindow),
-		})
-	}
-	if err != nil {
-		// The reply is still right; only the offer to resume may be lost.
-		s.cfg.Log.Error("update ussd resume record", "err", err)
 	}
 	return Reply{Text: ed.lastReply, End: end}, nil
 }
@@ -391,7 +400,7 @@ func (s *Server) savePage(ctx context.Context, sess *channels.Session, ed edge, 
 func (s *Server) put(ctx context.Context, sess *channels.Session, ed edge, now time.Time) error {
 	sess.Edge = ed.encode()
 	sess.UpdatedAt = now
-	sess.ExpiresAt = now.Add(s.cfg.SessionTTL)
+	sess.ExpiresAt = now.Add(s.keep())
 	if err := s.cfg.Sessions.PutSession(ctx, sess); err != nil {
 		return fmt.Errorf("save session %s: %w", sess.ID, err)
 	}

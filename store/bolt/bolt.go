@@ -1,9 +1,13 @@
-// Package bolt is the embedded default store: every session, case and
-// preference in one bbolt file, so `channels serve` needs nothing else.
+// Package bolt is the embedded default store: cases, preferences and
+// sessions in bbolt files beside each other, so `channels serve` needs
+// nothing else.
 package bolt
 
 import (
+	"bytes"
 	"encoding/binary"
+	"io/fs"
+	"os"
 	"errors"
 	"fmt"
 	"time"
@@ -29,9 +33,17 @@ var (
 	keyVersion          = []byte("version")
 )
 
-// DB is a channels.Store in one bbolt file.
+// DB is a channels.Store in two bbolt files. Cases and preferences live in
+// the data file, where every write is fsynced before it returns. Sessions
+// live beside it in <data file>-sessions, written without fsync: a session
+// lasts minutes and is written on every hop, and skipping the fsync is what
+// lets one machine serve thousands of hops a second. Unsynced writes survive
+// a crash of the process (they are in the kernel's page cache) but not of
+// the machine, so the sessions file is discarded when the machine has
+// rebooted since it was last opened.
 type DB struct {
-	db *bbolt.DB
+	db       *bbolt.DB
+	sessions *bbolt.DB
 }
 
 var _ channels.Store = (*DB)(nil)
@@ -41,13 +53,39 @@ type Options struct {
 	// Timeout bounds the wait for the file lock held by another process;
 	// 1s when zero, so a second server fails clearly instead of hanging.
 	Timeout time.Duration
+	// BatchDelay is how long a write waits for concurrent writes to share
+	// its transaction (and, for cases, its fsync); 2ms when zero. Longer
+	// raises throughput under load and the latency of every write.
+	BatchDelay time.Duration
 }
 
-// Open opens or creates the data file at path.
+// Open opens or creates the data file at path and its sessions file.
 func Open(path string, opts Options) (*DB, error) {
 	if opts.Timeout == 0 {
 		opts.Timeout = time.Second
 	}
+	if opts.BatchDelay == 0 {
+		opts.BatchDelay = 2 * time.Millisecond
+	}
+	db, err := openFile(path, opts, [][]byte{bucketCases, bucketCaseKeys, bucketCasePhone, bucketPrefs})
+	if err != nil {
+		return nil, err
+	}
+	spath := path + "-sessions"
+	if err := checkBoot(spath); err != nil {
+		db.Close()
+		return nil, err
+	}
+	sessions, err := openFile(spath, opts, [][]byte{bucketSessions, bucketSessionExpiry})
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	sessions.NoSync = true
+	return &DB{db: db, sessions: sessions}, nil
+}
+
+func openFile(path string, opts Options, buckets [][]byte) (*bbolt.DB, error) {
 	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: opts.Timeout})
 	if errors.Is(err, bolterrors.ErrTimeout) {
 		return nil, fmt.Errorf("open data file %s: locked by another process (is another channels running?)", path)
@@ -55,8 +93,9 @@ func Open(path string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open data file %s: %w", path, err)
 	}
+	db.MaxBatchDelay = opts.BatchDelay
 	err = db.Update(func(tx *bbolt.Tx) error {
-		for _, b := range [][]byte{bucketMeta, bucketSessions, bucketSessionExpiry, bucketCases, bucketCaseKeys, bucketCasePhone, bucketPrefs} {
+		for _, b := range append([][]byte{bucketMeta}, buckets...) {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -77,11 +116,38 @@ func Open(path string, opts Options) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("open data file %s: %w", path, err)
 	}
-	return &DB{db: db}, nil
+	return db, nil
 }
 
-// Close closes the file.
-func (d *DB) Close() error { return d.db.Close() }
+// bootIDFile holds the kernel's identifier of the current boot on Linux.
+var bootIDFile = "/proc/sys/kernel/random/boot_id"
+
+// checkBoot removes the sessions file at path unless it was last opened
+// during this boot of the machine (recorded in path.boot), since unsynced
+// writes may be torn only by a machine crash. Where the boot cannot be
+// known, the file is always removed.
+func checkBoot(path string) error {
+	boot, err := os.ReadFile(bootIDFile)
+	marker := path + ".boot"
+	if seen, rerr := os.ReadFile(marker); err != nil || rerr != nil || !bytes.Equal(seen, boot) {
+		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("discard sessions file %s from an earlier boot: %w", path, err)
+		}
+	}
+	if err != nil {
+		return nil
+	}
+	tmp := marker + ".tmp"
+	if err := os.WriteFile(tmp, boot, 0o600); err != nil {
+		return fmt.Errorf("record boot of sessions file: %w", err)
+	}
+	return os.Rename(tmp, marker)
+}
+
+// Close closes both files.
+func (d *DB) Close() error {
+	return errors.Join(d.sessions.Close(), d.db.Close())
+}
 
 func notFound(what string) error {
 	return channels.Errorf(channels.ENOTFOUND, "error.not_found", "%s", what)

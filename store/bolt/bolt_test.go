@@ -125,7 +125,7 @@ func TestOpenErrors(t *testing.T) {
 
 func TestCorruptSessionRecord(t *testing.T) {
 	db, _ := mustOpen(t)
-	err := db.db.Update(func(tx *bbolt.Tx) error { return tx.Bucket(bucketSessions).Put([]byte("bad"), []byte{1, 200}) })
+	err := db.sessions.Update(func(tx *bbolt.Tx) error { return tx.Bucket(bucketSessions).Put([]byte("bad"), []byte{1, 200}) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,5 +160,55 @@ func BenchmarkCreateCase(b *testing.B) {
 		if _, err := db.CreateCase(ctx, c); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestSessionsSurviveRestartNotReboot: a restart of the process keeps the
+// unsynced sessions file; a reboot of the machine discards it, and never a
+// case.
+func TestSessionsSurviveRestartNotReboot(t *testing.T) {
+	ctx := context.Background()
+	boot := filepath.Join(t.TempDir(), "boot_id")
+	old := bootIDFile
+	bootIDFile = boot
+	t.Cleanup(func() { bootIDFile = old })
+	setBoot := func(id string) {
+		if err := os.WriteFile(boot, []byte(id), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	at := time.Now()
+	path := filepath.Join(t.TempDir(), "channels.db")
+	reopen := func() *DB {
+		db, err := Open(path, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return db
+	}
+	setBoot("boot-1")
+	db := reopen()
+	if err := db.PutSession(ctx, &channels.Session{ID: "ussd/a", ExpiresAt: at.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.CreateCase(ctx, &channels.Case{Ref: "4821773057", Phone: "+254712345678", CreatedAt: at}); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	db = reopen()
+	if _, err := db.Session(ctx, "ussd/a", at); err != nil {
+		t.Errorf("session lost by a restart: %v", err)
+	}
+	db.Close()
+
+	setBoot("boot-2")
+	db = reopen()
+	defer db.Close()
+	if _, err := db.Session(ctx, "ussd/a", at); channels.ErrorCode(err) != channels.ENOTFOUND {
+		t.Errorf("session kept across a reboot: %v", err)
+	}
+	if _, err := db.Case(ctx, "4821773057"); err != nil {
+		t.Errorf("case lost: %v", err)
 	}
 }

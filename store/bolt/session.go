@@ -75,7 +75,7 @@ func expiresAt(record []byte) (time.Time, bool) {
 // Session returns the session id unless it is missing or expired at now.
 func (d *DB) Session(_ context.Context, id string, now time.Time) (*channels.Session, error) {
 	var s *channels.Session
-	err := d.db.View(func(tx *bbolt.Tx) error {
+	err := d.sessions.View(func(tx *bbolt.Tx) error {
 		v := tx.Bucket(bucketSessions).Get([]byte(id))
 		if v == nil {
 			return notFound("session " + id)
@@ -97,7 +97,7 @@ func (d *DB) Session(_ context.Context, id string, now time.Time) (*channels.Ses
 // batched into one transaction (one fsync) by bbolt's Batch.
 func (d *DB) PutSession(_ context.Context, s *channels.Session) error {
 	rec := encodeSession(s)
-	err := d.db.Batch(func(tx *bbolt.Tx) error {
+	err := d.sessions.Batch(func(tx *bbolt.Tx) error {
 		sessions, expiry := tx.Bucket(bucketSessions), tx.Bucket(bucketSessionExpiry)
 		if old := sessions.Get([]byte(s.ID)); old != nil {
 			if at, ok := expiresAt(old); ok {
@@ -119,7 +119,7 @@ func (d *DB) PutSession(_ context.Context, s *channels.Session) error {
 
 // DeleteSession removes the session id, if any.
 func (d *DB) DeleteSession(_ context.Context, id string) error {
-	err := d.db.Batch(func(tx *bbolt.Tx) error { return deleteSession(tx, []byte(id)) })
+	err := d.sessions.Batch(func(tx *bbolt.Tx) error { return deleteSession(tx, []byte(id)) })
 	if err != nil {
 		return fmt.Errorf("bolt: delete session %s: %w", id, err)
 	}
@@ -145,7 +145,7 @@ func deleteSession(tx *bbolt.Tx, id []byte) error {
 func (d *DB) PurgeSessions(_ context.Context, now time.Time) (int, error) {
 	n := 0
 	limit := binary.BigEndian.AppendUint64(nil, uint64(now.UnixNano()))
-	err := d.db.Update(func(tx *bbolt.Tx) error {
+	err := d.sessions.Update(func(tx *bbolt.Tx) error {
 		var ids [][]byte
 		c := tx.Bucket(bucketSessionExpiry).Cursor()
 		for k, _ := c.First(); k != nil && bytes.Compare(k[:8], limit) <= 0; k, _ = c.Next() {
