@@ -6,10 +6,10 @@ package bolt
 import (
 	"bytes"
 	"encoding/binary"
-	"io/fs"
-	"os"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"time"
 
 	bbolt "go.etcd.io/bbolt"
