@@ -4,6 +4,8 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -117,8 +119,38 @@ func parseDate(v string) (time.Time, bool) {
 
 // NormalizePhone returns phone in E.164 form, reading a national number
 // ("0712 345 678") as one of region (ISO 3166 code such as "KE"), and
-// reports whether it is a valid number.
+// reports whether it is a valid number. Gateways send the same caller's
+// number on every hop, so results are remembered (a bounded memo).
 func NormalizePhone(phone, region string) (string, bool) {
+	key := region + "|" + phone
+	if v, ok := phoneMemo.Load(key); ok {
+		r := v.(phoneResult)
+		return r.e164, r.ok
+	}
+	e164, ok := normalizePhone(phone, region)
+	if phoneMemoSize.Add(1) > phoneMemoMax {
+		phoneMemo.Clear()
+		phoneMemoSize.Store(0)
+	}
+	phoneMemo.Store(key, phoneResult{e164, ok})
+	return e164, ok
+}
+
+type phoneResult struct {
+	e164 string
+	ok   bool
+}
+
+// phoneMemoMax bounds the memo: when full it starts over, which keeps it
+// small whatever callers send.
+const phoneMemoMax = 100_000
+
+var (
+	phoneMemo     sync.Map
+	phoneMemoSize atomic.Int64
+)
+
+func normalizePhone(phone, region string) (string, bool) {
 	phone = strings.TrimSpace(phone)
 	if phone == "" || len(phone) > 32 {
 		return "", false

@@ -32,6 +32,7 @@ type Bundle struct {
 	localizers map[string]*i18n.Localizer
 	texts      map[string]map[string]string // lang → id → template (plural "other")
 	plural     map[string]bool              // lang + "/" + id → has plural forms
+	plain      map[string]map[string]string // lang → id → final text of messages without arguments
 	matcher    language.Matcher
 	missing    atomic.Int64
 }
@@ -84,6 +85,22 @@ func New(extra ...fs.FS) (*Bundle, error) {
 		b.localizers[lang] = i18n.NewLocalizer(b.bundle, lang)
 	}
 	b.matcher = language.NewMatcher(tags)
+	// Most texts (prompts, options, navigation) take no arguments: render
+	// them once, since go-i18n matches languages on every call.
+	b.plain = make(map[string]map[string]string, len(b.langs))
+	for _, lang := range b.langs {
+		b.plain[lang] = map[string]string{}
+		for id, text := range b.texts[lang] {
+			if strings.Contains(text, "{{") || b.plural[lang+"/"+id] {
+				continue
+			}
+			s, err := b.localizers[lang].Localize(&i18n.LocalizeConfig{MessageID: id})
+			if err != nil {
+				return nil, fmt.Errorf("message %s in %s: %w", id, lang, err)
+			}
+			b.plain[lang][id] = strings.TrimSpace(s)
+		}
+	}
 	return b, nil
 }
 
@@ -148,6 +165,11 @@ func (b *Bundle) Text(lang string, m channels.Message) string {
 	if loc == nil || !b.Has(lang, m.ID) {
 		b.missing.Add(1)
 		return "[[" + m.ID + "]]"
+	}
+	if len(m.Args) == 0 {
+		if s, ok := b.plain[lang][m.ID]; ok {
+			return s
+		}
 	}
 	cfg := i18n.LocalizeConfig{MessageID: m.ID}
 	if len(m.Args) > 0 {

@@ -51,6 +51,8 @@ func (l Layout) Budget(text string) int {
 // too long for one page is split (never inside an option, long texts at
 // spaces) and every page but the last offers More. Screens inside a service
 // offer Back and Home; later pages always offer Back (to the page before).
+// A final screen too long for one page is paginated too: the channel ends
+// the session only on its last page.
 func Pages(b *locales.Bundle, lang string, sc channels.Screen, l Layout) []string {
 	l = l.withDefaults()
 	var blocks []string

@@ -79,7 +79,7 @@ type Reply struct {
 type edge struct {
 	lastText  string   // the accumulated text of the last hop
 	lastReply string   // the page last shown, returned again on a retry
-	end       bool     // the last reply ended the session
+	end       bool     // the flow has ended: the last page of pages is an END
 	resume    bool     // showing the "continue or start again" menu
 	confirm   bool     // the screen is a confirm step: its options are on its last page
 	page      int      // the page of pages shown
@@ -89,6 +89,11 @@ type edge struct {
 // Edge encoding: version byte 1, a flags byte (1 end, 2 resume, 4 confirm), uvarint
 // page, then uvarint-length-prefixed lastText, lastReply and each page
 // after a uvarint count.
+// final reports whether the page shown ends the session: the last page of
+// an ended flow. Earlier pages of a long final screen continue, so that the
+// citizen can read them all.
+func (e *edge) final() bool { return e.end && e.page == len(e.pages)-1 }
+
 func (e *edge) encode() []byte {
 	b := []byte{1, 0}
 	if e.end {
@@ -220,9 +225,9 @@ func (s *Server) Handle(ctx context.Context, req Request) (Reply, error) {
 	}
 
 	if sess != nil && req.Text == ed.lastText {
-		return Reply{Text: ed.lastReply, End: ed.end}, nil
+		return Reply{Text: ed.lastReply, End: ed.final()}, nil
 	}
-	if sess != nil && ed.end {
+	if sess != nil && ed.final() {
 		// The gateway should not send more after END; answer the same.
 		return Reply{Text: ed.lastReply, End: true}, nil
 	}
@@ -258,8 +263,9 @@ func (s *Server) Handle(ctx context.Context, req Request) (Reply, error) {
 			switch {
 			case input == keys.More && ed.page+1 < len(ed.pages),
 				// Nothing is confirmed before the citizen has seen the
-				// whole summary and the options under it.
-				ed.confirm && ed.page+1 < len(ed.pages) && input != keys.Back && input != keys.Home:
+				// whole summary and the options under it, and a final
+				// screen is read to its last page.
+				(ed.confirm || ed.end) && ed.page+1 < len(ed.pages) && input != keys.Back && input != keys.Home:
 				ed.page++
 				ed.lastText = req.Text
 				return s.savePage(ctx, sess, ed, now)
@@ -385,7 +391,7 @@ func (s *Server) save(ctx context.Context, sess *channels.Session, ed edge, st f
 	if err := s.put(ctx, sess, ed, now); err != nil {
 		return s.fail(Request{SessionID: sess.ID, Phone: sess.Phone}, err)
 	}
-	return Reply{Text: ed.lastReply, End: end}, nil
+	return Reply{Text: ed.lastReply, End: ed.final()}, nil
 }
 
 // savePage shows another page of the current screen.
@@ -394,7 +400,7 @@ func (s *Server) savePage(ctx context.Context, sess *channels.Session, ed edge, 
 	if err := s.put(ctx, sess, ed, now); err != nil {
 		return s.fail(Request{SessionID: sess.ID, Phone: sess.Phone}, err)
 	}
-	return Reply{Text: ed.lastReply}, nil
+	return Reply{Text: ed.lastReply, End: ed.final()}, nil
 }
 
 func (s *Server) put(ctx context.Context, sess *channels.Session, ed edge, now time.Time) error {

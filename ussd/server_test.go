@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -221,5 +222,36 @@ func TestExpiredSessionStartsClean(t *testing.T) {
 	r = f.hop(t, "exp2", "")
 	if !strings.HasPrefix(r.Text, f.bundle.Text("en", channels.Msg("home.title"))) {
 		t.Errorf("after the resume window: %q, want the root menu", r.Text)
+	}
+}
+
+// TestLongFinalScreenIsReadToTheEnd: "my applications" with many cases does
+// not fit one page; the session must stay open until its last page.
+func TestLongFinalScreenIsReadToTheEnd(t *testing.T) {
+	f := newFixture(t)
+	for i := range 5 {
+		sid := fmt.Sprintf("fill-%d", i)
+		for _, text := range []string{"", "3", "3*4", "3*4*Kakamega County Referral Hospital", "3*4*Kakamega County Referral Hospital*No doctor on duty at night", "3*4*Kakamega County Referral Hospital*No doctor on duty at night*1"} {
+			f.hop(t, sid, text)
+		}
+	}
+	f.hop(t, "long", "")
+	f.hop(t, "long", "2")
+	r := f.hop(t, "long", "2*2")
+	if r.End || !strings.Contains(r.Text, "98. More") {
+		t.Fatalf("first page of a long final screen: %+v", r)
+	}
+	pages := 1
+	text := "2*2"
+	for !r.End && pages < 10 {
+		text += "*98"
+		r = f.hop(t, "long", text)
+		pages++
+	}
+	if !r.End || pages < 2 || strings.Contains(r.Text, "98. More") {
+		t.Errorf("after %d pages: %+v", pages, r)
+	}
+	if again := f.hop(t, "long", text); again != r {
+		t.Errorf("retry of the last page: %+v, want %+v", again, r)
 	}
 }

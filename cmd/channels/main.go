@@ -1,0 +1,55 @@
+// Command channels serves government services to every channel (USSD, SMS,
+// the mobile app, kiosks) from one catalog of declarative flows.
+//
+//	channels serve                 run the service (bbolt file, shipped catalog)
+//	channels validate [DIR]        check a service catalog; "ok" or file:line: reason
+//	channels simulate [flags]      try a service in the terminal as USSD or the app
+//	channels load [flags]          drive concurrent USSD sessions and compare to a no-op baseline
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+const usage = `usage: channels <command> [flags]
+
+commands:
+  serve       run the service (default: ./channels.db, the shipped catalog, every channel)
+  validate    check a service catalog directory (default: the shipped catalog)
+  simulate    run a service in the terminal, rendered for USSD or the app
+  load        load-test USSD sessions against a no-op baseline on the same server stack
+
+Run 'channels <command> -h' for the flags of a command. Every flag can also be
+set by the environment variable named in its help.
+`
+
+// run is main without the process: it returns the exit status, so tests can
+// drive every subcommand.
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "serve":
+		return runServe(rest, stdout, stderr)
+	case "validate":
+		return runValidate(rest, stdout, stderr)
+	case "simulate":
+		return runSimulate(rest, stdin, stdout, stderr)
+	case "load":
+		return runLoad(rest, stdout, stderr)
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "channels: unknown command %q\n\n%s", cmd, usage)
+	return 2
+}

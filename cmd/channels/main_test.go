@@ -1,0 +1,232 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// binary is the channels command built once for the tests that run it as a
+// process, as an operator would.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "channels-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "channels")
+	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build channels: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// process is a running `channels serve`.
+type process struct {
+	cmd    *exec.Cmd
+	base   string
+	stderr *bytes.Buffer
+}
+
+var listening = regexp.MustCompile(`listening on (http://\S+)`)
+
+// startServe runs the binary on a free port with the data file data and
+// waits until it prints its address.
+func startServe(t *testing.T, data string, extra ...string) *process {
+	t.Helper()
+	args := append([]string{"serve", "-addr", "127.0.0.1:0", "-data", data}, extra...)
+	cmd := exec.Command(binary, args...)
+	cmd.Env = append(os.Environ(), "CHANNELS_LOG_LEVEL=warn")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &process{cmd: cmd, stderr: &bytes.Buffer{}}
+	cmd.Stderr = p.stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	})
+	found := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if m := listening.FindStringSubmatch(sc.Text()); m != nil {
+				found <- m[1]
+			}
+		}
+		close(found)
+	}()
+	select {
+	case base, ok := <-found:
+		if !ok {
+			cmd.Wait()
+			t.Fatalf("serve exited without listening: %s", p.stderr)
+		}
+		p.base = base
+	case <-time.After(30 * time.Second):
+		t.Fatalf("serve did not print its address: %s", p.stderr)
+	}
+	return p
+}
+
+// ussd posts one Africa's Talking hop.
+func (p *process) ussd(t *testing.T, session, phone, text string) string {
+	t.Helper()
+	form := url.Values{"sessionId": {session}, "serviceCode": {"*384#"}, "phoneNumber": {phone}, "networkCode": {"63902"}, "text": {text}}
+	resp, err := http.PostForm(p.base+"/ussd/at", form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("hop %q: %s: %s", text, resp.Status, body)
+	}
+	return string(body)
+}
+
+var reference = regexp.MustCompile(`\b[1-9][0-9]{9}\b`)
+
+// TestKillAfterReferenceLosesNoCase completes a service by USSD, kills the
+// server with SIGKILL as soon as the reference is shown, restarts it on the
+// same file and finds the case.
+func TestKillAfterReferenceLosesNoCase(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "channels.db")
+	p := startServe(t, data)
+	phone := "+254712345678"
+	text := ""
+	var reply string
+	for i, in := range []string{"", "3", "1", "Kisumu market", "Broken water pipe", "1"} {
+		if i > 1 {
+			text += "*"
+		}
+		text += in
+		reply = p.ussd(t, "kill-1", phone, text)
+	}
+	ref := reference.FindString(reply)
+	if !strings.HasPrefix(reply, "END ") || ref == "" {
+		t.Fatalf("last reply %q has no reference", reply)
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	p.cmd.Wait()
+
+	p = startServe(t, data)
+	resp, err := http.Get(p.base + "/v1/cases/" + ref + "?phone=" + url.QueryEscape(phone))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var c struct {
+		Reference string `json:"reference"`
+		Service   string `json:"service"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&c); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("case after restart: %s %v", resp.Status, err)
+	}
+	if c.Reference != ref || c.Service != "report_problem" {
+		t.Errorf("case after restart = %+v, want %s report_problem", c, ref)
+	}
+}
+
+// TestServeShutsDownOnSIGTERM checks the graceful path an orchestrator uses.
+func TestServeShutsDownOnSIGTERM(t *testing.T) {
+	p := startServe(t, filepath.Join(t.TempDir(), "channels.db"))
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- p.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v\n%s", err, p.stderr)
+		}
+	case <-ctx.Done():
+		t.Fatal("serve did not stop after SIGTERM")
+	}
+}
+
+// TestServeRefusesLockedDataFile: a second instance on the same bbolt file
+// must fail clearly instead of hanging.
+func TestServeRefusesLockedDataFile(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "channels.db")
+	startServe(t, data)
+	var stderr bytes.Buffer
+	if code := run([]string{"serve", "-addr", "127.0.0.1:0", "-data", data}, nil, io.Discard, &stderr); code != 1 {
+		t.Fatalf("exit = %d, want 1; stderr %s", code, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), data) {
+		t.Errorf("error does not name the data file: %s", stderr.String())
+	}
+}
+
+func TestConfig(t *testing.T) {
+	tests := []struct {
+		name string
+		env  map[string]string
+		args []string
+		want string // substring of the error; "" for success
+		check func(c config) bool
+	}{
+		{"defaults", nil, nil, "", func(c config) bool { return c.Addr == ":8080" && c.Data == "channels.db" && c.Region == "KE" && c.USSDPage == 182 }},
+		{"environment", map[string]string{"CHANNELS_ADDR": "127.0.0.1:9", "CHANNELS_REGION": "gh", "CHANNELS_RESUME_WINDOW": "2m"}, nil, "",
+			func(c config) bool { return c.Addr == "127.0.0.1:9" && c.Region == "GH" && c.ResumeWindow == 2*time.Minute }},
+		{"flag beats environment", map[string]string{"CHANNELS_DATA": "env.db"}, []string{"-data", "flag.db"}, "", func(c config) bool { return c.Data == "flag.db" }},
+		{"bad duration in environment", map[string]string{"CHANNELS_USSD_SESSION": "soon"}, nil, "CHANNELS_USSD_SESSION", nil},
+		{"unknown region", nil, []string{"-region", "XX"}, `region "XX"`, nil},
+		{"page too large", nil, []string{"-ussd-page", "300"}, "ussd-page 300", nil},
+		{"negative window", nil, []string{"-resume-window", "-1m"}, "resume-window must be positive", nil},
+		{"bad log level", nil, []string{"-log-level", "loud"}, "log-level", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			var c config
+			fs := newFlagSet("serve")
+			c.flags(fs)
+			err := c.parse(fs, tt.args)
+			if tt.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !tt.check(c) {
+					t.Errorf("config = %+v", c)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("err = %v, want %q", err, tt.want)
+			}
+		})
+	}
+}
