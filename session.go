@@ -24,8 +24,8 @@ type SessionStore interface {
 	// Session returns the session id; ENOTFOUND when there is none or it
 	// expired at or before now.
 	Session(ctx context.Context, id string, now time.Time) (*Session, error)
-	// PutSession creates or replaces s.
-	PutSession(ctx context.Context, s *Session) error
+	// PutSession creates or replaces each of ss, all in one write.
+	PutSession(ctx context.Context, ss ...*Session) error
 	// DeleteSession removes the session id; removing a missing one is no error.
 	DeleteSession(ctx context.Context, id string) error
 	// PurgeSessions removes every session that expired at or before now and

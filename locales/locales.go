@@ -1,5 +1,11 @@
-// Package locales holds every citizen-facing text, one go-i18n message file
-// set per language, and turns a channels.Message into text in a language.
+// Package locales holds every citizen-facing text, one set of go-i18n
+// message files per language, and turns a channels.Message into text in a
+// language.
+//
+// The shipped files are split by area so that several people can edit them:
+// system.<lang>.yaml (engine, errors, navigation) and services.<lang>.yaml
+// (the texts of the shipped services). Each file is a flat YAML map from
+// message ID to template, kept sorted by ID.
 package locales
 
 import (
@@ -7,6 +13,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -25,24 +32,38 @@ var files embed.FS
 // offered.
 const Default = "en"
 
-// Bundle is the loaded messages of every language.
+// maxDepth bounds how deeply Message arguments may nest, so that an
+// argument map that refers to itself cannot recurse forever.
+const maxDepth = 4
+
+// entry is one message of one language as loaded.
+type entry struct {
+	tmpl   string // the "other" template, as written
+	plain  string // the final text when static (no action, no plural forms)
+	static bool
+	plural bool // has plural forms besides "other"
+}
+
+// Bundle is the loaded messages of every language. It is safe for
+// concurrent use once New has returned.
 type Bundle struct {
 	bundle     *i18n.Bundle
 	langs      []string
 	localizers map[string]*i18n.Localizer
-	texts      map[string]map[string]string // lang → id → template (plural "other")
-	plural     map[string]bool              // lang + "/" + id → has plural forms
-	plain      map[string]map[string]string // lang → id → final text of messages without arguments
+	texts      map[string]map[string]entry // lang → id → message
 	matcher    language.Matcher
 	missing    atomic.Int64
 }
 
 // New loads the shipped message files, then the *.yaml message files at the
-// root of each of extra (an operator's catalog may bring its own texts), which
-// add to or override the shipped ones. File names follow go-i18n:
-// <anything>.<lang>.yaml.
+// root of each of extra (an operator's catalog may bring its own texts),
+// which add to or override the shipped ones, later files winning. File names
+// follow go-i18n: <anything>.<lang>.yaml. Errors name the file at fault.
 func New(extra ...fs.FS) (*Bundle, error) {
-	b := &Bundle{bundle: i18n.NewBundle(language.MustParse(Default)), texts: map[string]map[string]string{}, plural: map[string]bool{}}
+	b := &Bundle{
+		bundle: i18n.NewBundle(language.MustParse(Default)),
+		texts:  map[string]map[string]entry{},
+	}
 	b.bundle.RegisterUnmarshalFunc("yaml", yaml.Unmarshal)
 	for _, fsys := range append([]fs.FS{files}, extra...) {
 		names, err := fs.Glob(fsys, "*.yaml")
@@ -50,21 +71,8 @@ func New(extra ...fs.FS) (*Bundle, error) {
 			return nil, fmt.Errorf("list message files: %w", err)
 		}
 		for _, name := range names {
-			data, err := fs.ReadFile(fsys, name)
-			if err != nil {
-				return nil, fmt.Errorf("read message file %s: %w", name, err)
-			}
-			mf, err := b.bundle.ParseMessageFileBytes(data, path.Base(name))
-			if err != nil {
-				return nil, fmt.Errorf("message file %s: %w", name, err)
-			}
-			lang := mf.Tag.String()
-			if b.texts[lang] == nil {
-				b.texts[lang] = map[string]string{}
-			}
-			for _, m := range mf.Messages {
-				b.texts[lang][m.ID] = m.Other
-				b.plural[lang+"/"+m.ID] = m.Zero != "" || m.One != "" || m.Two != "" || m.Few != "" || m.Many != ""
+			if err := b.load(fsys, name); err != nil {
+				return nil, err
 			}
 		}
 	}
@@ -85,27 +93,41 @@ func New(extra ...fs.FS) (*Bundle, error) {
 		b.localizers[lang] = i18n.NewLocalizer(b.bundle, lang)
 	}
 	b.matcher = language.NewMatcher(tags)
-	// Most texts (prompts, options, navigation) take no arguments: render
-	// them once, since go-i18n matches languages on every call.
-	b.plain = make(map[string]map[string]string, len(b.langs))
-	for _, lang := range b.langs {
-		b.plain[lang] = map[string]string{}
-		for id, text := range b.texts[lang] {
-			if strings.Contains(text, "{{") || b.plural[lang+"/"+id] {
-				continue
-			}
-			s, err := b.localizers[lang].Localize(&i18n.LocalizeConfig{MessageID: id})
-			if err != nil {
-				return nil, fmt.Errorf("message %s in %s: %w", id, lang, err)
-			}
-			b.plain[lang][id] = strings.TrimSpace(s)
-		}
-	}
 	return b, nil
 }
 
-// Langs returns the languages loaded, the default first.
-func (b *Bundle) Langs() []string { return b.langs }
+// load adds the message file name of fsys to the bundle.
+func (b *Bundle) load(fsys fs.FS, name string) error {
+	data, err := fs.ReadFile(fsys, name)
+	if err != nil {
+		return fmt.Errorf("read message file %s: %w", name, err)
+	}
+	mf, err := b.bundle.ParseMessageFileBytes(data, path.Base(name))
+	if err != nil {
+		return fmt.Errorf("message file %s: %w", name, err)
+	}
+	if mf.Tag == language.Und {
+		return fmt.Errorf("message file %s: no language in its name (want <name>.<lang>.yaml)", name)
+	}
+	lang := mf.Tag.String()
+	if b.texts[lang] == nil {
+		b.texts[lang] = map[string]entry{}
+	}
+	for _, m := range mf.Messages {
+		e := entry{
+			tmpl:   m.Other,
+			plural: m.Zero != "" || m.One != "" || m.Two != "" || m.Few != "" || m.Many != "",
+		}
+		if !e.plural && !strings.Contains(m.Other, "{{") {
+			e.static, e.plain = true, strings.TrimSpace(m.Other)
+		}
+		b.texts[lang][m.ID] = e
+	}
+	return nil
+}
+
+// Langs returns the languages loaded, the default first, then sorted.
+func (b *Bundle) Langs() []string { return slices.Clone(b.langs) }
 
 // Supports reports whether lang has messages.
 func (b *Bundle) Supports(lang string) bool { return b.localizers[lang] != nil }
@@ -127,10 +149,11 @@ func (b *Bundle) IDs(lang string) []string {
 }
 
 // Match returns the loaded language that best fits the given preferences,
-// each an Accept-Language header or a tag; the default when none fits.
-func (b *Bundle) Match(prefs ...string) string {
+// each an Accept-Language header ("sw-KE,sw;q=0.9,en;q=0.5") or a single
+// tag; the default language when none fits. Unparsable values are skipped.
+func (b *Bundle) Match(acceptLanguage ...string) string {
 	var tags []language.Tag
-	for _, p := range prefs {
+	for _, p := range acceptLanguage {
 		if p == "" {
 			continue
 		}
@@ -149,51 +172,80 @@ func (b *Bundle) Match(prefs ...string) string {
 	return b.langs[i]
 }
 
-// Missing counts texts asked for that do not exist in the language asked.
-// The completeness test keeps it at zero for the shipped catalog.
+// Missing counts the texts asked for that did not exist in the language
+// asked (or failed to execute). The completeness tests keep it at zero for
+// the shipped catalog; a non-zero value in production is a bug to report.
 func (b *Bundle) Missing() int64 { return b.missing.Load() }
 
-// Text returns m in lang (or in m.Lang when set). Arguments that are
-// Messages are localized first; an int argument named Count selects the
-// plural form of a message that has them. A message missing in that language is never
-// replaced silently by another language: it shows as [[id]] and is counted.
+// Text returns m in lang, or in m.Lang when that is set (a language menu
+// names each language in itself). Arguments that are Messages are localized
+// first, in the same language; an int argument named Count selects the
+// plural form of a message that has plural forms. A message missing in that
+// language is never replaced silently by another language: it shows as
+// [[id]] and is counted by Missing.
 func (b *Bundle) Text(lang string, m channels.Message) string {
+	return b.text(lang, m, 0)
+}
+
+func (b *Bundle) text(lang string, m channels.Message, depth int) string {
 	if m.Lang != "" {
 		lang = m.Lang
 	}
-	loc := b.localizers[lang]
-	if loc == nil || !b.Has(lang, m.ID) {
-		b.missing.Add(1)
-		return "[[" + m.ID + "]]"
+	e, ok := b.texts[lang][m.ID]
+	if !ok || depth > maxDepth {
+		return b.miss(m.ID)
 	}
-	if len(m.Args) == 0 {
-		if s, ok := b.plain[lang][m.ID]; ok {
-			return s
-		}
+	if e.static {
+		return e.plain
 	}
 	cfg := i18n.LocalizeConfig{MessageID: m.ID}
 	if len(m.Args) > 0 {
-		data := make(map[string]any, len(m.Args))
-		for k, v := range m.Args {
-			switch v := v.(type) {
-			case channels.Message:
-				data[k] = b.Text(lang, v)
-			default:
-				data[k] = v
-			}
-		}
-		cfg.TemplateData = data
-		if n, ok := m.Args["Count"].(int); ok && b.plural[lang+"/"+m.ID] {
+		cfg.TemplateData = b.args(lang, m.Args, depth)
+		if n, ok := m.Args["Count"].(int); ok && e.plural {
 			cfg.PluralCount = n
 		}
 	}
-	s, err := loc.Localize(&cfg)
+	s, err := b.localizers[lang].Localize(&cfg)
 	if err != nil {
-		b.missing.Add(1)
-		return "[[" + m.ID + "]]"
+		return b.miss(m.ID)
 	}
 	return strings.TrimSpace(s)
 }
 
+// args returns the template data of a message: args itself when no
+// argument is a Message, else a copy with each Message localized.
+func (b *Bundle) args(lang string, args map[string]any, depth int) map[string]any {
+	nested := false
+	for _, v := range args {
+		switch v.(type) {
+		case channels.Message, *channels.Message:
+			nested = true
+		}
+	}
+	if !nested {
+		return args
+	}
+	data := make(map[string]any, len(args))
+	for k, v := range args {
+		switch v := v.(type) {
+		case channels.Message:
+			data[k] = b.text(lang, v, depth+1)
+		case *channels.Message:
+			if v != nil {
+				data[k] = b.text(lang, *v, depth+1)
+			}
+		default:
+			data[k] = v
+		}
+	}
+	return data
+}
+
+// miss counts a missing message and returns its visible stand-in.
+func (b *Bundle) miss(id string) string {
+	b.missing.Add(1)
+	return "[[" + id + "]]"
+}
+
 // raw returns the unexecuted template of id in lang, for tests and lints.
-func (b *Bundle) raw(lang, id string) string { return b.texts[lang][id] }
+func (b *Bundle) raw(lang, id string) string { return b.texts[lang][id].tmpl }

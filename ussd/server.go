@@ -84,6 +84,8 @@ type edge struct {
 	confirm   bool     // the screen is a confirm step: its options are on its last page
 	page      int      // the page of pages shown
 	pages     []string // the current screen's pages
+
+	pointer *channels.Session // not stored: the resume pointer to write with the session
 }
 
 // Edge encoding: version byte 1, a flags byte (1 end, 2 resume, 4 confirm), uvarint
@@ -187,7 +189,7 @@ func newestInput(last, text string) string {
 	return text
 }
 
-func sessionKey(id string) string  { return "ussd/" + id }
+func sessionKey(id string) string   { return "ussd/" + id }
 func resumeKey(phone string) string { return "ussd-resume/" + phone }
 
 func (s *Server) lock(id string) func() {
@@ -239,15 +241,13 @@ func (s *Server) Handle(ctx context.Context, req Request) (Reply, error) {
 		ed = edge{}
 		rs, resume := s.resumable(ctx, req.Phone, now)
 		// From now on this is the phone's latest session, the one a later
-		// dial offers to resume.
-		if err := s.cfg.Sessions.PutSession(ctx, &channels.Session{
+		// dial offers to resume; the pointer is written with the session.
+		ed.pointer = &channels.Session{
 			ID: resumeKey(req.Phone), Phone: req.Phone, Channel: channels.ChannelUSSD,
 			Edge: []byte(sess.ID), UpdatedAt: now, ExpiresAt: now.Add(s.keep() + s.cfg.SessionTTL),
-		}); err != nil {
-			s.cfg.Log.Error("save ussd resume pointer", "err", err)
 		}
 		if resume {
-			return s.save(ctx, sess, edge{lastText: req.Text, resume: true}, rs, s.resumeMenu(rs.Lang, nil), false, now)
+			return s.save(ctx, sess, edge{lastText: req.Text, resume: true, pointer: ed.pointer}, rs, s.resumeMenu(rs.Lang, nil), false, now)
 		}
 		res, err = s.start(ctx, req.Phone)
 	} else {
@@ -407,7 +407,11 @@ func (s *Server) put(ctx context.Context, sess *channels.Session, ed edge, now t
 	sess.Edge = ed.encode()
 	sess.UpdatedAt = now
 	sess.ExpiresAt = now.Add(s.keep())
-	if err := s.cfg.Sessions.PutSession(ctx, sess); err != nil {
+	write := []*channels.Session{sess}
+	if ed.pointer != nil {
+		write = append(write, ed.pointer)
+	}
+	if err := s.cfg.Sessions.PutSession(ctx, write...); err != nil {
 		return fmt.Errorf("save session %s: %w", sess.ID, err)
 	}
 	return nil

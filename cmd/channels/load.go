@@ -82,6 +82,7 @@ func runLoad(args []string, stdout, stderr io.Writer) int {
 	}
 	defer os.RemoveAll(dir)
 
+	tuneGC() // as serve does, for both phases
 	cfg := defaultConfig()
 	cfg.Data = dir + "/load.db"
 	cfg.LogLevel = "error"

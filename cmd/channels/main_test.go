@@ -190,15 +190,19 @@ func TestServeRefusesLockedDataFile(t *testing.T) {
 
 func TestConfig(t *testing.T) {
 	tests := []struct {
-		name string
-		env  map[string]string
-		args []string
-		want string // substring of the error; "" for success
+		name  string
+		env   map[string]string
+		args  []string
+		want  string // substring of the error; "" for success
 		check func(c config) bool
 	}{
-		{"defaults", nil, nil, "", func(c config) bool { return c.Addr == ":8080" && c.Data == "channels.db" && c.Region == "KE" && c.USSDPage == 182 }},
+		{"defaults", nil, nil, "", func(c config) bool {
+			return c.Addr == ":8080" && c.Data == "channels.db" && c.Region == "KE" && c.USSDPage == 182
+		}},
 		{"environment", map[string]string{"CHANNELS_ADDR": "127.0.0.1:9", "CHANNELS_REGION": "gh", "CHANNELS_RESUME_WINDOW": "2m"}, nil, "",
-			func(c config) bool { return c.Addr == "127.0.0.1:9" && c.Region == "GH" && c.ResumeWindow == 2*time.Minute }},
+			func(c config) bool {
+				return c.Addr == "127.0.0.1:9" && c.Region == "GH" && c.ResumeWindow == 2*time.Minute
+			}},
 		{"flag beats environment", map[string]string{"CHANNELS_DATA": "env.db"}, []string{"-data", "flag.db"}, "", func(c config) bool { return c.Data == "flag.db" }},
 		{"bad duration in environment", map[string]string{"CHANNELS_USSD_SESSION": "soon"}, nil, "CHANNELS_USSD_SESSION", nil},
 		{"unknown region", nil, []string{"-region", "XX"}, `region "XX"`, nil},

@@ -143,6 +143,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	log := cfg.logger(stderr)
+	tuneGC()
 	if cfg.LogLevel != "debug" {
 		gin.SetMode(gin.ReleaseMode)
 	}

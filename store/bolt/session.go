@@ -93,26 +93,35 @@ func (d *DB) Session(_ context.Context, id string, now time.Time) (*channels.Ses
 	return s, err
 }
 
-// PutSession creates or replaces s. Writes from concurrent requests are
-// batched into one transaction (one fsync) by bbolt's Batch.
-func (d *DB) PutSession(_ context.Context, s *channels.Session) error {
-	rec := encodeSession(s)
+// PutSession creates or replaces each of ss in one transaction. Writes
+// from concurrent requests are batched into one transaction by bbolt's
+// Batch.
+func (d *DB) PutSession(_ context.Context, ss ...*channels.Session) error {
+	recs := make([][]byte, len(ss))
+	for i, s := range ss {
+		recs[i] = encodeSession(s)
+	}
 	err := d.sessions.Batch(func(tx *bbolt.Tx) error {
 		sessions, expiry := tx.Bucket(bucketSessions), tx.Bucket(bucketSessionExpiry)
-		if old := sessions.Get([]byte(s.ID)); old != nil {
-			if at, ok := expiresAt(old); ok {
-				if err := expiry.Delete(expiryKey(at, s.ID)); err != nil {
-					return err
+		for i, s := range ss {
+			if old := sessions.Get([]byte(s.ID)); old != nil {
+				if at, ok := expiresAt(old); ok {
+					if err := expiry.Delete(expiryKey(at, s.ID)); err != nil {
+						return err
+					}
 				}
 			}
+			if err := sessions.Put([]byte(s.ID), recs[i]); err != nil {
+				return err
+			}
+			if err := expiry.Put(expiryKey(s.ExpiresAt, s.ID), nil); err != nil {
+				return err
+			}
 		}
-		if err := sessions.Put([]byte(s.ID), rec); err != nil {
-			return err
-		}
-		return expiry.Put(expiryKey(s.ExpiresAt, s.ID), nil)
+		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("bolt: put session %s: %w", s.ID, err)
+		return fmt.Errorf("bolt: put sessions: %w", err)
 	}
 	return nil
 }

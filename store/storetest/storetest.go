@@ -70,6 +70,19 @@ func testSessions(t *testing.T, s channels.Store) {
 			t.Fatalf("got %v %v, want state two", got, err)
 		}
 	})
+	t.Run("several in one write", func(t *testing.T) {
+		a := &channels.Session{ID: "m/a", Phone: "+1", State: []byte("a"), UpdatedAt: base, ExpiresAt: base.Add(time.Minute)}
+		b := &channels.Session{ID: "m/b", Phone: "+2", State: []byte("b"), UpdatedAt: base, ExpiresAt: base.Add(time.Hour)}
+		if err := s.PutSession(ctx, a, b); err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []*channels.Session{a, b} {
+			got, err := s.Session(ctx, want.ID, base)
+			if err != nil || !bytes.Equal(got.State, want.State) || !got.ExpiresAt.Equal(want.ExpiresAt) {
+				t.Errorf("session %s = %+v, %v", want.ID, got, err)
+			}
+		}
+	})
 	t.Run("missing", func(t *testing.T) {
 		if _, err := s.Session(ctx, "nope", base); channels.ErrorCode(err) != channels.ENOTFOUND {
 			t.Errorf("err = %v, want not found", err)
