@@ -109,11 +109,20 @@ func (b *Bundle) load(fsys fs.FS, name string) error {
 	if mf.Tag == language.Und {
 		return fmt.Errorf("message file %s: no language in its name (want <name>.<lang>.yaml)", name)
 	}
+	if len(mf.Messages) == 0 {
+		return fmt.Errorf("message file %s: no messages (want a map of message ID to text)", name)
+	}
 	lang := mf.Tag.String()
 	if b.texts[lang] == nil {
 		b.texts[lang] = map[string]entry{}
 	}
 	for _, m := range mf.Messages {
+		switch {
+		case m.ID == "":
+			return fmt.Errorf("message file %s: a message without ID (want a map of message ID to text)", name)
+		case m.Other == "":
+			return fmt.Errorf("message file %s: message %s has no text (or no \"other\" plural form)", name, m.ID)
+		}
 		e := entry{
 			tmpl:   m.Other,
 			plural: m.Zero != "" || m.One != "" || m.Two != "" || m.Few != "" || m.Many != "",
