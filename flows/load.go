@@ -580,7 +580,11 @@ func (c *Catalog) Messages() []MessageRef {
 	for _, s := range c.Services {
 		refs = append(refs, MessageRef{s.Title, s.File, s.Line})
 		for _, st := range s.Steps {
-			for _, id := range []string{st.Text, st.Label, st.Empty} {
+			ids := []string{st.Text, st.Empty}
+			if st.Label != st.Text {
+				ids = append(ids, st.Label)
+			}
+			for _, id := range ids {
 				if id != "" {
 					refs = append(refs, MessageRef{id, s.File, st.Line})
 				}

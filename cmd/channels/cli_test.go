@@ -1,0 +1,131 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+func runCmd(t *testing.T, stdin string, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code := run(args, strings.NewReader(stdin), &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+func TestValidate(t *testing.T) {
+	tests := []struct {
+		name   string
+		args   []string
+		code   int
+		want   []string
+		absent []string
+	}{
+		{"shipped catalog", []string{"validate"}, 0, []string{"ok: 3 services, 3 languages"}, nil},
+		{"broken catalog", []string{"validate", "testdata/broken"}, 1, []string{
+			"testdata/broken/lost.yaml:7: field colour not found in step",
+			`testdata/broken/permit.yaml:10: step "confirm": next step "submitt" does not exist`,
+		}, []string{"ok:"}},
+		{"catalog with its own messages, one missing in sw", []string{"validate", "testdata/extra"}, 1, []string{
+			`testdata/extra/permit.yaml:1: message "permit.title" is missing in locale sw`,
+			`testdata/extra/permit.yaml:4: message "permit.name" is missing in locale sw`,
+		}, []string{"missing in locale fr", "missing in locale en"}},
+		{"not a directory", []string{"validate", "main.go"}, 1, nil, nil},
+		{"usage", []string{"validate", "a", "b"}, 2, nil, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errOut := runCmd(t, "", tt.args...)
+			if code != tt.code {
+				t.Errorf("exit %d, want %d\nstdout: %s\nstderr: %s", code, tt.code, out, errOut)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("output lacks %q:\n%s", w, out)
+				}
+			}
+			for _, a := range tt.absent {
+				if strings.Contains(out, a) {
+					t.Errorf("output has %q:\n%s", a, out)
+				}
+			}
+		})
+	}
+}
+
+func TestValidateJSON(t *testing.T) {
+	code, out, _ := runCmd(t, "", "validate", "-format", "json", "testdata/broken")
+	var report struct {
+		OK       bool `json:"ok"`
+		Problems []struct {
+			File   string `json:"file"`
+			Line   int    `json:"line"`
+			Reason string `json:"reason"`
+		} `json:"problems"`
+	}
+	if err := json.Unmarshal([]byte(out), &report); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, out)
+	}
+	if code != 1 || report.OK || len(report.Problems) != 2 || report.Problems[0].Line == 0 {
+		t.Errorf("exit %d, report %+v", code, report)
+	}
+}
+
+var simRef = regexp.MustCompile(`reference is ([1-9][0-9]{9})`)
+
+func TestSimulateUSSD(t *testing.T) {
+	code, out, errOut := runCmd(t, "3\n1\nKisumu market\nBroken pipe by stall 4\n1\n2\n1\n$REF\n", "simulate", "-channel", "ussd")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	m := simRef.FindStringSubmatch(out)
+	if m == nil || !strings.Contains(out, "END Your application:\n"+m[1]+" Report a problem: Submitted") {
+		t.Errorf("transcript does not submit and find the case:\n%s", out)
+	}
+}
+
+func TestSimulateAppWithOwnCatalog(t *testing.T) {
+	code, out, errOut := runCmd(t, "Jane Trader\n1\n", "simulate", "-channel", "app", "-services", "testdata/extra", "-service", "permit", "-lang", "fr")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{`"text": "Nom complet du commerçant:"`, `"kind": "confirm"`, `"reference": "`, `"ended": true`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %s:\n%s", want, out)
+		}
+	}
+}
+
+func TestSimulateRefusesBadFlags(t *testing.T) {
+	if code, _, _ := runCmd(t, "", "simulate", "-channel", "fax"); code != 2 {
+		t.Errorf("unknown channel: exit %d", code)
+	}
+	if code, _, errOut := runCmd(t, "", "simulate", "-phone", "12"); code != 2 || !strings.Contains(errOut, "not a valid phone") {
+		t.Errorf("bad phone: exit %d %s", code, errOut)
+	}
+}
+
+func TestUsage(t *testing.T) {
+	if code, _, errOut := runCmd(t, ""); code != 2 || !strings.Contains(errOut, "usage: channels") {
+		t.Errorf("no command: %d %s", code, errOut)
+	}
+	if code, _, _ := runCmd(t, "", "frobnicate"); code != 2 {
+		t.Errorf("unknown command: %d", code)
+	}
+}
+
+// TestLoadHarness runs the shipped load harness briefly: every session must
+// reach its END with a reference, in both phases' bookkeeping.
+func TestLoadHarness(t *testing.T) {
+	code, out, errOut := runCmd(t, "", "load", "-sessions", "4", "-dials", "8", "-warmup", "4", "-rounds", "1")
+	if code != 0 {
+		t.Fatalf("exit %d: %s\n%s", code, out, errOut)
+	}
+	for _, want := range []string{"baseline        48", "ussd            48", "ussd/baseline: hops/s"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
