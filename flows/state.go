@@ -1,10 +1,10 @@
 package flows
 
 import (
-	"encoding/binary"
 	"errors"
 
 	"github.com/govchannels/channels"
+	"github.com/govchannels/channels/lenprefix"
 )
 
 // State is where a citizen is in a flow. It is small and self-contained so
@@ -72,18 +72,19 @@ const stateVersion = 1
 var ErrBadState = errors.New("flows: unreadable session state")
 
 // AppendEncode appends the binary form of st to b: a version byte, then
-// length-prefixed strings. It is compact (a waiting birth-certificate
-// session is about 300 bytes) and allocation-free with a large enough b.
+// length-prefixed strings. It is compact (the largest waiting state of the
+// shipped catalog is under 400 bytes) and allocation-free with a large
+// enough b.
 func (st *State) AppendEncode(b []byte) []byte {
 	b = append(b, stateVersion)
-	b = appendString(b, st.Service)
-	b = appendString(b, st.Step)
-	b = appendString(b, st.Lang)
-	b = appendString(b, string(st.Channel))
-	b = binary.AppendUvarint(b, uint64(len(st.Trail)))
+	b = lenprefix.AppendString(b, st.Service)
+	b = lenprefix.AppendString(b, st.Step)
+	b = lenprefix.AppendString(b, st.Lang)
+	b = lenprefix.AppendString(b, string(st.Channel))
+	b = lenprefix.AppendUvarint(b, uint64(len(st.Trail)))
 	for _, v := range st.Trail {
-		b = appendString(b, v.Step)
-		b = appendString(b, v.Value)
+		b = lenprefix.AppendString(b, v.Step)
+		b = lenprefix.AppendString(b, v.Value)
 	}
 	return b
 }
@@ -97,57 +98,24 @@ func DecodeState(b []byte) (State, error) {
 	if len(b) == 0 || b[0] != stateVersion {
 		return st, ErrBadState
 	}
-	d := decoder{b: b[1:]}
-	st.Service = d.string()
-	st.Step = d.string()
-	st.Lang = d.string()
-	st.Channel = channels.Channel(d.string())
-	n := d.uvarint()
-	if n > uint64(len(d.b)) { // each visit takes at least two bytes
+	r := lenprefix.NewReader(b[1:])
+	st.Service = r.String()
+	st.Step = r.String()
+	st.Lang = r.String()
+	st.Channel = channels.Channel(r.String())
+	n := r.Uvarint()
+	if n > uint64(r.Len()) { // each visit takes at least two bytes
 		return State{}, ErrBadState
 	}
 	if n > 0 {
 		st.Trail = make([]Visit, n)
 		for i := range st.Trail {
-			st.Trail[i].Step = d.string()
-			st.Trail[i].Value = d.string()
+			st.Trail[i].Step = r.String()
+			st.Trail[i].Value = r.String()
 		}
 	}
-	if d.bad || len(d.b) != 0 {
+	if r.Bad() || r.Len() != 0 {
 		return State{}, ErrBadState
 	}
 	return st, nil
-}
-
-func appendString(b []byte, s string) []byte {
-	b = binary.AppendUvarint(b, uint64(len(s)))
-	return append(b, s...)
-}
-
-type decoder struct {
-	b   []byte
-	bad bool
-}
-
-func (d *decoder) uvarint() uint64 {
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.bad = true
-		d.b = nil
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) string() string {
-	n := d.uvarint()
-	if n > uint64(len(d.b)) {
-		d.bad = true
-		d.b = nil
-		return ""
-	}
-	s := string(d.b[:n])
-	d.b = d.b[n:]
-	return s
 }

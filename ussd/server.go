@@ -6,7 +6,6 @@ package ussd
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/govchannels/channels"
 	"github.com/govchannels/channels/flows"
+	"github.com/govchannels/channels/lenprefix"
 	"github.com/govchannels/channels/locales"
 )
 
@@ -107,12 +107,12 @@ func (e *edge) encode() []byte {
 	if e.confirm {
 		b[1] |= 4
 	}
-	b = binary.AppendUvarint(b, uint64(e.page))
-	b = appendString(b, e.lastText)
-	b = appendString(b, e.lastReply)
-	b = binary.AppendUvarint(b, uint64(len(e.pages)))
+	b = lenprefix.AppendUvarint(b, uint64(e.page))
+	b = lenprefix.AppendString(b, e.lastText)
+	b = lenprefix.AppendString(b, e.lastReply)
+	b = lenprefix.AppendUvarint(b, uint64(len(e.pages)))
 	for _, p := range e.pages {
-		b = appendString(b, p)
+		b = lenprefix.AppendString(b, p)
 	}
 	return b
 }
@@ -125,51 +125,21 @@ func decodeEdge(b []byte) (edge, error) {
 		return e, errBadEdge
 	}
 	e.end, e.resume, e.confirm = b[1]&1 != 0, b[1]&2 != 0, b[1]&4 != 0
-	r := reader{b: b[2:]}
-	e.page = int(r.uvarint())
-	e.lastText = r.string()
-	e.lastReply = r.string()
-	n := r.uvarint()
-	if n > uint64(len(r.b)) {
+	r := lenprefix.NewReader(b[2:])
+	e.page = int(r.Uvarint())
+	e.lastText = r.String()
+	e.lastReply = r.String()
+	n := r.Uvarint()
+	if n > uint64(r.Len()) {
 		return edge{}, errBadEdge
 	}
 	for range n {
-		e.pages = append(e.pages, r.string())
+		e.pages = append(e.pages, r.String())
 	}
-	if r.bad || e.page >= max(1, len(e.pages)) {
+	if r.Bad() || r.Len() != 0 || e.page >= max(1, len(e.pages)) {
 		return edge{}, errBadEdge
 	}
 	return e, nil
-}
-
-func appendString(b []byte, s string) []byte {
-	return append(binary.AppendUvarint(b, uint64(len(s))), s...)
-}
-
-type reader struct {
-	b   []byte
-	bad bool
-}
-
-func (r *reader) uvarint() uint64 {
-	v, n := binary.Uvarint(r.b)
-	if n <= 0 {
-		r.bad, r.b = true, nil
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *reader) string() string {
-	n := r.uvarint()
-	if n > uint64(len(r.b)) {
-		r.bad, r.b = true, nil
-		return ""
-	}
-	s := string(r.b[:n])
-	r.b = r.b[n:]
-	return s
 }
 
 // newestInput returns what the citizen typed on this hop: the text after

@@ -11,6 +11,7 @@ import (
 	bbolt "go.etcd.io/bbolt"
 
 	"github.com/govchannels/channels"
+	"github.com/govchannels/channels/lenprefix"
 )
 
 // A session record is: version byte 1, then uvarint-length-prefixed phone,
@@ -21,10 +22,10 @@ const sessionRecordVersion = 1
 func encodeSession(s *channels.Session) []byte {
 	b := make([]byte, 0, 32+len(s.Phone)+len(s.Channel)+len(s.State)+len(s.Edge))
 	b = append(b, sessionRecordVersion)
-	for _, f := range [][]byte{[]byte(s.Phone), []byte(s.Channel), s.State, s.Edge} {
-		b = binary.AppendUvarint(b, uint64(len(f)))
-		b = append(b, f...)
-	}
+	b = lenprefix.AppendString(b, s.Phone)
+	b = lenprefix.AppendString(b, string(s.Channel))
+	b = lenprefix.AppendBytes(b, s.State)
+	b = lenprefix.AppendBytes(b, s.Edge)
 	b = binary.BigEndian.AppendUint64(b, uint64(s.UpdatedAt.UnixNano()))
 	return binary.BigEndian.AppendUint64(b, uint64(s.ExpiresAt.UnixNano()))
 }
@@ -35,28 +36,22 @@ func decodeSession(id string, b []byte) (*channels.Session, error) {
 	if len(b) == 0 || b[0] != sessionRecordVersion {
 		return nil, errBadRecord
 	}
-	b = b[1:]
-	var fields [4][]byte
-	for i := range fields {
-		n, k := binary.Uvarint(b)
-		if k <= 0 || n > uint64(len(b)-k) {
-			return nil, errBadRecord
-		}
-		fields[i] = bytes.Clone(b[k : k+int(n)])
-		b = b[k+int(n):]
+	r := lenprefix.NewReader(b[1:])
+	s := &channels.Session{
+		ID:      id,
+		Phone:   r.String(),
+		Channel: channels.Channel(r.String()),
+		// Copies: the record's bytes live only as long as the transaction.
+		State: bytes.Clone(r.Bytes()),
+		Edge:  bytes.Clone(r.Bytes()),
 	}
-	if len(b) != 16 {
+	times := r.Rest()
+	if r.Bad() || len(times) != 16 {
 		return nil, errBadRecord
 	}
-	return &channels.Session{
-		ID:        id,
-		Phone:     string(fields[0]),
-		Channel:   channels.Channel(fields[1]),
-		State:     fields[2],
-		Edge:      fields[3],
-		UpdatedAt: time.Unix(0, int64(binary.BigEndian.Uint64(b))),
-		ExpiresAt: time.Unix(0, int64(binary.BigEndian.Uint64(b[8:]))),
-	}, nil
+	s.UpdatedAt = time.Unix(0, int64(binary.BigEndian.Uint64(times)))
+	s.ExpiresAt = time.Unix(0, int64(binary.BigEndian.Uint64(times[8:])))
+	return s, nil
 }
 
 func expiryKey(at time.Time, id string) []byte {
