@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"time"
 
@@ -47,6 +48,10 @@ type DB struct {
 }
 
 var _ channels.Store = (*DB)(nil)
+
+// ErrLocked is returned, wrapped with the path, by Open when another
+// process holds the file for longer than Options.Timeout.
+var ErrLocked = errors.New("data file locked by another process")
 
 // Options tune Open.
 type Options struct {
@@ -88,10 +93,10 @@ func Open(path string, opts Options) (*DB, error) {
 func openFile(path string, opts Options, buckets [][]byte) (*bbolt.DB, error) {
 	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: opts.Timeout})
 	if errors.Is(err, bolterrors.ErrTimeout) {
-		return nil, fmt.Errorf("open data file %s: locked by another process (is another channels running?)", path)
+		return nil, fmt.Errorf("bolt: open %s: %w (is another channels running?)", path, ErrLocked)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("open data file %s: %w", path, err)
+		return nil, fmt.Errorf("bolt: open %s: %w", path, err)
 	}
 	db.MaxBatchDelay = opts.BatchDelay
 	err = db.Update(func(tx *bbolt.Tx) error {
@@ -114,7 +119,7 @@ func openFile(path string, opts Options, buckets [][]byte) (*bbolt.DB, error) {
 	})
 	if err != nil {
 		db.Close()
-		return nil, fmt.Errorf("open data file %s: %w", path, err)
+		return nil, fmt.Errorf("bolt: open %s: %w", path, err)
 	}
 	return db, nil
 }
@@ -147,6 +152,45 @@ func checkBoot(path string) error {
 // Close closes both files.
 func (d *DB) Close() error {
 	return errors.Join(d.sessions.Close(), d.db.Close())
+}
+
+// zeroNanos stands for the zero time.Time in stored records. It is the
+// earliest instant UnixNano can express (in 1677), which no session uses.
+const zeroNanos = math.MinInt64
+
+// nanos returns t as nanoseconds since the Unix epoch for a stored record:
+// the zero time as zeroNanos, times beyond what int64 nanoseconds express
+// (before 1678, after 2262) clamped, where UnixNano would wrap around.
+func nanos(t time.Time) int64 {
+	switch {
+	case t.IsZero():
+		return zeroNanos
+	case t.Before(minTime):
+		return zeroNanos + 1
+	case t.After(maxTime):
+		return math.MaxInt64
+	}
+	return t.UnixNano()
+}
+
+var (
+	minTime = time.Unix(0, zeroNanos+1)
+	maxTime = time.Unix(0, math.MaxInt64)
+)
+
+// fromNanos is the inverse of nanos.
+func fromNanos(n int64) time.Time {
+	if n == zeroNanos {
+		return time.Time{}
+	}
+	return time.Unix(0, n)
+}
+
+// appendTimeKey appends t to an index key as 8 big-endian bytes that sort
+// like the times they encode. Times before 1970, the zero time among them,
+// all sort as 1970, the oldest; no session or case has a real one.
+func appendTimeKey(k []byte, t time.Time) []byte {
+	return binary.BigEndian.AppendUint64(k, uint64(max(nanos(t), 0)))
 }
 
 func notFound(what string) error {

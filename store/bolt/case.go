@@ -3,7 +3,6 @@ package bolt
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,18 +20,22 @@ type caseRecord struct {
 }
 
 func phoneKey(phone string, c *channels.Case) []byte {
-	k := append([]byte(phone), 0)
-	k = binary.BigEndian.AppendUint64(k, uint64(c.CreatedAt.UnixNano()))
+	k := appendTimeKey(append([]byte(phone), 0), c.CreatedAt)
 	return append(k, c.Ref...)
 }
 
-// CreateCase stores c durably (bbolt fsyncs before Batch returns). With an
+// CreateCase stores c durably: bbolt fsyncs the transaction before Batch
+// returns, and Batch lets concurrent submissions share one fsync. With an
 // idempotency key seen before it returns the first case instead.
 func (d *DB) CreateCase(_ context.Context, c *channels.Case) (*channels.Case, error) {
+	rec, err := json.Marshal(caseRecord{Case: c, Key: c.IdempotencyKey})
+	if err != nil {
+		return nil, fmt.Errorf("bolt: create case %s: %w", c.Ref, err)
+	}
 	var out *channels.Case
 	// Batch may run the function more than once; it decides from what is
 	// stored each time, so a rerun gives the same result.
-	err := d.db.Batch(func(tx *bbolt.Tx) error {
+	err = d.db.Batch(func(tx *bbolt.Tx) error {
 		cases, keys := tx.Bucket(bucketCases), tx.Bucket(bucketCaseKeys)
 		if c.IdempotencyKey != "" {
 			if ref := keys.Get([]byte(c.IdempotencyKey)); ref != nil {
@@ -43,10 +46,6 @@ func (d *DB) CreateCase(_ context.Context, c *channels.Case) (*channels.Case, er
 		}
 		if cases.Get([]byte(c.Ref)) != nil {
 			return channels.Errorf(channels.ECONFLICT, "error.conflict", "case reference %s is taken", c.Ref)
-		}
-		rec, err := json.Marshal(caseRecord{Case: c, Key: c.IdempotencyKey})
-		if err != nil {
-			return err
 		}
 		if err := cases.Put([]byte(c.Ref), rec); err != nil {
 			return err

@@ -29,7 +29,7 @@ func (d *DB) Prefs(_ context.Context, phone string) (channels.Prefs, error) {
 func (d *DB) PutPrefs(_ context.Context, phone string, p channels.Prefs) error {
 	v, err := json.Marshal(p)
 	if err != nil {
-		return err
+		return fmt.Errorf("bolt: put prefs of %s: %w", phone, err)
 	}
 	err = d.db.Batch(func(tx *bbolt.Tx) error { return tx.Bucket(bucketPrefs).Put([]byte(phone), v) })
 	if err != nil {

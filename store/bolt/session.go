@@ -15,8 +15,10 @@ import (
 )
 
 // A session record is: version byte 1, then uvarint-length-prefixed phone,
-// channel, state and edge, then updated-at and expires-at as 8-byte
-// big-endian unix nanoseconds.
+// channel, state and edge (package lenprefix), then updated-at and
+// expires-at as 8-byte big-endian signed unix nanoseconds (see nanos for
+// the zero time). The expiry comes last so the index entry of a stored
+// record can be found from its tail alone.
 const sessionRecordVersion = 1
 
 func encodeSession(s *channels.Session) []byte {
@@ -26,8 +28,8 @@ func encodeSession(s *channels.Session) []byte {
 	b = lenprefix.AppendString(b, string(s.Channel))
 	b = lenprefix.AppendBytes(b, s.State)
 	b = lenprefix.AppendBytes(b, s.Edge)
-	b = binary.BigEndian.AppendUint64(b, uint64(s.UpdatedAt.UnixNano()))
-	return binary.BigEndian.AppendUint64(b, uint64(s.ExpiresAt.UnixNano()))
+	b = binary.BigEndian.AppendUint64(b, uint64(nanos(s.UpdatedAt)))
+	return binary.BigEndian.AppendUint64(b, uint64(nanos(s.ExpiresAt)))
 }
 
 var errBadRecord = errors.New("unreadable session record")
@@ -49,14 +51,13 @@ func decodeSession(id string, b []byte) (*channels.Session, error) {
 	if r.Bad() || len(times) != 16 {
 		return nil, errBadRecord
 	}
-	s.UpdatedAt = time.Unix(0, int64(binary.BigEndian.Uint64(times)))
-	s.ExpiresAt = time.Unix(0, int64(binary.BigEndian.Uint64(times[8:])))
+	s.UpdatedAt = fromNanos(int64(binary.BigEndian.Uint64(times)))
+	s.ExpiresAt = fromNanos(int64(binary.BigEndian.Uint64(times[8:])))
 	return s, nil
 }
 
 func expiryKey(at time.Time, id string) []byte {
-	k := binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(id)), uint64(at.UnixNano()))
-	return append(k, id...)
+	return append(appendTimeKey(make([]byte, 0, 8+len(id)), at), id...)
 }
 
 // expiresAt reads the expiry from the tail of a stored record.
@@ -64,7 +65,7 @@ func expiresAt(record []byte) (time.Time, bool) {
 	if len(record) < 17 {
 		return time.Time{}, false
 	}
-	return time.Unix(0, int64(binary.BigEndian.Uint64(record[len(record)-8:]))), true
+	return fromNanos(int64(binary.BigEndian.Uint64(record[len(record)-8:]))), true
 }
 
 // Session returns the session id unless it is missing or expired at now.
@@ -96,21 +97,12 @@ func (d *DB) PutSession(_ context.Context, ss ...*channels.Session) error {
 	for i, s := range ss {
 		recs[i] = encodeSession(s)
 	}
+	// Batch may run this more than once (after another write in its batch
+	// failed); it replaces whatever is stored each time, so reruns agree.
 	err := d.sessions.Batch(func(tx *bbolt.Tx) error {
-		sessions, expiry := tx.Bucket(bucketSessions), tx.Bucket(bucketSessionExpiry)
 		for i, s := range ss {
-			if old := sessions.Get([]byte(s.ID)); old != nil {
-				if at, ok := expiresAt(old); ok {
-					if err := expiry.Delete(expiryKey(at, s.ID)); err != nil {
-						return err
-					}
-				}
-			}
-			if err := sessions.Put([]byte(s.ID), recs[i]); err != nil {
-				return err
-			}
-			if err := expiry.Put(expiryKey(s.ExpiresAt, s.ID), nil); err != nil {
-				return err
+			if err := putSession(tx, s.ID, recs[i], s.ExpiresAt); err != nil {
+				return fmt.Errorf("session %s: %w", s.ID, err)
 			}
 		}
 		return nil
@@ -119,6 +111,21 @@ func (d *DB) PutSession(_ context.Context, ss ...*channels.Session) error {
 		return fmt.Errorf("bolt: put sessions: %w", err)
 	}
 	return nil
+}
+
+// putSession stores the record rec under id and moves its index entry from
+// the old expiry, if any, to expires.
+func putSession(tx *bbolt.Tx, id string, rec []byte, expires time.Time) error {
+	sessions, expiry := tx.Bucket(bucketSessions), tx.Bucket(bucketSessionExpiry)
+	if at, ok := expiresAt(sessions.Get([]byte(id))); ok {
+		if err := expiry.Delete(expiryKey(at, id)); err != nil {
+			return err
+		}
+	}
+	if err := sessions.Put([]byte(id), rec); err != nil {
+		return err
+	}
+	return expiry.Put(expiryKey(expires, id), nil)
 }
 
 // DeleteSession removes the session id, if any.
@@ -148,7 +155,7 @@ func deleteSession(tx *bbolt.Tx, id []byte) error {
 // the expired end of the expiry index.
 func (d *DB) PurgeSessions(_ context.Context, now time.Time) (int, error) {
 	n := 0
-	limit := binary.BigEndian.AppendUint64(nil, uint64(now.UnixNano()))
+	limit := appendTimeKey(nil, now)
 	err := d.sessions.Update(func(tx *bbolt.Tx) error {
 		var ids [][]byte
 		c := tx.Bucket(bucketSessionExpiry).Cursor()

@@ -33,14 +33,15 @@ func testSessions(t *testing.T, s channels.Store) {
 		name string
 		sess channels.Session
 	}{
-		{"with state and edge", channels.Session{ID: "ussd/a", Phone: "+254712345678", Channel: channels.ChannelUSSD, State: []byte{1, 0, 255, 7}, Edge: []byte("CON hello*1")}},
-		{"empty state and edge", channels.Session{ID: "app/b", Phone: "+254712345679", Channel: channels.ChannelApp}},
-		{"id with odd bytes", channels.Session{ID: "ussd/é\x00*", Phone: "+2547", Channel: channels.ChannelUSSD, State: bytes.Repeat([]byte{9}, 600)}},
+		{"with state and edge", channels.Session{ID: "ussd/a", Phone: "+254712345678", Channel: channels.ChannelUSSD, State: []byte{1, 0, 255, 7}, Edge: []byte("CON hello*1"), UpdatedAt: base}},
+		{"empty state and edge", channels.Session{ID: "app/b", Phone: "+254712345679", Channel: channels.ChannelApp, UpdatedAt: base}},
+		{"id with odd bytes", channels.Session{ID: "ussd/é\x00*", Phone: "+2547", Channel: channels.ChannelUSSD, State: bytes.Repeat([]byte{9}, 600), UpdatedAt: base}},
+		{"never updated", channels.Session{ID: "app/z", Phone: "+254712345670", Channel: channels.ChannelApp, State: []byte{}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			in := tt.sess
-			in.UpdatedAt, in.ExpiresAt = base, base.Add(time.Minute)
+			in.ExpiresAt = base.Add(time.Minute)
 			if err := s.PutSession(ctx, &in); err != nil {
 				t.Fatal(err)
 			}
@@ -55,6 +56,32 @@ func testSessions(t *testing.T, s channels.Store) {
 			}
 		})
 	}
+
+	t.Run("sessions are copied in and out", func(t *testing.T) {
+		want := bytes.Repeat([]byte("state"), 100)
+		in := bytes.Clone(want)
+		if err := s.PutSession(ctx, &channels.Session{ID: "keep", State: in, Edge: in, UpdatedAt: base, ExpiresAt: base.Add(time.Minute)}); err != nil {
+			t.Fatal(err)
+		}
+		in[0] = 'X'
+		got, err := s.Session(ctx, "keep", base)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got.State, want) {
+			t.Fatalf("the store kept the caller's slice: state %.10q", got.State)
+		}
+		// Enough writes to make an embedded store grow its file and remap it.
+		for i := range 300 {
+			big := &channels.Session{ID: fmt.Sprintf("fill/%d", i), State: bytes.Repeat([]byte{byte(i)}, 2000), UpdatedAt: base, ExpiresAt: base.Add(time.Minute)}
+			if err := s.PutSession(ctx, big); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if !bytes.Equal(got.State, want) || !bytes.Equal(got.Edge, want) {
+			t.Errorf("a session read earlier changed under the caller")
+		}
+	})
 
 	t.Run("replace", func(t *testing.T) {
 		a := channels.Session{ID: "r", Phone: "+1", State: []byte("one"), UpdatedAt: base, ExpiresAt: base.Add(time.Minute)}
@@ -118,21 +145,39 @@ func testSessionExpiry(t *testing.T, s channels.Store) {
 	put("exact", time.Minute)
 	put("extended", time.Second)
 	put("extended", time.Hour) // replaced with a later expiry: its old one must not purge it
-
-	if _, err := s.Session(ctx, "exact", base.Add(time.Minute)); channels.ErrorCode(err) != channels.ENOTFOUND {
-		t.Errorf("session read at its expiry: err = %v, want not found", err)
+	put("shortened", time.Hour)
+	put("shortened", time.Second)
+	// A session without an expiry has always expired.
+	if err := s.PutSession(ctx, &channels.Session{ID: "no expiry", UpdatedAt: base}); err != nil {
+		t.Fatal(err)
 	}
-	if _, err := s.Session(ctx, "exact", base.Add(time.Minute-time.Microsecond)); err != nil {
-		t.Errorf("session read just before expiry: %v", err)
+
+	reads := []struct {
+		name, id string
+		at       time.Time
+		want     string
+	}{
+		{"before expiry", "exact", base.Add(time.Minute - time.Microsecond), ""},
+		{"at expiry", "exact", base.Add(time.Minute), channels.ENOTFOUND},
+		{"after expiry", "soon", base.Add(time.Minute), channels.ENOTFOUND},
+		{"without expiry", "no expiry", base, channels.ENOTFOUND},
+		{"replaced with a later expiry", "extended", base.Add(time.Minute), ""},
+		{"replaced with an earlier expiry", "shortened", base.Add(time.Minute), channels.ENOTFOUND},
+	}
+	for _, tt := range reads {
+		if _, err := s.Session(ctx, tt.id, tt.at); channels.ErrorCode(err) != tt.want {
+			t.Errorf("%s: session %s at %v: err = %v, want code %q", tt.name, tt.id, tt.at, err, tt.want)
+		}
 	}
 	n, err := s.PurgeSessions(ctx, base.Add(time.Minute))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n != 2 {
-		t.Errorf("purged %d, want 2 (soon, exact)", n)
+	if n != 4 {
+		t.Errorf("purged %d, want 4 (soon, exact, shortened, no expiry)", n)
 	}
-	for id, want := range map[string]string{"soon": channels.ENOTFOUND, "exact": channels.ENOTFOUND, "later": "", "extended": ""} {
+	for id, want := range map[string]string{"soon": channels.ENOTFOUND, "exact": channels.ENOTFOUND, "shortened": channels.ENOTFOUND,
+		"no expiry": channels.ENOTFOUND, "later": "", "extended": ""} {
 		if _, err := s.Session(ctx, id, base); channels.ErrorCode(err) != want {
 			t.Errorf("after purge, session %s: err %v, want code %q", id, err, want)
 		}
@@ -201,6 +246,18 @@ func testCases(t *testing.T, s channels.Store) {
 		if channels.ErrorCode(err) != channels.ECONFLICT {
 			t.Errorf("err = %v, want conflict", err)
 		}
+		read, err := s.Case(ctx, first.Ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sameCase(t, read, first)
+		// The conflicting attempt must not have claimed its idempotency key.
+		retry := newCase("6666666666", "+254700000000", "ussd/other", base)
+		got, err := s.CreateCase(ctx, retry)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sameCase(t, got, retry)
 	})
 	t.Run("without idempotency key", func(t *testing.T) {
 		for _, ref := range []string{"1000000001", "1000000002"} {
@@ -226,6 +283,8 @@ func testCasesByPhone(t *testing.T, s channels.Store) {
 		newCase("1000000002", phone, "k2", base.Add(3*time.Minute)),
 		newCase("1000000004", phone+"9", "k4", base.Add(4*time.Minute)),
 		newCase("1000000005", "+25471234567", "k5", base.Add(5*time.Minute)),
+		newCase("1000000006", "+254733333333", "k6", time.Time{}),
+		newCase("1000000007", "+254733333333", "k7", base),
 	} {
 		if _, err := s.CreateCase(ctx, c); err != nil {
 			t.Fatalf("case %d: %v", i, err)
@@ -246,6 +305,8 @@ func testCasesByPhone(t *testing.T, s channels.Store) {
 	}{
 		{"newest first, ties by reference descending", phone, 10, []string{"1000000003", "1000000002", "1000000001"}},
 		{"limit", phone, 2, []string{"1000000003", "1000000002"}},
+		{"zero limit", phone, 0, []string{}},
+		{"zero creation time is oldest", "+254733333333", 10, []string{"1000000007", "1000000006"}},
 		{"longer phone with same prefix", phone + "9", 10, []string{"1000000004"}},
 		{"shorter phone with same prefix", "+25471234567", 10, []string{"1000000005"}},
 		{"unknown phone", "+254799999999", 10, []string{}},
@@ -301,6 +362,12 @@ func testConcurrentCases(t *testing.T, s channels.Store) {
 	}
 	if got, err := s.CasesByPhone(ctx, "+254722222222", 100); err != nil || len(got) != 50 {
 		t.Errorf("distinct cases: %d (%v), want 50", len(got), err)
+	}
+	for i := range 50 {
+		ref := fmt.Sprintf("3%09d", i)
+		if c, err := s.Case(ctx, ref); err != nil || c.IdempotencyKey != fmt.Sprintf("own-%d", i) {
+			t.Errorf("case %s: %+v, %v", ref, c, err)
+		}
 	}
 }
 
