@@ -1,19 +1,27 @@
 // Package app is the mobile-app JSON API, versioned under /v1: the same
-// services, screens, validation and texts as every other channel, as JSON a
-// native app renders with its own widgets.
+// services, screens, validation, texts and case references as every other
+// channel, as JSON a native app renders with its own widgets.
+//
+// A session walks a service screen by screen (POST /v1/sessions, then
+// POST /v1/sessions/{id}/input); a whole form can also be posted at once
+// (POST /v1/services/{id}/submissions) and is checked step by step exactly
+// as the screens would check it. The endpoints, the screen schema and the
+// error schema are described by the OpenAPI document served at
+// /v1/openapi.json (app/openapi.yaml).
+//
+// Until phone sign-in exists, the phone a request names is taken on trust:
+// it chooses the language and whose cases a lookup may show, and nothing
+// more.
 package app
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
+	"hash/maphash"
 	"log/slog"
 	"net/http"
-	"strings"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -23,156 +31,171 @@ import (
 	"github.com/govchannels/channels/locales"
 )
 
-// Config wires an API.
+// Defaults of the Config fields left zero.
+const (
+	DefaultSessionTTL = 30 * time.Minute
+	DefaultMaxBody    = 64 << 10
+)
+
+// Config wires an API. Engine, Host, Store and Bundle are required; the
+// other fields have defaults.
 type Config struct {
-	Engine     *flows.Engine
-	Host       flows.Host
-	Store      channels.Store
-	Bundle     *locales.Bundle
-	Log        *slog.Logger
-	Region     string           // default country of national phone numbers
-	SessionTTL time.Duration    // an app session lives this long after its last request; 30 min when 0
-	MaxBody    int64            // request body limit; 64 KiB when 0
-	Now        func() time.Time // time.Now when nil
+	Engine *flows.Engine
+	// Host carries out the engine's calls (creating and reading cases,
+	// remembering a language); usually a *flows.StoreHost over Store.
+	Host flows.Host
+	// Store keeps the app's sessions and reads the phones' preferences.
+	Store  channels.Store
+	Bundle *locales.Bundle
+	Log    *slog.Logger // discarded when nil
+
+	Region     string           // ISO 3166 country of national phone numbers ("0712…"), e.g. "KE"
+	SessionTTL time.Duration    // a session lives this long after its last input; DefaultSessionTTL when 0
+	MaxBody    int64            // request body limit in bytes; DefaultMaxBody when 0
+	Now        func() time.Time // the clock of session expiry; time.Now when nil
 }
 
-// API serves the app endpoints.
+// API serves the app endpoints. It is safe for concurrent use.
 type API struct {
 	cfg Config
+	log *slog.Logger
+
+	// locks serializes the inputs of one session, so that a double tap
+	// cannot step the same state twice and lose one of the writes. Sessions
+	// share the stripes by hash; contention between strangers is rare and
+	// short.
+	locks [64]sync.Mutex
+	seed  maphash.Seed
 }
 
-// New returns the API for cfg.
+// New returns the API for cfg. It panics when a required dependency is
+// missing, which is a wiring mistake rather than a runtime condition.
 func New(cfg Config) *API {
-	if cfg.SessionTTL == 0 {
-		cfg.SessionTTL = 30 * time.Minute
+	if cfg.Engine == nil || cfg.Host == nil || cfg.Store == nil || cfg.Bundle == nil {
+		panic("app: Config needs Engine, Host, Store and Bundle")
 	}
-	if cfg.MaxBody == 0 {
-		cfg.MaxBody = 64 << 10
+	if cfg.SessionTTL <= 0 {
+		cfg.SessionTTL = DefaultSessionTTL
+	}
+	if cfg.MaxBody <= 0 {
+		cfg.MaxBody = DefaultMaxBody
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	if cfg.Log == nil {
-		cfg.Log = slog.New(slog.DiscardHandler)
+	log := cfg.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
 	}
-	return &API{cfg: cfg}
+	return &API{cfg: cfg, log: log.With("channel", string(channels.ChannelApp)), seed: maphash.MakeSeed()}
 }
 
-// Register mounts the endpoints on r.
+// Register mounts the endpoints on r under /v1. Every endpoint answers
+// errors as JSON through one middleware, and reads at most MaxBody bytes of
+// a request body.
 func (a *API) Register(r gin.IRouter) {
-	v1 := r.Group("/v1")
-	v1.GET("/openapi.json", a.openAPI)
-	v1.GET("/services", a.listServices)
-	v1.POST("/sessions", a.startSession)
-	v1.GET("/sessions/:id", a.getSession)
-	v1.POST("/sessions/:id/input", a.postInput)
-	v1.POST("/services/:id/submissions", a.submit)
-	v1.GET("/cases/:ref", a.getCase)
+	v1 := r.Group("/v1", a.renderErrors, a.limitBody)
+	v1.GET("/openapi.json", a.handle(a.openAPI))
+	v1.GET("/services", a.handle(a.listServices))
+	v1.POST("/services/:id/submissions", a.handle(a.submit))
+	v1.POST("/sessions", a.handle(a.startSession))
+	v1.GET("/sessions/:id", a.handle(a.getSession))
+	v1.POST("/sessions/:id/input", a.handle(a.postInput))
+	v1.GET("/cases/:ref", a.handle(a.getCase))
 }
 
-// status maps error codes to HTTP statuses.
-var status = map[string]int{
-	channels.EINVALID:   http.StatusBadRequest,
-	channels.ENOTFOUND:  http.StatusNotFound,
-	channels.ECONFLICT:  http.StatusConflict,
-	channels.ETOOLARGE:  http.StatusRequestEntityTooLarge,
-	channels.EFORBIDDEN: http.StatusForbidden,
-	channels.EINTERNAL:  http.StatusInternalServerError,
-}
-
-// errorBody is every error the API returns.
-type errorBody struct {
-	Error struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
-	} `json:"error"`
-	Fields map[string]string `json:"fields,omitempty"`
-}
-
-// fail answers err as JSON: its stable code and its localized message, never
-// its internal detail (which is logged for internal errors).
-func (a *API) fail(c *gin.Context, lang string, err error) {
-	code := channels.ErrorCode(err)
-	if code == channels.EINTERNAL {
-		a.cfg.Log.Error("app request failed", "path", c.FullPath(), "err", err)
-	}
-	var body errorBody
-	body.Error.Code = code
-	body.Error.Message = a.cfg.Bundle.Text(lang, channels.Msg(channels.ErrorMessage(err)))
-	c.AbortWithStatusJSON(status[code], body)
-}
-
-// lang picks the language of a request: the explicit choice when supported,
-// else the phone's remembered one, else Accept-Language, else the default.
-func (a *API) lang(c *gin.Context, explicit, phone string) string {
-	if explicit != "" && a.cfg.Bundle.Supports(explicit) {
-		return explicit
-	}
-	if q := c.Query("lang"); q != "" && a.cfg.Bundle.Supports(q) {
-		return q
-	}
-	if phone != "" {
-		if p, err := a.cfg.Store.Prefs(c.Request.Context(), phone); err == nil && p.Lang != "" {
-			return p.Lang
+// handle adapts an endpoint that returns its error to gin: the error is
+// recorded on the context for renderErrors to answer.
+func (a *API) handle(h func(c *gin.Context) error) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if err := h(c); err != nil {
+			_ = c.Error(err)
 		}
 	}
-	return a.cfg.Bundle.Match(c.GetHeader("Accept-Language"))
 }
 
-// decode reads a JSON body of at most MaxBody bytes into v.
-func (a *API) decode(c *gin.Context, v any) error {
-	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, a.cfg.MaxBody))
-	var tooLarge *http.MaxBytesError
-	if errors.As(err, &tooLarge) {
-		return channels.Errorf(channels.ETOOLARGE, "error.too_large", "body over %d bytes", a.cfg.MaxBody)
+// limitBody caps the request body, so that no client can make the server
+// buffer more than MaxBody bytes; reading past it is ETOOLARGE.
+func (a *API) limitBody(c *gin.Context) {
+	if c.Request.Body != nil {
+		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, a.cfg.MaxBody)
 	}
-	if err != nil {
-		return channels.Errorf(channels.EINVALID, "error.bad_request", "read body: %v", err)
-	}
-	return decodeJSON(body, v)
+	c.Next()
 }
 
-// decodeJSON decodes one JSON object strictly: unknown fields and trailing
-// data are errors, so a typo in a field name is caught.
-func decodeJSON(body []byte, v any) error {
-	dec := json.NewDecoder(strings.NewReader(string(body)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return channels.Errorf(channels.EINVALID, "error.bad_request", "json: %v", err)
+// langKey is where a handler leaves the language of its request, so that
+// an error is told in the language the rest of the exchange uses.
+const langKey = "app.lang"
+
+// language picks the language of a request and remembers it for errors:
+// explicit (a "lang" field or parameter) when the bundle supports it, else
+// the language the phone chose on any channel, else the best match of
+// Accept-Language, else the default.
+func (a *API) language(c *gin.Context, explicit, phone string) string {
+	lang := ""
+	switch {
+	case explicit != "" && a.cfg.Bundle.Supports(explicit):
+		lang = explicit
+	case phone != "":
+		p, err := a.cfg.Store.Prefs(c.Request.Context(), phone)
+		if err != nil {
+			a.log.WarnContext(c.Request.Context(), "app: read language preference", "err", err)
+		}
+		if a.cfg.Bundle.Supports(p.Lang) {
+			lang = p.Lang
+		}
 	}
-	if dec.More() {
-		return channels.Errorf(channels.EINVALID, "error.bad_request", "json: trailing data")
+	if lang == "" {
+		lang = a.cfg.Bundle.Match(c.GetHeader("Accept-Language"))
 	}
-	return nil
+	c.Set(langKey, lang)
+	return lang
 }
 
-// phone normalizes a phone number from a request.
+// phone normalizes a phone number from a request to E.164; EINVALID with
+// error.phone when it is not a valid number.
 func (a *API) phone(raw string) (string, error) {
 	p, ok := flows.NormalizePhone(raw, a.cfg.Region)
 	if !ok {
-		return "", channels.Errorf(channels.EINVALID, "error.phone", "phone of %d bytes", len(raw))
+		return "", channels.Errorf(channels.EINVALID, "error.phone", "phone of %d bytes is not valid in region %q", len(raw), a.cfg.Region)
 	}
 	return p, nil
 }
 
-func newSessionID() string {
+// lock holds the stripe of session id until the returned func is called.
+func (a *API) lock(id string) (unlock func()) {
+	m := &a.locks[maphash.String(a.seed, id)%uint64(len(a.locks))]
+	m.Lock()
+	return m.Unlock
+}
+
+// newID returns 128 random bits as 32 lowercase hex digits: unguessable, so
+// that a session ID is all a client needs to hold.
+func newID() string {
 	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		panic(fmt.Sprintf("app: crypto/rand: %v", err))
-	}
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (it panics instead)
 	return hex.EncodeToString(b[:])
 }
 
-func sessionKey(id string) string { return "app/" + id }
-
-// settle runs the engine's calls and logs a failed one the citizen is
-// shown a retry for.
-func (a *API) settle(ctx context.Context, phone, key string, res flows.Result) (flows.Result, error) {
-	res, err := a.cfg.Engine.Settle(ctx, a.cfg.Host, phone, key, res)
-	var ce *flows.CallError
-	if errors.As(err, &ce) {
-		a.cfg.Log.Error("app call failed; citizen shown a retry", "session", key, "err", err)
-		return res, nil
+// validID reports whether id has the shape newID gives.
+func validID(id string) bool {
+	if len(id) != 32 {
+		return false
 	}
-	return res, err
+	for i := 0; i < len(id); i++ {
+		if (id[i] < '0' || id[i] > '9') && (id[i] < 'a' || id[i] > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// sessionKey is the store ID of the app session id, scoped by channel.
+func sessionKey(id string) string { return string(channels.ChannelApp) + "/" + id }
+
+// formKey is the submission key of a whole form: the client's
+// Idempotency-Key, scoped by service and phone so that two clients that
+// happen to pick the same key never share a case.
+func formKey(service, phone, key string) string {
+	return fmt.Sprintf("%s-form/%s/%s/%s", channels.ChannelApp, service, phone, key)
 }

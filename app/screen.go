@@ -1,63 +1,90 @@
 package app
 
 import (
+	"golang.org/x/text/language"
+
 	"github.com/govchannels/channels"
 	"github.com/govchannels/channels/locales"
 )
 
-// Screen is a screen as the app receives it: every text localized, the
-// input described so the app can render a native field and check it before
-// sending (the server checks again).
+// Screen is a screen as the app receives it: every text localized in Lang,
+// the options as key and label, the input described so that the app can
+// render a native field and check it before sending (the server checks it
+// again). Its JSON is the Screen schema of the OpenAPI document.
+//
+//	{"kind": "input", "service": "birth_certificate", "step": "child_dob",
+//	 "lang": "en", "dir": "ltr", "text": "Child's date of birth (DD/MM/YYYY):",
+//	 "input": {"field": "child_dob", "type": "date", "min": "1906-11-26", "max": "2026-11-26"},
+//	 "error": "Enter a date as DD/MM/YYYY.", "can_go_back": true, "ended": false}
 type Screen struct {
 	Kind      channels.ScreenKind `json:"kind"`
-	Service   string              `json:"service,omitempty"`
+	Service   string              `json:"service,omitempty"` // empty on the root and language menus
 	Step      string              `json:"step,omitempty"`
 	Lang      string              `json:"lang"`
-	Dir       string              `json:"dir"` // "ltr" or "rtl"
+	Dir       string              `json:"dir"` // "ltr" or "rtl": the direction of Lang's script
 	Text      string              `json:"text"`
-	Lines     []string            `json:"lines,omitempty"`
-	Options   []Option            `json:"options,omitempty"`
-	Input     *channels.Input     `json:"input,omitempty"`
-	Error     string              `json:"error,omitempty"`
+	Lines     []string            `json:"lines,omitempty"`   // a confirm summary or a list of cases
+	Options   []Option            `json:"options,omitempty"` // menu and confirm
+	Input     *channels.Input     `json:"input,omitempty"`   // input only
+	Error     string              `json:"error,omitempty"`   // why the previous answer was refused
 	Reference string              `json:"reference,omitempty"`
-	CanGoBack bool                `json:"can_go_back"`
-	Ended     bool                `json:"ended"`
+	CanGoBack bool                `json:"can_go_back"` // the "back" action leads somewhere
+	Ended     bool                `json:"ended"`       // the session is over and forgotten
 }
 
-// Option is one choice; the app posts Key back as the input text.
+// Option is one choice of a menu or confirm screen; the app posts Key back
+// as the input's text.
 type Option struct {
 	Key   string `json:"key"`
 	Label string `json:"label"`
 }
 
-// rtl lists the right-to-left languages among those a catalog may ship.
-var rtl = map[string]bool{"ar": true, "fa": true, "he": true, "ur": true}
-
-// Render localizes sc in lang for the app.
+// Render localizes the channel-neutral screen sc in lang for the app.
 func Render(b *locales.Bundle, lang string, sc channels.Screen) Screen {
 	out := Screen{
 		Kind:      sc.Kind,
 		Service:   sc.Service,
 		Step:      sc.Step,
 		Lang:      lang,
-		Dir:       "ltr",
+		Dir:       direction(lang),
 		Text:      b.Text(lang, sc.Text),
 		Input:     sc.Input,
 		Reference: sc.Reference,
 		CanGoBack: sc.CanGoBack && sc.Kind != channels.KindEnd,
 		Ended:     sc.Kind == channels.KindEnd,
 	}
-	if rtl[lang] {
-		out.Dir = "rtl"
+	if len(sc.Lines) > 0 {
+		out.Lines = make([]string, len(sc.Lines))
+		for i, l := range sc.Lines {
+			out.Lines[i] = b.Text(lang, l)
+		}
 	}
-	for _, l := range sc.Lines {
-		out.Lines = append(out.Lines, b.Text(lang, l))
-	}
-	for _, o := range sc.Options {
-		out.Options = append(out.Options, Option{Key: o.Key, Label: b.Text(lang, o.Text)})
+	if len(sc.Options) > 0 {
+		out.Options = make([]Option, len(sc.Options))
+		for i, o := range sc.Options {
+			out.Options[i] = Option{Key: o.Key, Label: b.Text(lang, o.Text)}
+		}
 	}
 	if sc.Error != nil {
 		out.Error = b.Text(lang, *sc.Error)
 	}
 	return out
+}
+
+// rtlScripts are the scripts written right to left among those CLDR names
+// as a language's likely script.
+var rtlScripts = map[string]bool{
+	"Adlm": true, "Arab": true, "Hebr": true, "Mand": true, "Mend": true,
+	"Nkoo": true, "Rohg": true, "Samr": true, "Syrc": true, "Thaa": true, "Yezi": true,
+}
+
+// direction is "rtl" when the likely script of lang is written right to
+// left (Arabic, Hebrew, Dhivehi, N'Ko, …), else "ltr".
+func direction(lang string) string {
+	if tag, err := language.Parse(lang); err == nil {
+		if script, conf := tag.Script(); conf != language.No && rtlScripts[script.String()] {
+			return "rtl"
+		}
+	}
+	return "ltr"
 }

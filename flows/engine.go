@@ -28,6 +28,10 @@ type Config struct {
 	Langs   []string         // offered on the language menu, default first
 	Region  string           // ISO 3166 region for national phone numbers, e.g. "KE"
 	Now     func() time.Time // the clock date bounds are checked against; time.Now when nil
+	// Location is where "today" is reckoned for date bounds: a date of
+	// birth typed at 01:30 in Nairobi is today's there, whatever the
+	// server's zone. UTC when nil.
+	Location *time.Location
 }
 
 // New returns an engine for cfg.
@@ -41,7 +45,12 @@ func New(cfg Config) (*Engine, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Engine{catalog: cfg.Catalog, langs: cfg.Langs, region: cfg.Region, now: cfg.Now}, nil
+	if cfg.Location == nil {
+		cfg.Location = time.UTC
+	}
+	clock, loc := cfg.Now, cfg.Location
+	now := func() time.Time { return clock().In(loc) }
+	return &Engine{catalog: cfg.Catalog, langs: cfg.Langs, region: cfg.Region, now: now}, nil
 }
 
 // Catalog returns the services the engine runs.

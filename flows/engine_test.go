@@ -134,6 +134,25 @@ func TestEngineRefusedInputKeepsState(t *testing.T) {
 	}
 }
 
+// TestEngineTodayIsLocal: at 01:30 in Nairobi (22:30 UTC the day before),
+// today's date is Nairobi's.
+func TestEngineTodayIsLocal(t *testing.T) {
+	c, err := Load(os.DirFS("testdata/catalog"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	nairobi := time.FixedZone("EAT", 3*3600)
+	e, err := New(Config{Catalog: c, Langs: []string{"en"}, Region: "KE", Location: nairobi,
+		Now: func() time.Time { return time.Date(2026, 11, 26, 22, 30, 0, 0, time.UTC) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := last(play(t, e, "permit", "Ann", "2", "27/11/2026"))
+	if r.State.Step != "phone" {
+		t.Errorf("27/11/2026 at 01:30 in Nairobi: step %s, error %q", r.State.Step, errID(r))
+	}
+}
+
 func TestEngineInputSpec(t *testing.T) {
 	e := newTestEngine(t)
 	r := last(play(t, e, "permit", "Ann", "2"))
@@ -226,9 +245,9 @@ func (h *recordingHost) Submit(_ context.Context, s Submission) (string, error) 
 	return "4821773057", h.err
 }
 
-func (h *recordingHost) Case(_ context.Context, ref string) (*channels.Case, error) {
+func (h *recordingHost) Case(_ context.Context, phone, ref string) (*channels.Case, error) {
 	for _, c := range h.cases {
-		if c.Ref == ref {
+		if c.Ref == ref && c.Phone == phone {
 			return c, nil
 		}
 	}
@@ -250,7 +269,7 @@ func (h *recordingHost) SetLang(_ context.Context, _, lang string) error {
 func TestSettle(t *testing.T) {
 	e := newTestEngine(t)
 	ctx := context.Background()
-	existing := &channels.Case{Ref: "4821773057", Service: "permit", Status: channels.StatusInReview}
+	existing := &channels.Case{Ref: "4821773057", Service: "permit", Phone: "+254712345678", Status: channels.StatusInReview}
 
 	t.Run("submit", func(t *testing.T) {
 		h := &recordingHost{}
@@ -287,6 +306,13 @@ func TestSettle(t *testing.T) {
 			t.Errorf("screen = %+v", r.Screen)
 		}
 	})
+	t.Run("lookup of another phone's case", func(t *testing.T) {
+		h := &recordingHost{cases: []*channels.Case{existing}}
+		r, err := e.Settle(ctx, h, "+254733000000", "k", last(play(t, e, "lookup", "1", "4821773057")))
+		if err != nil || r.Screen.Text.ID != "lookup.none" {
+			t.Errorf("screen = %+v, err %v", r.Screen, err)
+		}
+	})
 	t.Run("lookup not found", func(t *testing.T) {
 		r, err := e.Settle(ctx, &recordingHost{}, "+254712345678", "k", last(play(t, e, "lookup", "1", "4821773057")))
 		if err != nil || r.Screen.Text.ID != "lookup.none" {
@@ -303,6 +329,13 @@ func TestSettle(t *testing.T) {
 		r, err := e.Settle(ctx, &recordingHost{err: errors.New("down")}, "+254712345678", "k", last(play(t, e, "lookup", "2")))
 		if err == nil || r.Screen.Text.ID != "error.internal" || !r.Ended() {
 			t.Errorf("screen = %+v, err %v", r.Screen, err)
+		}
+	})
+	t.Run("language not remembered: the session goes on", func(t *testing.T) {
+		r, err := e.Settle(ctx, &recordingHost{err: errors.New("disk full")}, "+254712345678", "k", last(play(t, e, "", "3", "2")))
+		var ce *CallError
+		if !errors.As(err, &ce) || r.State.Lang != "fr" || r.Screen.Kind != channels.KindMenu {
+			t.Errorf("result %+v, err %v", r, err)
 		}
 	})
 	t.Run("language remembered", func(t *testing.T) {

@@ -14,8 +14,10 @@ type Host interface {
 	// Submit stores a case durably and returns its reference. A second
 	// submission with the same Key returns the first reference.
 	Submit(ctx context.Context, sub Submission) (string, error)
-	// Case returns one case; ENOTFOUND if there is none.
-	Case(ctx context.Context, ref string) (*channels.Case, error)
+	// Case returns the case ref when it belongs to phone. A case of another
+	// phone is ENOTFOUND, exactly as an unknown reference, so no channel
+	// reveals that someone else's reference exists or how it stands.
+	Case(ctx context.Context, phone, ref string) (*channels.Case, error)
 	// CasesByPhone returns the latest cases of a phone, newest first.
 	CasesByPhone(ctx context.Context, phone string) ([]*channels.Case, error)
 	// SetLang remembers the language a citizen chose.
@@ -38,7 +40,9 @@ type Submission struct {
 func (e *Engine) Settle(ctx context.Context, h Host, phone, key string, res Result) (Result, error) {
 	if res.Lang != "" {
 		if err := h.SetLang(ctx, phone, res.Lang); err != nil {
-			return Result{}, fmt.Errorf("remember language of session %s: %w", key, err)
+			// The session goes on in the chosen language; only the
+			// memory of it for the next session is lost.
+			return res, &CallError{Service: "language", Err: fmt.Errorf("remember language of session %s: %w", key, err)}
 		}
 	}
 	if res.Call == nil {
@@ -51,7 +55,7 @@ func (e *Engine) Settle(ctx context.Context, h Host, phone, key string, res Resu
 		out.Ref, out.Err = h.Submit(ctx, Submission{Key: key, Service: c.Service, Phone: phone, Lang: c.Lang, Channel: c.Channel, Answers: c.Answers})
 	case CallCase:
 		var cs *channels.Case
-		if cs, out.Err = h.Case(ctx, c.Ref); out.Err == nil {
+		if cs, out.Err = h.Case(ctx, phone, c.Ref); out.Err == nil {
 			out.Cases = []*channels.Case{cs}
 		}
 	case CallMyCases:
@@ -63,23 +67,41 @@ func (e *Engine) Settle(ctx context.Context, h Host, phone, key string, res Resu
 	}
 	if out.Err != nil && channels.ErrorCode(out.Err) != channels.ENOTFOUND {
 		// The citizen sees a polite retry screen; the operator needs the cause.
-		return r, &CallError{Call: c, Err: out.Err}
+		return r, &CallError{Service: c.Service, Call: c.Kind.String(), Err: out.Err}
 	}
 	return r, nil
 }
 
 // CallError reports a host call that failed while the citizen was shown a
-// retry screen: the Result returned with it is still the one to show.
+// retry screen (or, for a language, went on without it being remembered):
+// the Result returned with it is still the one to show.
 type CallError struct {
-	Call *Call
-	Err  error
+	Service string
+	Call    string
+	Err     error
 }
 
 func (e *CallError) Error() string {
-	return fmt.Sprintf("service %s: call %d: %v", e.Call.Service, e.Call.Kind, e.Err)
+	if e.Call == "" {
+		return fmt.Sprintf("%s: %v", e.Service, e.Err)
+	}
+	return fmt.Sprintf("service %s: %s: %v", e.Service, e.Call, e.Err)
 }
 
 func (e *CallError) Unwrap() error { return e.Err }
+
+// String names the call in logs.
+func (k CallKind) String() string {
+	switch k {
+	case CallSubmit:
+		return "submit"
+	case CallCase:
+		return "read case"
+	case CallMyCases:
+		return "read cases of phone"
+	}
+	return fmt.Sprintf("call %d", int(k))
+}
 
 // StoreHost is the Host backed by the store.
 type StoreHost struct {
@@ -124,9 +146,16 @@ func (h *StoreHost) Submit(ctx context.Context, sub Submission) (string, error) 
 	return "", fmt.Errorf("submit %s for session %s: no free reference after 5 tries", sub.Service, sub.Key)
 }
 
-// Case returns one case.
-func (h *StoreHost) Case(ctx context.Context, ref string) (*channels.Case, error) {
-	return h.Cases.Case(ctx, ref)
+// Case returns the case ref when it belongs to phone.
+func (h *StoreHost) Case(ctx context.Context, phone, ref string) (*channels.Case, error) {
+	c, err := h.Cases.Case(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	if c.Phone != phone {
+		return nil, channels.Errorf(channels.ENOTFOUND, "error.not_found", "case %s belongs to another phone", ref)
+	}
+	return c, nil
 }
 
 // CasesByPhone returns the latest cases of phone.

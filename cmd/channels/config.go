@@ -20,6 +20,8 @@ type config struct {
 	Data         string
 	Services     string
 	Region       string
+	TimeZone     string
+	location     *time.Location
 	LogLevel     string
 	USSDPage     int
 	USSDSession  time.Duration
@@ -33,6 +35,7 @@ var envNames = map[string]string{
 	"data":          "CHANNELS_DATA",
 	"services":      "CHANNELS_SERVICES",
 	"region":        "CHANNELS_REGION",
+	"timezone":      "CHANNELS_TIMEZONE",
 	"log-level":     "CHANNELS_LOG_LEVEL",
 	"ussd-page":     "CHANNELS_USSD_PAGE",
 	"ussd-session":  "CHANNELS_USSD_SESSION",
@@ -48,6 +51,7 @@ func (c *config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Data, "data", "channels.db", "bbolt data file, created if missing")
 	fs.StringVar(&c.Services, "services", "", "service catalog directory (*.yaml, optional locales/); empty: the shipped catalog")
 	fs.StringVar(&c.Region, "region", "KE", "ISO 3166 country of national phone numbers")
+	fs.StringVar(&c.TimeZone, "timezone", "Africa/Nairobi", "IANA time zone in which \"today\" is reckoned for date answers")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	fs.IntVar(&c.USSDPage, "ussd-page", 182, "characters a USSD page may hold (GSM-7; 160 is safe with every aggregator)")
 	fs.DurationVar(&c.USSDSession, "ussd-session", 3*time.Minute, "how long a USSD session is kept after its last hop")
@@ -96,6 +100,11 @@ func (c *config) validate() error {
 			problems = append(problems, fmt.Sprintf("%s must be positive", name))
 		}
 	}
+	if loc, err := time.LoadLocation(c.TimeZone); err != nil || c.TimeZone == "" {
+		problems = append(problems, fmt.Sprintf("timezone %q is not an IANA time zone such as Africa/Nairobi", c.TimeZone))
+	} else {
+		c.location = loc
+	}
 	if _, err := parseLevel(c.LogLevel); err != nil {
 		problems = append(problems, err.Error())
 	}
@@ -123,6 +132,9 @@ func (c *config) logger(w io.Writer) *slog.Logger {
 func defaultConfig() config {
 	var c config
 	c.flags(flag.NewFlagSet("defaults", flag.ContinueOnError))
+	if err := c.validate(); err != nil {
+		panic("channels: the default configuration is invalid: " + err.Error())
+	}
 	return c
 }
 

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	_ "time/tzdata" // time zones even on hosts without a zoneinfo database
 )
 
 func main() {

@@ -154,6 +154,29 @@ func TestKillAfterReferenceLosesNoCase(t *testing.T) {
 	}
 }
 
+// TestServeUnknownPaths: an app client gets the API's JSON error for an
+// unknown /v1 path; the health check answers.
+func TestServeUnknownPaths(t *testing.T) {
+	p := startServe(t, filepath.Join(t.TempDir(), "channels.db"))
+	req, _ := http.NewRequest("GET", p.base+"/v1/no-such-thing", nil)
+	req.Header.Set("Accept-Language", "sw")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Error struct{ Code, Message string } `json:"error"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || resp.StatusCode != 404 || body.Error.Code != "not_found" || body.Error.Message != "Haikupatikana." {
+		t.Errorf("%d %+v %v", resp.StatusCode, body, err)
+	}
+	health, err := http.Get(p.base + "/healthz")
+	if err != nil || health.StatusCode != 200 {
+		t.Errorf("healthz: %v %v", health, err)
+	}
+}
+
 // TestServeShutsDownOnSIGTERM checks the graceful path an orchestrator uses.
 func TestServeShutsDownOnSIGTERM(t *testing.T) {
 	p := startServe(t, filepath.Join(t.TempDir(), "channels.db"))
@@ -209,6 +232,8 @@ func TestConfig(t *testing.T) {
 		{"page too large", nil, []string{"-ussd-page", "300"}, "ussd-page 300", nil},
 		{"negative window", nil, []string{"-resume-window", "-1m"}, "resume-window must be positive", nil},
 		{"bad log level", nil, []string{"-log-level", "loud"}, "log-level", nil},
+		{"time zone", map[string]string{"CHANNELS_TIMEZONE": "Africa/Accra"}, nil, "", func(c config) bool { return c.location.String() == "Africa/Accra" }},
+		{"unknown time zone", nil, []string{"-timezone", "Mars/Olympus"}, `timezone "Mars/Olympus"`, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

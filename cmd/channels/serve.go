@@ -11,11 +11,13 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/govchannels/channels"
 	"github.com/govchannels/channels/app"
 	"github.com/govchannels/channels/flows"
 	"github.com/govchannels/channels/locales"
@@ -48,7 +50,7 @@ func newServer(cfg config, log *slog.Logger) (*server, error) {
 	if ps := lint(cat, bundle); len(ps) > 0 {
 		return nil, fmt.Errorf("service catalog has problems (run 'channels validate'):\n%w", ps)
 	}
-	engine, err := flows.New(flows.Config{Catalog: cat, Langs: bundle.Langs(), Region: cfg.Region})
+	engine, err := flows.New(flows.Config{Catalog: cat, Langs: bundle.Langs(), Region: cfg.Region, Location: cfg.location})
 	if err != nil {
 		return nil, err
 	}
@@ -61,6 +63,15 @@ func newServer(cfg config, log *slog.Logger) (*server, error) {
 	router := gin.New()
 	router.Use(recoverer(log), requestLog(log))
 	router.GET("/healthz", func(c *gin.Context) { c.String(http.StatusOK, "ok") })
+	router.NoRoute(func(c *gin.Context) {
+		// App clients get the API's JSON error, in their language.
+		if strings.HasPrefix(c.Request.URL.Path, "/v1/") {
+			msg := bundle.Text(bundle.Match(c.GetHeader("Accept-Language")), channels.Msg("error.not_found"))
+			c.JSON(http.StatusNotFound, gin.H{"error": gin.H{"code": channels.ENOTFOUND, "message": msg}})
+			return
+		}
+		c.String(http.StatusNotFound, "not found")
+	})
 
 	u := ussd.New(ussd.Config{
 		Engine:       engine,

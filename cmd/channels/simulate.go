@@ -32,6 +32,7 @@ func runSimulate(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	lang := fs.String("lang", "", "app: the language (default: the phone's, else English)")
 	services := fs.String("services", "", "service catalog directory (default: the shipped catalog)")
 	region := fs.String("region", "KE", "country of national phone numbers")
+	zone := fs.String("timezone", "Africa/Nairobi", "IANA time zone in which \"today\" is reckoned")
 	data := fs.String("data", "", "bbolt data file (default: a temporary one)")
 	page := fs.Int("ussd-page", 182, "ussd: characters a page may hold")
 	fs.Usage = func() {
@@ -50,12 +51,17 @@ func runSimulate(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "channels simulate: %q is not a valid phone number\n", *phone)
 		return 2
 	}
+	loc, err := time.LoadLocation(*zone)
+	if err != nil {
+		fmt.Fprintf(stderr, "channels simulate: timezone %q: %v\n", *zone, err)
+		return 2
+	}
 	cat, bundle, err := catalog(*services)
 	if err != nil {
 		fmt.Fprintf(stderr, "channels simulate: %v\n", err)
 		return 1
 	}
-	engine, err := flows.New(flows.Config{Catalog: cat, Langs: bundle.Langs(), Region: *region})
+	engine, err := flows.New(flows.Config{Catalog: cat, Langs: bundle.Langs(), Region: *region, Location: loc})
 	if err != nil {
 		fmt.Fprintf(stderr, "channels simulate: %v\n", err)
 		return 1

@@ -1,0 +1,102 @@
+package app
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/govchannels/channels"
+	"github.com/govchannels/channels/flows"
+)
+
+// startRequest is the body of POST /v1/sessions.
+type startRequest struct {
+	Service string `json:"service"` // a service ID; the root menu when empty
+	Phone   string `json:"phone"`
+	Lang    string `json:"lang"`
+}
+
+// inputRequest is the body of POST /v1/sessions/{id}/input.
+type inputRequest struct {
+	Text   string `json:"text"`
+	Action string `json:"action"` // "answer" (the default), "back" or "home"
+}
+
+// submissionRequest is the body of POST /v1/services/{id}/submissions.
+type submissionRequest struct {
+	Phone   string            `json:"phone"`
+	Lang    string            `json:"lang"`
+	Answers map[string]string `json:"answers"`
+}
+
+// maxIdempotencyKey bounds the Idempotency-Key header, which is stored with
+// the case.
+const maxIdempotencyKey = 128
+
+// readBody reads the whole request body, which limitBody has capped.
+func readBody(c *gin.Context) ([]byte, error) {
+	if c.Request.Body == nil {
+		return nil, nil
+	}
+	body, err := io.ReadAll(c.Request.Body)
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		return nil, channels.Errorf(channels.ETOOLARGE, "error.too_large", "body over %d bytes", tooLarge.Limit)
+	}
+	if err != nil {
+		return nil, channels.Errorf(channels.EINVALID, "error.bad_request", "read body: %v", err)
+	}
+	return body, nil
+}
+
+// decodeJSON decodes body as exactly one JSON object into v. Unknown fields
+// and trailing data are refused, so a misspelt field is an error the app's
+// developer sees at once rather than a silently ignored answer.
+func decodeJSON(body []byte, v any) error {
+	if trimmed := bytes.TrimLeft(body, " \t\r\n"); len(trimmed) == 0 || trimmed[0] != '{' {
+		return channels.Errorf(channels.EINVALID, "error.bad_request", "json: body is not an object")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return channels.Errorf(channels.EINVALID, "error.bad_request", "json: %v", err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return channels.Errorf(channels.EINVALID, "error.bad_request", "json: data after the object")
+	}
+	return nil
+}
+
+// decodeInput reads the body of an input request into the engine's Input.
+func decodeInput(body []byte) (flows.Input, error) {
+	var req inputRequest
+	if err := decodeJSON(body, &req); err != nil {
+		return flows.Input{}, fmt.Errorf("input: %w", err)
+	}
+	in := flows.Input{Text: req.Text}
+	switch req.Action {
+	case "", "answer":
+		in.Action = flows.Answer
+	case "back":
+		in.Action = flows.Back
+	case "home":
+		in.Action = flows.Home
+	default:
+		return flows.Input{}, channels.Errorf(channels.EINVALID, "error.bad_request", "input: unknown action %q", req.Action)
+	}
+	return in, nil
+}
+
+// decodeSubmission reads the body of a whole-form submission.
+func decodeSubmission(body []byte) (submissionRequest, error) {
+	var req submissionRequest
+	if err := decodeJSON(body, &req); err != nil {
+		return submissionRequest{}, fmt.Errorf("submission: %w", err)
+	}
+	return req, nil
+}
