@@ -9,37 +9,54 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/gin-gonic/gin"
 )
 
-// atServer serves the fixture's Server over real HTTP as cmd/channels does.
-func atServer(t *testing.T, f *fixture) string {
-	t.Helper()
+const formType = "application/x-www-form-urlencoded"
+
+// atRouter is the fixture's Server behind gin, mounted as cmd/channels
+// mounts it.
+func atRouter(f *fixture) *gin.Engine {
 	gin.SetMode(gin.TestMode)
 	r := gin.New()
 	f.srv.RegisterAT(r, "/ussd/at")
-	srv := httptest.NewServer(r)
+	return r
+}
+
+// atServer serves the fixture over a real HTTP listener.
+func atServer(t *testing.T, f *fixture) string {
+	t.Helper()
+	srv := httptest.NewServer(atRouter(f))
 	t.Cleanup(srv.Close)
 	return srv.URL + "/ussd/at"
 }
 
-func postForm(t *testing.T, target string, body string, contentType string) (int, string) {
+// atForm is an Africa's Talking hop as the gateway posts it.
+func atForm(session, phoneNumber, text string) string {
+	return url.Values{"sessionId": {session}, "serviceCode": {"*384#"}, "phoneNumber": {phoneNumber}, "networkCode": {"63902"}, "text": {text}}.Encode()
+}
+
+func post(t *testing.T, target, body string) (int, string) {
 	t.Helper()
-	resp, err := http.Post(target, contentType, strings.NewReader(body))
+	resp, err := http.Post(target, formType, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if ct := resp.Header.Get("Content-Type"); ct != "text/plain; charset=utf-8" {
 		t.Errorf("Content-Type = %q", ct)
 	}
 	return resp.StatusCode, string(b)
 }
 
-func TestATOverHTTP(t *testing.T) {
+func TestATRequests(t *testing.T) {
 	f := newFixture(t)
 	target := atServer(t, f)
 	form := func(kv ...string) string {
@@ -49,98 +66,214 @@ func TestATOverHTTP(t *testing.T) {
 		}
 		return v.Encode()
 	}
-	const formType = "application/x-www-form-urlencoded"
 	tests := []struct {
 		name   string
 		body   string
-		ctype  string
 		status int
 		prefix string
 	}{
-		{"dial", form("sessionId", "h1", "serviceCode", "*384#", "phoneNumber", "+254712345678", "networkCode", "63902", "text", ""), formType, 200, "CON Government services\n1. Birth certificate"},
-		{"national number", form("sessionId", "h2", "serviceCode", "*384#", "phoneNumber", "0712345678", "text", ""), formType, 200, "CON Government services"},
-		{"international without plus", form("sessionId", "h3", "serviceCode", "*384#", "phoneNumber", "254712345678", "text", ""), formType, 200, "CON Government services"},
-		{"missing sessionId", form("serviceCode", "*384#", "phoneNumber", "+254712345678"), formType, 400, "END The request is not valid."},
-		{"missing serviceCode", form("sessionId", "h4", "phoneNumber", "+254712345678"), formType, 400, "END The request is not valid."},
-		{"missing phone", form("sessionId", "h5", "serviceCode", "*384#"), formType, 400, "END That phone number is not valid."},
-		{"invalid phone", form("sessionId", "h6", "serviceCode", "*384#", "phoneNumber", "+2541"), formType, 400, "END That phone number is not valid."},
-		{"huge text", form("sessionId", "h7", "serviceCode", "*384#", "phoneNumber", "+254712345678", "text", strings.Repeat("1", 4200)), formType, 400, "END The request is not valid."},
-		{"oversized body", "sessionId=h8&text=" + strings.Repeat("x", 9000), formType, 413, "END The request is too large."},
-		{"broken encoding", "sessionId=%zz", formType, 400, "END The request is not valid."},
+		{"dial", atForm("h1", "+254712345678", ""), 200, "CON Government services\n1. Birth certificate"},
+		{"national number", atForm("h2", "0712345678", ""), 200, "CON Government services"},
+		{"international without plus", atForm("h3", "254712345678", ""), 200, "CON Government services"},
+		{"missing sessionId", form("serviceCode", "*384#", "phoneNumber", phone), 400, "END The request is not valid."},
+		{"blank sessionId", form("sessionId", "  ", "serviceCode", "*384#", "phoneNumber", phone), 400, "END The request is not valid."},
+		{"missing serviceCode", form("sessionId", "h4", "phoneNumber", phone), 400, "END The request is not valid."},
+		{"missing phoneNumber", form("sessionId", "h5", "serviceCode", "*384#"), 400, "END The request is not valid."},
+		{"invalid phone", atForm("h6", "+2541", ""), 400, "END That phone number is not valid."},
+		{"letters for a phone", atForm("h6", "hello", ""), 400, "END That phone number is not valid."},
+		{"huge text", atForm("h7", phone, strings.Repeat("1", 4200)), 400, "END The request is not valid."},
+		{"text not UTF-8", atForm("h7", phone, "1*\xff"), 400, "END The request is not valid."},
+		{"oversized body", "sessionId=h8&text=" + strings.Repeat("x", 9000), 413, "END The request is too large."},
+		{"broken encoding", "sessionId=%zz", 400, "END The request is not valid."},
+		{"not a form", `{"sessionId":"h9"}`, 400, "END The request is not valid."},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			status, body := postForm(t, target, tt.body, tt.ctype)
+			status, body := post(t, target, tt.body)
 			if status != tt.status || !strings.HasPrefix(body, tt.prefix) {
 				t.Errorf("%d %q, want %d %q…", status, body, tt.status, tt.prefix)
 			}
 		})
 	}
+	t.Run("GET is not served", func(t *testing.T) {
+		resp, err := http.Get(target + "?" + atForm("h10", phone, ""))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode < 400 {
+			t.Errorf("GET: %d", resp.StatusCode)
+		}
+	})
 	t.Run("a refused request touches no session", func(t *testing.T) {
-		postForm(t, target, form("sessionId", "h9", "serviceCode", "*384#", "phoneNumber", "+254712345678", "text", ""), formType)
-		postForm(t, target, form("sessionId", "h9", "serviceCode", "*384#", "phoneNumber", "+2541", "text", "3"), formType)
-		_, body := postForm(t, target, form("sessionId", "h9", "serviceCode", "*384#", "phoneNumber", "+254712345678", "text", "3"), formType)
-		if !strings.HasPrefix(body, "CON What is the problem with?") {
+		post(t, target, atForm("h11", phone, ""))
+		post(t, target, atForm("h11", "+2541", "3"))
+		if _, body := post(t, target, atForm("h11", phone, "3")); !strings.HasPrefix(body, "CON What is the problem with?") {
 			t.Errorf("after a refused hop, the session continued to %q", body)
 		}
 	})
 }
 
-func TestATReplyFitsGatewayBudget(t *testing.T) {
+// TestATRetries posts every hop of a report twice, as a gateway that timed
+// out does: the same reply each time, and one case in the store.
+func TestATRetries(t *testing.T) {
 	f := newFixture(t)
 	target := atServer(t, f)
-	texts := []string{"", "1", "1*Amina Otieno", "1*Amina Otieno*12/03/2024", "1*Amina Otieno*12/03/2024*1", "1*Amina Otieno*12/03/2024*1*Kisumu",
-		"1*Amina Otieno*12/03/2024*1*Kisumu*1", "1*Amina Otieno*12/03/2024*1*Kisumu*1*Grace Otieno", "1*Amina Otieno*12/03/2024*1*Kisumu*1*Grace Otieno*0712345678",
-		"1*Amina Otieno*12/03/2024*1*Kisumu*1*Grace Otieno*0712345678*1"}
-	for _, text := range texts {
-		_, body := postForm(t, target, url.Values{"sessionId": {"budget"}, "serviceCode": {"*384#"}, "phoneNumber": {phone}, "text": {text}}.Encode(), "application/x-www-form-urlencoded")
-		page := body[4:]
-		if n := length(page); n > 182 {
-			t.Errorf("page after %q has %d characters:\n%s", text, n, page)
+	text := ""
+	var last string
+	for i, in := range append([]string{""}, reportInputs...) {
+		if i > 1 {
+			text += "*"
+		}
+		text += in
+		_, first := post(t, target, atForm("retry", phone, text))
+		_, again := post(t, target, atForm("retry", phone, text))
+		if first != again {
+			t.Fatalf("retry of hop %d: %q then %q", i, first, again)
+		}
+		last = first
+	}
+	if !strings.HasPrefix(last, "END Report received.") || !refPattern.MatchString(last) {
+		t.Fatalf("last reply %q", last)
+	}
+	if cs := f.cases(t); len(cs) != 1 || !strings.Contains(last, cs[0].Ref) {
+		t.Fatalf("%d cases, want 1 whose reference is in %q", len(cs), last)
+	}
+	// A late copy of an earlier hop changes nothing either.
+	if _, body := post(t, target, atForm("retry", phone, "3*1")); body != last {
+		t.Errorf("late earlier hop: %q, want %q", body, last)
+	}
+	if cs := f.cases(t); len(cs) != 1 {
+		t.Errorf("%d cases after a late hop", len(cs))
+	}
+}
+
+// TestATConcurrentDuplicateStart sends the dial eight times at once, as
+// Safaricom sends it twice: every copy gets the same root menu and the
+// session goes on from it.
+func TestATConcurrentDuplicateStart(t *testing.T) {
+	f := newFixture(t)
+	target := atServer(t, f)
+	replies := make([]string, 8)
+	var wg sync.WaitGroup
+	for i := range replies {
+		wg.Go(func() {
+			resp, err := http.Post(target, formType, strings.NewReader(atForm("dup", phone, "")))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			replies[i] = string(b)
+		})
+	}
+	wg.Wait()
+	for _, r := range replies[1:] {
+		if r != replies[0] {
+			t.Errorf("duplicate start got %q, another %q", r, replies[0])
+		}
+	}
+	if _, body := post(t, target, atForm("dup", phone, "1")); !strings.HasPrefix(body, "CON "+f.text("birth.child_name")) {
+		t.Errorf("after duplicate starts, choice 1 gave %q", body)
+	}
+}
+
+// TestATStarInFreeText: a "*" typed inside an answer is part of it, though
+// Africa's Talking joins inputs with "*".
+func TestATStarInFreeText(t *testing.T) {
+	f := newFixture(t)
+	target := atServer(t, f)
+	var body string
+	for _, text := range []string{"", "3", "3*1", "3*1*Plot 5*B", "3*1*Plot 5*B*Leak*at*gate", "3*1*Plot 5*B*Leak*at*gate*1"} {
+		_, body = post(t, target, atForm("star", phone, text))
+	}
+	if !strings.HasPrefix(body, "END ") {
+		t.Fatalf("last reply %q", body)
+	}
+	cs := f.cases(t)
+	if len(cs) != 1 {
+		t.Fatalf("%d cases", len(cs))
+	}
+	if a := cs[0].Answers; a[1].Value != "Plot 5*B" || a[2].Value != "Leak*at*gate" {
+		t.Errorf("answers = %+v, want the * kept", a)
+	}
+}
+
+// TestATUnknownSessionStaleText: a hop of a session we do not know (expired,
+// or lost) starts cleanly at the root menu; its text is not an input.
+func TestATUnknownSessionStaleText(t *testing.T) {
+	f := newFixture(t)
+	target := atServer(t, f)
+	status, body := post(t, target, atForm("never-seen", phone, "3*1*Kisumu"))
+	if status != 200 || !strings.HasPrefix(body, "CON "+f.text("home.title")+"\n") {
+		t.Fatalf("%d %q, want the root menu", status, body)
+	}
+	if _, body = post(t, target, atForm("never-seen", phone, "3*1*Kisumu*3")); !strings.HasPrefix(body, "CON "+f.text("report.category")) {
+		t.Errorf("next hop: %q", body)
+	}
+}
+
+// TestATReplyFitsBudget walks a birth certificate over HTTP: no page over
+// 182 characters.
+func TestATReplyFitsBudget(t *testing.T) {
+	f := newFixture(t)
+	target := atServer(t, f)
+	text := ""
+	for i, in := range []string{"", "1", "Amina Otieno", "12/03/2024", "1", "Kisumu", "3", "12345674", "Grace Otieno", "0712345678", "2", "P.O. Box 42, Kisumu", "98", "1"} {
+		if i > 1 {
+			text += "*"
+		}
+		text += in
+		_, body := post(t, target, atForm("budget", phone, text))
+		if !(Layout{}).Fits(body[4:]) {
+			t.Errorf("page after %q over budget:\n%s", text, body)
 		}
 	}
 }
 
-// FuzzATRequest feeds arbitrary form bodies: parsing must never panic, and a
-// request it accepts gets a CON or END reply.
+// FuzzATRequest posts an arbitrary body, then the same session with an
+// arbitrary next input appended and with an arbitrary text instead: the
+// form parsing and the input extraction never panic, a refused request is
+// a 4xx, and an accepted one a CON or END page.
 func FuzzATRequest(f *testing.F) {
 	fx := newFixture(f)
-	f.Add("sessionId=s&serviceCode=*384%23&phoneNumber=%2B254712345678&text=")
-	f.Add("sessionId=s&serviceCode=*384%23&phoneNumber=0712345678&text=3*1*Plot+5*B")
-	f.Add("sessionId=s&serviceCode=*384%23&phoneNumber=254712345678&text=1*98*0*00")
-	f.Fuzz(func(t *testing.T, body string) {
+	router := atRouter(fx)
+	f.Add("sessionId=s&serviceCode=*384%23&phoneNumber=%2B254712345678&text=", "3")
+	f.Add("sessionId=s&serviceCode=*384%23&phoneNumber=0712345678&text=3*1*Plot+5*B", "Leak*at")
+	f.Add("sessionId=s&serviceCode=*384%23&phoneNumber=254712345678&text=1*98*0*00", "98")
+	f.Fuzz(func(t *testing.T, body, next string) {
+		do := func(body string) {
+			rec := httptest.NewRecorder()
+			req := httptest.NewRequestWithContext(context.Background(), http.MethodPost, "/ussd/at", strings.NewReader(body))
+			req.Header.Set("Content-Type", formType)
+			router.ServeHTTP(rec, req)
+			switch out := rec.Body.String(); {
+			case rec.Code == http.StatusOK:
+				if !strings.HasPrefix(out, "CON ") && !strings.HasPrefix(out, "END ") {
+					t.Fatalf("200 %q for %q", out, body)
+				}
+			case rec.Code != http.StatusBadRequest && rec.Code != http.StatusRequestEntityTooLarge:
+				t.Fatalf("%d %q for %q", rec.Code, out, body)
+			}
+		}
+		do(body)
 		form, err := url.ParseQuery(body)
 		if err != nil {
 			return
 		}
-		req, err := ParseAT(form, "KE")
-		if err != nil {
-			return
-		}
-		reply, _ := fx.srv.Handle(context.Background(), req)
-		if reply.Text == "" {
-			t.Fatalf("empty reply for %q", body)
-		}
-	})
-}
-
-// FuzzNewestInput checks the input taken from an accumulated text is always
-// a suffix of it.
-func FuzzNewestInput(f *testing.F) {
-	f.Add("3*1", "3*1*Plot 5*B")
-	f.Add("", "1")
-	f.Add("1*2", "9")
-	f.Fuzz(func(t *testing.T, last, text string) {
-		if in := newestInput(last, text); !strings.HasSuffix(text, in) {
-			t.Fatalf("newestInput(%q, %q) = %q is not a suffix", last, text, in)
-		}
+		text := form.Get("text")
+		form.Set("text", text+"*"+next)
+		do(form.Encode())
+		form.Set("text", next)
+		do(form.Encode())
 	})
 }
 
 // TestFuzzCorpusCommitted makes sure the seed corpora under testdata/fuzz
-// exist, so `go test` replays them.
+// exist and are Go fuzz files, so that `go test` replays them.
 func TestFuzzCorpusCommitted(t *testing.T) {
-	for _, name := range []string{"FuzzATRequest", "FuzzNewestInput", "FuzzPages"} {
+	for _, name := range []string{"FuzzATRequest", "FuzzHopInput", "FuzzPages"} {
 		files, _ := filepath.Glob(filepath.Join("testdata", "fuzz", name, "*"))
 		if len(files) == 0 {
 			t.Errorf("no seed corpus in testdata/fuzz/%s", name)

@@ -1,0 +1,214 @@
+package ussd
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"log/slog"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/govchannels/channels"
+	"github.com/govchannels/channels/flows"
+	"github.com/govchannels/channels/locales"
+	"github.com/govchannels/channels/services"
+	"github.com/govchannels/channels/store/bolt"
+)
+
+var update = flag.Bool("update", false, "rewrite golden pages and transcripts")
+
+// today is the fixed clock of the USSD tests.
+var today = time.Date(2026, 11, 26, 15, 4, 5, 0, time.UTC)
+
+const phone = "+254712345678"
+
+// fixture is a USSD server on a real bbolt file under t.TempDir(), the
+// shipped catalog and locales, and a clock the test moves.
+type fixture struct {
+	srv    *Server
+	db     *bolt.DB
+	store  *faultyStore // the server's session store: db, failing on demand
+	host   *faultyHost  // the server's host: a StoreHost on db, failing on demand
+	engine *flows.Engine
+	bundle *locales.Bundle
+	logs   *syncBuffer // what the server logged, as text
+
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newFixture(t testing.TB) *fixture {
+	t.Helper()
+	cat, err := flows.Load(services.FS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bundle, err := locales.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{bundle: bundle, now: today, logs: &syncBuffer{}}
+	f.engine, err = flows.New(flows.Config{Catalog: cat, Langs: bundle.Langs(), Region: "KE", Now: f.clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.db, err = bolt.Open(filepath.Join(t.TempDir(), "channels.db"), bolt.Options{BatchDelay: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.db.Close() })
+	f.store = &faultyStore{SessionStore: f.db}
+	f.host = &faultyHost{Host: &flows.StoreHost{Cases: f.db, Prefs: f.db, Now: f.clock}}
+	log := slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	if _, bench := t.(*testing.B); bench {
+		log = nil // measure the hop, not a debug log nobody reads
+	}
+	f.srv = New(Config{
+		Engine: f.engine, Host: f.host, Sessions: f.store, Prefs: f.db, Bundle: bundle,
+		Log: log, Region: "KE", Now: f.clock,
+	})
+	return f
+}
+
+func (f *fixture) clock() time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.now
+}
+
+func (f *fixture) advance(d time.Duration) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.now = f.now.Add(d)
+}
+
+// hop sends one request from phone and fails the test on error.
+func (f *fixture) hop(t *testing.T, session, text string) Reply {
+	t.Helper()
+	r, err := f.srv.Handle(context.Background(), Request{SessionID: session, Phone: phone, ServiceCode: "*384#", Text: text})
+	if err != nil {
+		t.Fatalf("hop %q of %s: %v", text, session, err)
+	}
+	return r
+}
+
+// run dials session and sends each input in turn, as a gateway
+// accumulates them; it returns the last reply.
+func (f *fixture) run(t *testing.T, session string, inputs ...string) Reply {
+	t.Helper()
+	r := f.hop(t, session, "")
+	text := ""
+	for i, in := range inputs {
+		if i > 0 {
+			text += "*"
+		}
+		text += in
+		r = f.hop(t, session, text)
+	}
+	return r
+}
+
+// text is message id in English.
+func (f *fixture) text(id string) string { return f.bundle.Text("en", channels.Msg(id)) }
+
+// cases returns the cases of phone.
+func (f *fixture) cases(t *testing.T) []*channels.Case {
+	t.Helper()
+	cs, err := f.db.CasesByPhone(context.Background(), phone, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cs
+}
+
+// reportInputs complete "report a problem" from the root menu.
+var reportInputs = []string{"3", "1", "Kisumu, near the bus park", "Broken water pipe", "1"}
+
+var errInjected = errors.New("injected failure")
+
+// faultyStore is a session store that fails its writes while failing is set.
+type faultyStore struct {
+	channels.SessionStore
+	mu      sync.Mutex
+	failing bool
+}
+
+func (s *faultyStore) fail(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failing = on
+}
+
+func (s *faultyStore) PutSession(ctx context.Context, ss ...*channels.Session) error {
+	s.mu.Lock()
+	failing := s.failing
+	s.mu.Unlock()
+	if failing {
+		return errInjected
+	}
+	return s.SessionStore.PutSession(ctx, ss...)
+}
+
+// faultyHost is a host whose submissions fail while failing is set.
+type faultyHost struct {
+	flows.Host
+	mu      sync.Mutex
+	failing bool
+}
+
+func (h *faultyHost) fail(on bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.failing = on
+}
+
+func (h *faultyHost) Submit(ctx context.Context, sub flows.Submission) (string, error) {
+	h.mu.Lock()
+	failing := h.failing
+	h.mu.Unlock()
+	if failing {
+		return "", errInjected
+	}
+	return h.Host.Submit(ctx, sub)
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// diff shows the first line where two texts part.
+func diff(want, got string) string {
+	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
+	for i := 0; i < len(w) || i < len(g); i++ {
+		var wl, gl string
+		if i < len(w) {
+			wl = w[i]
+		}
+		if i < len(g) {
+			gl = g[i]
+		}
+		if wl != gl {
+			return "line " + strconv.Itoa(i+1) + ":\nwant: " + wl + "\ngot:  " + gl
+		}
+	}
+	return ""
+}
