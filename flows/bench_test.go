@@ -55,3 +55,24 @@ func BenchmarkStep(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkNormalizePhone measures a phone number the engine has not seen
+// (libphonenumber's parse and validation) and one it has (the memo).
+func BenchmarkNormalizePhone(b *testing.B) {
+	b.Run("new number", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, ok := normalizePhone("0712 345 678", "KE"); !ok {
+				b.Fatal("refused")
+			}
+		}
+	})
+	b.Run("seen number", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, ok := NormalizePhone("0712 345 678", "KE"); !ok {
+				b.Fatal("refused")
+			}
+		}
+	})
+}
