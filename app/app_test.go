@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,6 +22,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/govchannels/channels"
+	"github.com/govchannels/channels/channelstest"
 	"github.com/govchannels/channels/flows"
 	"github.com/govchannels/channels/locales"
 	"github.com/govchannels/channels/services"
@@ -35,42 +35,6 @@ var today = time.Date(2026, 11, 26, 15, 4, 5, 0, time.UTC)
 // phone is the citizen of most tests; other phones are strangers.
 const phone = "+254712345678"
 
-// testClock is the sessions' clock, moved by the tests.
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *testClock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
-// logBuffer collects the API's log lines for tests that check them.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // setup is what a test may change of the server it gets.
 type setup struct {
 	maxBody int64
@@ -82,8 +46,8 @@ type setup struct {
 type testServer struct {
 	base   string
 	db     *bolt.DB
-	clock  *testClock
-	logs   *logBuffer
+	clock  *channelstest.Clock
+	logs   *channelstest.LogBuffer
 	routes gin.RoutesInfo
 	doc    *openapi3.T
 	router routers.Router
@@ -117,7 +81,7 @@ func newServer(t *testing.T, opts ...func(*setup)) *testServer {
 			t.Error(err)
 		}
 	})
-	s := &testServer{db: db, clock: &testClock{now: today}, logs: &logBuffer{}}
+	s := &testServer{db: db, clock: channelstest.NewClock(today), logs: &channelstest.LogBuffer{}}
 	var host flows.Host = &flows.StoreHost{Cases: db, Prefs: db, Now: func() time.Time { return today }}
 	if su.host != nil {
 		host = su.host(host)

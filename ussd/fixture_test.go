@@ -1,7 +1,6 @@
 package ussd
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/govchannels/channels"
+	"github.com/govchannels/channels/channelstest"
 	"github.com/govchannels/channels/flows"
 	"github.com/govchannels/channels/locales"
 	"github.com/govchannels/channels/services"
@@ -36,10 +36,8 @@ type fixture struct {
 	host   *faultyHost  // the server's host: a StoreHost on db, failing on demand
 	engine *flows.Engine
 	bundle *locales.Bundle
-	logs   *syncBuffer // what the server logged, as text
-
-	mu  sync.Mutex
-	now time.Time
+	logs   *channelstest.LogBuffer // what the server logged, as text
+	clk    *channelstest.Clock
 }
 
 func newFixture(t testing.TB) *fixture {
@@ -52,7 +50,7 @@ func newFixture(t testing.TB) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{bundle: bundle, now: today, logs: &syncBuffer{}}
+	f := &fixture{bundle: bundle, clk: channelstest.NewClock(today), logs: &channelstest.LogBuffer{}}
 	f.engine, err = flows.New(flows.Config{Catalog: cat, Langs: bundle.Langs(), Region: "KE", Now: f.clock})
 	if err != nil {
 		t.Fatal(err)
@@ -75,17 +73,9 @@ func newFixture(t testing.TB) *fixture {
 	return f
 }
 
-func (f *fixture) clock() time.Time {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.now
-}
+func (f *fixture) clock() time.Time { return f.clk.Now() }
 
-func (f *fixture) advance(d time.Duration) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.now = f.now.Add(d)
-}
+func (f *fixture) advance(d time.Duration) { f.clk.Add(d) }
 
 // hop sends one request from phone and fails the test on error.
 func (f *fixture) hop(t *testing.T, session, text string) Reply {
@@ -175,24 +165,6 @@ func (h *faultyHost) Submit(ctx context.Context, sub flows.Submission) (string, 
 		return "", errInjected
 	}
 	return h.Host.Submit(ctx, sub)
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
 
 // diff shows the first line where two texts part.
