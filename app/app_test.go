@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -24,8 +23,6 @@ import (
 	"github.com/govchannels/channels"
 	"github.com/govchannels/channels/channelstest"
 	"github.com/govchannels/channels/flows"
-	"github.com/govchannels/channels/locales"
-	"github.com/govchannels/channels/services"
 	"github.com/govchannels/channels/store/bolt"
 )
 
@@ -60,27 +57,8 @@ func newServer(t *testing.T, opts ...func(*setup)) *testServer {
 		o(&su)
 	}
 	gin.SetMode(gin.TestMode)
-	cat, err := flows.Load(services.FS)
-	if err != nil {
-		t.Fatal(err)
-	}
-	bundle, err := locales.New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	engine, err := flows.New(flows.Config{Catalog: cat, Langs: bundle.Langs(), Region: "KE", Now: func() time.Time { return today }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := bolt.Open(filepath.Join(t.TempDir(), "channels.db"), bolt.Options{BatchDelay: time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := db.Close(); err != nil {
-			t.Error(err)
-		}
-	})
+	engine, bundle := channelstest.Shipped(t, func() time.Time { return today })
+	db := channelstest.OpenStore(t)
 	s := &testServer{db: db, clock: channelstest.NewClock(today), logs: &channelstest.LogBuffer{}}
 	var host flows.Host = &flows.StoreHost{Cases: db, Prefs: db, Now: func() time.Time { return today }}
 	if su.host != nil {

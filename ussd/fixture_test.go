@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"log/slog"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -16,7 +15,6 @@ import (
 	"github.com/govchannels/channels/channelstest"
 	"github.com/govchannels/channels/flows"
 	"github.com/govchannels/channels/locales"
-	"github.com/govchannels/channels/services"
 	"github.com/govchannels/channels/store/bolt"
 )
 
@@ -42,24 +40,10 @@ type fixture struct {
 
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
-	cat, err := flows.Load(services.FS)
-	if err != nil {
-		t.Fatal(err)
-	}
-	bundle, err := locales.New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := &fixture{bundle: bundle, clk: channelstest.NewClock(today), logs: &channelstest.LogBuffer{}}
-	f.engine, err = flows.New(flows.Config{Catalog: cat, Langs: bundle.Langs(), Region: "KE", Now: f.clock})
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.db, err = bolt.Open(filepath.Join(t.TempDir(), "channels.db"), bolt.Options{BatchDelay: time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { f.db.Close() })
+	f := &fixture{clk: channelstest.NewClock(today), logs: &channelstest.LogBuffer{}}
+	f.engine, f.bundle = channelstest.Shipped(t, f.clock)
+	f.db = channelstest.OpenStore(t)
+	bundle := f.bundle
 	f.store = &faultyStore{SessionStore: f.db}
 	f.host = &faultyHost{Host: &flows.StoreHost{Cases: f.db, Prefs: f.db, Now: f.clock}}
 	log := slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
