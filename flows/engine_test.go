@@ -385,3 +385,46 @@ func TestFill(t *testing.T) {
 		})
 	}
 }
+
+// TestRefusalsCoverCheckInput: every refusal the engine shows for an input
+// is one Refusals lists, so the page lint checks what citizens can see.
+func TestRefusalsCoverCheckInput(t *testing.T) {
+	e := newTestEngine(t)
+	tests := []struct {
+		name, service string
+		inputs        []string
+	}{
+		{"text", "permit", []string{"", "A", "Abcdefghijklmnopqrstu", "R2D2"}},
+		{"number", "permit", []string{"Ann", "1", "ten"}},
+		{"number range", "permit", []string{"Ann", "1", "11"}},
+		{"date", "permit", []string{"Ann", "2", "31/02/2026"}},
+		{"date before", "permit", []string{"Ann", "2", "25/11/2026"}},
+		{"date after", "permit", []string{"Ann", "2", "01/03/2027"}},
+		{"id", "permit", []string{"Ann", "1", "10", "12345678"}},
+		{"menu", "permit", []string{"Ann", "9"}},
+		{"reference", "lookup", []string{"1", "123"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rs := play(t, e, tt.service, tt.inputs...)
+			for i, r := range rs[1:] {
+				if r.Screen.Error == nil {
+					continue
+				}
+				found := false
+				for _, m := range e.Refusals(tt.service, rs[i].State.Step) {
+					found = found || reflect.DeepEqual(m, *r.Screen.Error)
+				}
+				if !found {
+					t.Errorf("refusal %+v of step %s is not in Refusals", *r.Screen.Error, rs[i].State.Step)
+				}
+			}
+		})
+	}
+	if got := e.Refusals("permit", "confirm"); len(got) != 1 || got[0].ID != "error.choice" {
+		t.Errorf("confirm refusals = %+v", got)
+	}
+	if e.Refusals("nope", "x") != nil || e.Refusals("permit", "submit") != nil {
+		t.Error("refusals for a step that takes no answer")
+	}
+}

@@ -197,3 +197,48 @@ func msgPtr(id string, kv ...any) *channels.Message {
 	m := channels.Msg(id, kv...)
 	return &m
 }
+
+// Refusals lists every message an input step can show above its prompt
+// when it refuses an answer, with the arguments it would carry today, so a
+// lint can check that the prompt still fits a page with any of them.
+// Steps that are not inputs have none.
+func (e *Engine) Refusals(service, step string) []channels.Message {
+	svc := e.catalog.Service(service)
+	if svc == nil || svc.steps[step] == nil {
+		return nil
+	}
+	st := svc.steps[step]
+	switch st.Kind {
+	case StepMenu, StepConfirm:
+		return []channels.Message{channels.Msg("error.choice")}
+	case StepInput:
+	default:
+		return nil
+	}
+	out := []channels.Message{channels.Msg("error.required")}
+	switch st.Type {
+	case TypeText:
+		out = append(out, channels.Msg("error.too_short", "Min", st.MinLength), channels.Msg("error.too_long", "Max", st.MaxLength))
+		if st.pattern != nil {
+			out = append(out, channels.Msg("error.pattern"))
+		}
+	case TypeNumber:
+		out = append(out, channels.Msg("error.number"), *e.rangeError(st))
+	case TypeDate:
+		now := e.now()
+		out = append(out, channels.Msg("error.date_format"))
+		if st.min.set {
+			out = append(out, channels.Msg("error.date_before", "Min", st.min.resolveDate(now).Format("02/01/2006")))
+		}
+		if st.max.set {
+			out = append(out, channels.Msg("error.date_after", "Max", st.max.resolveDate(now).Format("02/01/2006")))
+		}
+	case TypePhone:
+		out = append(out, channels.Msg("error.phone"))
+	case TypeNationalID:
+		out = append(out, channels.Msg("error.national_id"))
+	case TypeReference:
+		out = append(out, channels.Msg("error.reference"))
+	}
+	return out
+}

@@ -32,6 +32,10 @@ func TestValidate(t *testing.T) {
 			`testdata/extra/permit.yaml:1: message "permit.title" is missing in locale sw`,
 			`testdata/extra/permit.yaml:4: message "permit.name" is missing in locale sw`,
 		}, []string{"missing in locale fr", "missing in locale en"}},
+		{"prompt longer than a page in one language", []string{"validate", "testdata/longprompt"}, 1, []string{
+			`testdata/longprompt/permit.yaml:4: step "name" in locale sw: the prompt takes 2 USSD pages of 182 characters; a prompt must fit one`,
+		}, []string{"locale en", "locale fr"}},
+		{"shipped catalog on the strictest aggregators", []string{"validate", "-ussd-page", "160"}, 0, []string{"ok: 3 services"}, nil},
 		{"not a directory", []string{"validate", "main.go"}, 1, nil, nil},
 		{"usage", []string{"validate", "a", "b"}, 2, nil, nil},
 	}

@@ -47,7 +47,7 @@ func newServer(cfg config, log *slog.Logger) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
-	if ps := lint(cat, bundle); len(ps) > 0 {
+	if ps := lint(cat, bundle, cfg.USSDPage); len(ps) > 0 {
 		return nil, fmt.Errorf("service catalog has problems (run 'channels validate'):\n%w", ps)
 	}
 	engine, err := flows.New(flows.Config{Catalog: cat, Langs: bundle.Langs(), Region: cfg.Region, Location: cfg.location})

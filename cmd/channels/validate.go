@@ -10,9 +10,11 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/govchannels/channels"
 	"github.com/govchannels/channels/flows"
 	"github.com/govchannels/channels/locales"
 	"github.com/govchannels/channels/services"
+	"github.com/govchannels/channels/ussd"
 )
 
 // catalog loads the service definitions and the messages they use: the
@@ -47,8 +49,10 @@ func catalog(dir string) (*flows.Catalog, *locales.Bundle, error) {
 }
 
 // lint checks what the loader cannot: that every message a service uses
-// exists in every language.
-func lint(cat *flows.Catalog, bundle *locales.Bundle) flows.Problems {
+// exists in every language, and that every prompt, with any refusal shown
+// above it, fits one USSD page of pageChars in every language, so that no
+// citizen has to page through what to type.
+func lint(cat *flows.Catalog, bundle *locales.Bundle, pageChars int) flows.Problems {
 	var ps flows.Problems
 	for _, ref := range cat.Messages() {
 		for _, lang := range bundle.Langs() {
@@ -57,7 +61,49 @@ func lint(cat *flows.Catalog, bundle *locales.Bundle) flows.Problems {
 			}
 		}
 	}
+	if len(ps) > 0 {
+		return ps // pages of missing texts say nothing useful
+	}
+	engine, err := flows.New(flows.Config{Catalog: cat, Langs: bundle.Langs()})
+	if err != nil {
+		return flows.Problems{{File: ".", Reason: err.Error()}}
+	}
+	layout := ussd.Layout{MaxChars: pageChars}
+	for _, svc := range cat.Services {
+		for _, step := range svc.Steps {
+			if step.Kind != flows.StepInput {
+				continue
+			}
+			for _, lang := range bundle.Langs() {
+				sc, err := engine.Screen(flows.State{Service: svc.ID, Step: step.ID, Lang: lang, Channel: channels.ChannelUSSD})
+				if err != nil {
+					ps = append(ps, flows.Problem{File: svc.File, Line: step.Line, Reason: err.Error()})
+					continue
+				}
+				for _, why := range append([]*channels.Message{nil}, refusals(engine, svc.ID, step.ID)...) {
+					sc.Error = why
+					if pages := ussd.Pages(bundle, lang, sc, layout); len(pages) > 1 {
+						shown := "the prompt"
+						if why != nil {
+							shown = fmt.Sprintf("the prompt under %s", why.ID)
+						}
+						ps = append(ps, flows.Problem{File: svc.File, Line: step.Line, Reason: fmt.Sprintf(
+							"step %q in locale %s: %s takes %d USSD pages of %d characters; a prompt must fit one", step.ID, lang, shown, len(pages), pageChars)})
+						break
+					}
+				}
+			}
+		}
+	}
 	return ps
+}
+
+func refusals(engine *flows.Engine, service, step string) []*channels.Message {
+	var out []*channels.Message
+	for _, m := range engine.Refusals(service, step) {
+		out = append(out, &m)
+	}
+	return out
 }
 
 // runValidate is `channels validate [DIR]`: "ok" and status 0 for a sound
@@ -66,6 +112,7 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	format := fs.String("format", "text", "output format: text or json")
+	page := fs.Int("ussd-page", 182, "characters a USSD page may hold")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: channels validate [-format text|json] [DIR]\n\nChecks every service in DIR (default: the shipped catalog).")
 		fs.PrintDefaults()
@@ -86,7 +133,7 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "channels validate: %v\n", err)
 		return 1
 	default:
-		ps = lint(cat, bundle)
+		ps = lint(cat, bundle, *page)
 	}
 	for i := range ps {
 		if dir != "" {
