@@ -3,6 +3,9 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -131,5 +134,62 @@ func TestLoadHarness(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+var update = flag.Bool("update", false, "rewrite the service diagrams under docs/services")
+
+// TestServiceDiagramsCurrent checks that docs/services holds the current
+// diagram of every shipped service; -update rewrites them.
+func TestServiceDiagramsCurrent(t *testing.T) {
+	for _, id := range []string{"birth_certificate", "check_status", "report_problem"} {
+		code, out, errOut := runCmd(t, "", "graph", id)
+		if code != 0 {
+			t.Fatalf("graph %s: %d %s", id, code, errOut)
+		}
+		file := filepath.Join("..", "..", "docs", "services", id+".mmd")
+		if *update {
+			if err := os.WriteFile(file, []byte(out), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		want, err := os.ReadFile(file)
+		if err != nil || string(want) != out {
+			t.Errorf("%s is not the current diagram of %s (run go test ./cmd/channels -update): %v", file, id, err)
+		}
+	}
+}
+
+func TestGraph(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		code int
+		want []string
+	}{
+		{"mermaid with branches and option targets", []string{"graph", "birth_certificate"}, 0, []string{
+			"flowchart TD", `relation{"relation (menu)<br/>You are the child's:"}`, `relation -->|"Guardian"| guardian_id`,
+			`delivery -->|"if answers.delivery == #quot;post#quot;"| address`, "Your reference is [reference].",
+		}},
+		{"dot in Swahili", []string{"graph", "-format", "dot", "-lang", "sw", "check_status"}, 0, []string{
+			`digraph "check_status"`, `"how" -> "mine" [label="Maombi yangu"];`, `shape=doubleoctagon`,
+		}},
+		{"unknown service", []string{"graph", "passport"}, 1, nil},
+		{"unknown language", []string{"graph", "-lang", "xx", "report_problem"}, 1, nil},
+		{"usage", []string{"graph"}, 2, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, _ := runCmd(t, "", tt.args...)
+			if code != tt.code {
+				t.Errorf("exit %d, want %d", code, tt.code)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("output lacks %s:\n%s", w, out)
+				}
+			}
+		})
 	}
 }

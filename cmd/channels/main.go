@@ -5,6 +5,7 @@
 //	channels validate [DIR]        check a service catalog; "ok" or file:line: reason
 //	channels simulate [flags]      try a service in the terminal as USSD or the app
 //	channels load [flags]          drive concurrent USSD sessions and compare to a no-op baseline
+//	channels graph SERVICE         draw a service (Mermaid or Graphviz DOT)
 package main
 
 import (
@@ -25,6 +26,7 @@ commands:
   validate    check a service catalog directory (default: the shipped catalog)
   simulate    run a service in the terminal, rendered for USSD or the app
   load        load-test USSD sessions against a no-op baseline on the same server stack
+  graph       draw a service as a Mermaid or Graphviz diagram
 
 Run 'channels <command> -h' for the flags of a command. Every flag can also be
 set by the environment variable named in its help.
@@ -47,6 +49,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return runSimulate(rest, stdin, stdout, stderr)
 	case "load":
 		return runLoad(rest, stdout, stderr)
+	case "graph":
+		return runGraph(rest, stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0
