@@ -119,13 +119,8 @@ func TestATRequests(t *testing.T) {
 func TestATRetries(t *testing.T) {
 	f := newFixture(t)
 	target := atServer(t, f)
-	text := ""
 	var last string
-	for i, in := range append([]string{""}, reportInputs...) {
-		if i > 1 {
-			text += "*"
-		}
-		text += in
+	for i, text := range hops(reportInputs...) {
 		_, first := post(t, target, atForm("retry", phone, text))
 		_, again := post(t, target, atForm("retry", phone, text))
 		if first != again {
@@ -219,12 +214,7 @@ func TestATUnknownSessionStaleText(t *testing.T) {
 func TestATReplyFitsBudget(t *testing.T) {
 	f := newFixture(t)
 	target := atServer(t, f)
-	text := ""
-	for i, in := range []string{"", "1", "Amina Otieno", "12/03/2024", "1", "Kisumu", "3", "12345674", "Grace Otieno", "0712345678", "2", "P.O. Box 42, Kisumu", "98", "1"} {
-		if i > 1 {
-			text += "*"
-		}
-		text += in
+	for _, text := range hops("1", "Amina Otieno", "12/03/2024", "1", "Kisumu", "3", "12345674", "Grace Otieno", "0712345678", "2", "P.O. Box 42, Kisumu", "98", "1") {
 		_, body := post(t, target, atForm("budget", phone, text))
 		if !(Layout{}).Fits(body[4:]) {
 			t.Errorf("page after %q over budget:\n%s", text, body)

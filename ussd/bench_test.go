@@ -52,15 +52,7 @@ func BenchmarkPagesConfirm(b *testing.B) {
 func BenchmarkHop(b *testing.B) {
 	f := newFixture(b)
 	ctx := context.Background()
-	texts := []string{""}
-	text := ""
-	for i, in := range reportInputs {
-		if i > 0 {
-			text += "*"
-		}
-		text += in
-		texts = append(texts, text)
-	}
+	texts := hops(reportInputs...)
 	b.ReportAllocs()
 	n := 0
 	for b.Loop() {
@@ -78,15 +70,7 @@ func BenchmarkHop(b *testing.B) {
 func BenchmarkHopParallel(b *testing.B) {
 	f := newFixture(b)
 	ctx := context.Background()
-	texts := []string{""}
-	text := ""
-	for i, in := range reportInputs {
-		if i > 0 {
-			text += "*"
-		}
-		text += in
-		texts = append(texts, text)
-	}
+	texts := hops(reportInputs...)
 	var worker atomic.Int64
 	b.ReportAllocs()
 	b.SetParallelism(32)

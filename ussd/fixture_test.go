@@ -71,17 +71,27 @@ func (f *fixture) hop(t *testing.T, session, text string) Reply {
 	return r
 }
 
+// hops returns the text of each hop of a session, as Africa's Talking
+// accumulates the inputs: "" for the dial, then every input so far joined
+// by "*".
+func hops(inputs ...string) []string {
+	texts := []string{""}
+	for i, in := range inputs {
+		if i == 0 {
+			texts = append(texts, in)
+		} else {
+			texts = append(texts, texts[i]+"*"+in)
+		}
+	}
+	return texts
+}
+
 // run dials session and sends each input in turn, as a gateway
 // accumulates them; it returns the last reply.
 func (f *fixture) run(t *testing.T, session string, inputs ...string) Reply {
 	t.Helper()
-	r := f.hop(t, session, "")
-	text := ""
-	for i, in := range inputs {
-		if i > 0 {
-			text += "*"
-		}
-		text += in
+	var r Reply
+	for _, text := range hops(inputs...) {
 		r = f.hop(t, session, text)
 	}
 	return r

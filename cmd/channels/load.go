@@ -49,6 +49,7 @@ func (p *phase) add(q *phase) {
 	p.latencies = append(p.latencies, q.latencies...)
 }
 
+// percentile reads the q-quantile of latencies, which the caller sorted.
 func (p *phase) percentile(q float64) time.Duration {
 	if len(p.latencies) == 0 {
 		return 0
@@ -207,7 +208,6 @@ func drive(client *http.Client, target, name string, concurrency, total int, inp
 	wg.Wait()
 	p.elapsed = time.Since(start)
 	p.hops = len(p.latencies)
-	slices.Sort(p.latencies)
 	return p
 }
 
