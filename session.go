@@ -36,6 +36,9 @@ type SessionStore interface {
 // Prefs are what a citizen chose once and every channel remembers.
 type Prefs struct {
 	Lang string `json:"lang,omitempty"`
+	// OptedOut is set by an SMS "STOP" and cleared by "START": no SMS but
+	// the confirmation of the STOP is sent to the phone while it is set.
+	OptedOut bool `json:"opted_out,omitempty"`
 }
 
 // PrefStore keeps per-phone preferences.
@@ -52,5 +55,7 @@ type Store interface {
 	SessionStore
 	CaseStore
 	PrefStore
+	OutboxStore
+	SecretStore
 	Close() error
 }

@@ -1,6 +1,6 @@
-// Package bolt is the embedded default store: cases, preferences and
-// sessions in bbolt files beside each other, so `channels serve` needs
-// nothing else.
+// Package bolt is the embedded default store: cases, preferences, the SMS
+// outbox and sessions in bbolt files beside each other, so `channels serve`
+// needs nothing else.
 package bolt
 
 import (
@@ -31,14 +31,18 @@ var (
 	bucketCaseKeys      = []byte("case_keys")      // idempotency key → ref
 	bucketCasePhone     = []byte("case_phone")     // phone 0x00 created (8 bytes BE) ref → nil
 	bucketPrefs         = []byte("prefs")          // phone → JSON
+	bucketOutbox        = []byte("outbox")         // key → outbound message (JSON)
+	bucketOutboxDue     = []byte("outbox_due")     // next attempt (8 bytes BE) + key → nil, queued messages
+	bucketOutboxSending = []byte("outbox_sending") // key → nil, messages handed to a gateway
+	bucketSecrets       = []byte("secrets")        // name → random bytes
 	keyVersion          = []byte("version")
 )
 
-// DB is a channels.Store in two bbolt files. Cases and preferences live in
-// the data file, where every write is fsynced before it returns. Sessions
-// live beside it in <data file>-sessions, written without fsync: a session
-// lasts minutes and is written on every hop, and skipping the fsync is what
-// lets one machine serve thousands of hops a second. Unsynced writes survive
+// DB is a channels.Store in two bbolt files. Cases, preferences, the outbox
+// and secrets live in the data file, where every write is fsynced before it
+// returns. Sessions live beside it in <data file>-sessions, written without
+// fsync: a session lasts minutes and is written on every hop, and skipping
+// the fsync is what lets one machine serve thousands of hops a second. Unsynced writes survive
 // a crash of the process (they are in the kernel's page cache) but not of
 // the machine, so the sessions file is discarded when the machine has
 // rebooted since it was last opened.
@@ -72,7 +76,7 @@ func Open(path string, opts Options) (*DB, error) {
 	if opts.BatchDelay == 0 {
 		opts.BatchDelay = 2 * time.Millisecond
 	}
-	db, err := openFile(path, opts, [][]byte{bucketCases, bucketCaseKeys, bucketCasePhone, bucketPrefs})
+	db, err := openFile(path, opts, [][]byte{bucketCases, bucketCaseKeys, bucketCasePhone, bucketPrefs, bucketOutbox, bucketOutboxDue, bucketOutboxSending, bucketSecrets})
 	if err != nil {
 		return nil, err
 	}

@@ -22,6 +22,9 @@ func Run(t *testing.T, open func(t *testing.T) channels.Store) {
 	t.Run("CasesByPhone", func(t *testing.T) { testCasesByPhone(t, open(t)) })
 	t.Run("ConcurrentCases", func(t *testing.T) { testConcurrentCases(t, open(t)) })
 	t.Run("Prefs", func(t *testing.T) { testPrefs(t, open(t)) })
+	t.Run("Outbox", func(t *testing.T) { testOutbox(t, open(t)) })
+	t.Run("OutboxDue", func(t *testing.T) { testOutboxDue(t, open(t)) })
+	t.Run("Secrets", func(t *testing.T) { testSecrets(t, open(t)) })
 }
 
 // base is the store tests' clock: stores keep microseconds at least.
@@ -386,5 +389,165 @@ func testPrefs(t *testing.T, s channels.Store) {
 	}
 	if p, _ := s.Prefs(ctx, "+254712345679"); p.Lang != "" {
 		t.Errorf("another phone got %+v", p)
+	}
+	opted := channels.Prefs{Lang: "sw", OptedOut: true}
+	if err := s.PutPrefs(ctx, "+254712345678", opted); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := s.Prefs(ctx, "+254712345678"); err != nil || p != opted {
+		t.Errorf("prefs = %+v %v, want %+v", p, err, opted)
+	}
+}
+
+func outbound(key string, next time.Time) *channels.Outbound {
+	return &channels.Outbound{
+		Key: key, To: "+254712345678", Text: "Code 123456 é€", Purpose: channels.PurposeOTP, AtMostOnce: true,
+		Status: channels.OutboundQueued, NextAttempt: next, CreatedAt: base, UpdatedAt: base,
+	}
+}
+
+func testOutbox(t *testing.T, s channels.Store) {
+	ctx := context.Background()
+	m := outbound("otp/1", base)
+	if err := s.Enqueue(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Outbound(ctx, "otp/1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(normalize(got), normalize(m)) {
+		t.Errorf("read back %+v, want %+v", got, m)
+	}
+
+	t.Run("a second enqueue of a key changes nothing", func(t *testing.T) {
+		again := outbound("otp/1", base)
+		again.Text = "Code 999999"
+		if err := s.Enqueue(ctx, again); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := s.Outbound(ctx, "otp/1"); got.Text != m.Text {
+			t.Errorf("text = %q, want the first %q", got.Text, m.Text)
+		}
+	})
+	t.Run("unknown key", func(t *testing.T) {
+		if _, err := s.Outbound(ctx, "nope"); channels.ErrorCode(err) != channels.ENOTFOUND {
+			t.Errorf("err = %v, want not found", err)
+		}
+		if err := s.UpdateOutbound(ctx, outbound("nope", base)); channels.ErrorCode(err) != channels.ENOTFOUND {
+			t.Errorf("update err = %v, want not found", err)
+		}
+	})
+	t.Run("empty key", func(t *testing.T) {
+		if err := s.Enqueue(ctx, outbound("", base)); channels.ErrorCode(err) != channels.EINVALID {
+			t.Errorf("err = %v, want invalid", err)
+		}
+	})
+	t.Run("update replaces", func(t *testing.T) {
+		u := *m
+		u.Status, u.Attempts, u.Sender, u.ProviderID, u.UpdatedAt = channels.OutboundSent, 1, "twilio", "SM1", base.Add(time.Second)
+		if err := s.UpdateOutbound(ctx, &u); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.Outbound(ctx, "otp/1")
+		if err != nil || !reflect.DeepEqual(normalize(got), normalize(&u)) {
+			t.Errorf("got %+v %v, want %+v", got, err, u)
+		}
+	})
+}
+
+// normalize drops the monotonic clock and location so stored times compare.
+func normalize(m *channels.Outbound) channels.Outbound {
+	c := *m
+	c.NextAttempt, c.CreatedAt, c.UpdatedAt = c.NextAttempt.UTC().Round(0), c.CreatedAt.UTC().Round(0), c.UpdatedAt.UTC().Round(0)
+	return c
+}
+
+func keys(ms []*channels.Outbound) []string {
+	var ks []string
+	for _, m := range ms {
+		ks = append(ks, m.Key)
+	}
+	return ks
+}
+
+func testOutboxDue(t *testing.T, s channels.Store) {
+	ctx := context.Background()
+	late, early, future := outbound("late", base.Add(2*time.Second)), outbound("early", base), outbound("future", base.Add(time.Hour))
+	if err := s.Enqueue(ctx, late, early, future); err != nil {
+		t.Fatal(err)
+	}
+	due := func(now time.Time, limit int) []string {
+		t.Helper()
+		ms, err := s.DueOutbound(ctx, now, limit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return keys(ms)
+	}
+	steps := []struct {
+		name   string
+		change func()
+		now    time.Time
+		limit  int
+		want   []string
+	}{
+		{"earliest first, future ones wait", nil, base.Add(time.Minute), 10, []string{"early", "late"}},
+		{"limit", nil, base.Add(time.Minute), 1, []string{"early"}},
+		{"due at exactly now", nil, base, 10, []string{"early"}},
+		{"sending comes first whatever the time", func() {
+			f := *future
+			f.Status = channels.OutboundSending
+			if err := s.UpdateOutbound(ctx, &f); err != nil {
+				t.Fatal(err)
+			}
+		}, base.Add(time.Minute), 10, []string{"future", "early", "late"}},
+		{"rescheduled moves in the index", func() {
+			e := *early
+			e.NextAttempt = base.Add(30 * time.Second)
+			if err := s.UpdateOutbound(ctx, &e); err != nil {
+				t.Fatal(err)
+			}
+		}, base.Add(10 * time.Second), 10, []string{"future", "late"}},
+		{"final ones leave both indexes", func() {
+			for _, k := range []string{"future", "late", "early"} {
+				m, err := s.Outbound(ctx, k)
+				if err != nil {
+					t.Fatal(err)
+				}
+				m.Status = channels.OutboundFailed
+				if k == "late" {
+					m.Status = channels.OutboundDelivered
+				}
+				if err := s.UpdateOutbound(ctx, m); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}, base.Add(time.Hour), 10, nil},
+	}
+	for _, st := range steps {
+		if st.change != nil {
+			st.change()
+		}
+		if got := due(st.now, st.limit); !reflect.DeepEqual(got, st.want) {
+			t.Errorf("%s: due = %v, want %v", st.name, got, st.want)
+		}
+	}
+}
+
+func testSecrets(t *testing.T, s channels.Store) {
+	ctx := context.Background()
+	a, err := s.Secret(ctx, "token", 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(a) != 32 || bytes.Equal(a, make([]byte, 32)) {
+		t.Fatalf("secret = %x, want 32 random bytes", a)
+	}
+	if again, err := s.Secret(ctx, "token", 32); err != nil || !bytes.Equal(again, a) {
+		t.Errorf("second read = %x %v, want the first %x", again, err, a)
+	}
+	if other, _ := s.Secret(ctx, "other", 32); bytes.Equal(other, a) {
+		t.Error("two names share a secret")
 	}
 }

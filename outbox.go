@@ -1,0 +1,85 @@
+package channels
+
+import (
+	"context"
+	"time"
+)
+
+// OutboundStatus is where an outbound SMS stands.
+type OutboundStatus string
+
+// The statuses of an outbound SMS. A message is written as queued before
+// anything tries to send it; sending marks the attempt durably before the
+// gateway is called, so a crash in between is never mistaken for "not sent".
+const (
+	OutboundQueued    OutboundStatus = "queued"    // waiting for its next attempt
+	OutboundSending   OutboundStatus = "sending"   // handed to a gateway; outcome not yet recorded
+	OutboundSent      OutboundStatus = "sent"      // the gateway accepted it
+	OutboundDelivered OutboundStatus = "delivered" // the handset received it (delivery report)
+	OutboundFailed    OutboundStatus = "failed"    // given up; Reason says why
+)
+
+// Final reports whether no more attempts will be made for a message in s.
+func (s OutboundStatus) Final() bool {
+	return s == OutboundSent || s == OutboundDelivered || s == OutboundFailed
+}
+
+// The purposes of an outbound SMS. The purpose decides whether an opted-out
+// phone may still receive it and whether an attempt of unknown outcome is
+// repeated.
+const (
+	PurposeReply  = "reply"   // a dialogue screen sent after the inbound request ended
+	PurposeOTP    = "otp"     // a one-time sign-in code
+	PurposeNotice = "notice"  // news of a case
+	PurposeOptOut = "opt_out" // the one confirmation a STOP still receives
+)
+
+// Outbound is one SMS to send. Key identifies it for its whole life: a
+// second Enqueue with the same key stores nothing, and delivery reports find
+// the message by it.
+type Outbound struct {
+	Key     string `json:"key"`
+	To      string `json:"to"` // E.164
+	Text    string `json:"text"`
+	Purpose string `json:"purpose"`
+	// AtMostOnce marks a message that must never reach the phone twice (a
+	// one-time code): an attempt whose outcome was lost in a crash fails it
+	// instead of sending again.
+	AtMostOnce bool           `json:"at_most_once,omitempty"`
+	Status     OutboundStatus `json:"status"`
+	Attempts   int            `json:"attempts"`
+	// NextAttempt is when a queued message is due.
+	NextAttempt time.Time `json:"next_attempt"`
+	// ExpiresAt, when set, is when the message stops being worth sending
+	// (a code past its validity, a reply to an ended dialogue): it is then
+	// failed as expired instead.
+	ExpiresAt  time.Time `json:"expires_at,omitzero"`
+	Sender     string    `json:"sender,omitempty"`      // the gateway that took it ("twilio", "kannel")
+	ProviderID string    `json:"provider_id,omitempty"` // the gateway's message ID, once known
+	Reason     string    `json:"reason,omitempty"`      // why the last attempt failed
+	CreatedAt  time.Time `json:"created_at"`
+	UpdatedAt  time.Time `json:"updated_at"`
+}
+
+// OutboxStore keeps outbound SMS durably until they are sent and reported.
+type OutboxStore interface {
+	// Enqueue stores each of ms, all in one durable write, except those
+	// whose Key is already stored, which are left as they are.
+	Enqueue(ctx context.Context, ms ...*Outbound) error
+	// Outbound returns the message with key; ENOTFOUND if none.
+	Outbound(ctx context.Context, key string) (*Outbound, error)
+	// DueOutbound returns up to limit queued messages whose NextAttempt is
+	// at or before now, earliest first, and every message left in
+	// OutboundSending (an attempt interrupted by a crash).
+	DueOutbound(ctx context.Context, now time.Time, limit int) ([]*Outbound, error)
+	// UpdateOutbound replaces the stored message with m.Key durably;
+	// ENOTFOUND if there is none.
+	UpdateOutbound(ctx context.Context, m *Outbound) error
+}
+
+// SecretStore keeps the deployment's own secrets (token signing keys).
+type SecretStore interface {
+	// Secret returns the secret named name, creating it durably from size
+	// random bytes the first time it is asked for.
+	Secret(ctx context.Context, name string, size int) ([]byte, error)
+}

@@ -1,0 +1,183 @@
+package bolt
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	bbolt "go.etcd.io/bbolt"
+
+	"github.com/govchannels/channels"
+)
+
+// dueKey indexes a queued message by when it is next due.
+func dueKey(m *channels.Outbound) []byte {
+	return append(appendTimeKey(nil, m.NextAttempt), m.Key...)
+}
+
+// index keeps a message's entries in the due and sending indexes in step
+// with its status: queued messages are in the due index, messages in
+// sending in the sending index, final ones in neither.
+func index(tx *bbolt.Tx, old, m *channels.Outbound) error {
+	due, sending := tx.Bucket(bucketOutboxDue), tx.Bucket(bucketOutboxSending)
+	if old != nil {
+		if err := due.Delete(dueKey(old)); err != nil {
+			return err
+		}
+		if err := sending.Delete([]byte(old.Key)); err != nil {
+			return err
+		}
+	}
+	switch m.Status {
+	case channels.OutboundQueued:
+		return due.Put(dueKey(m), nil)
+	case channels.OutboundSending:
+		return sending.Put([]byte(m.Key), nil)
+	}
+	return nil
+}
+
+// Enqueue stores each message whose key is new, in one fsynced batch.
+func (d *DB) Enqueue(_ context.Context, ms ...*channels.Outbound) error {
+	recs := make([][]byte, len(ms))
+	for i, m := range ms {
+		if m.Key == "" {
+			return channels.Errorf(channels.EINVALID, "error.internal", "outbound message without a key")
+		}
+		v, err := json.Marshal(m)
+		if err != nil {
+			return fmt.Errorf("bolt: enqueue %s: %w", m.Key, err)
+		}
+		recs[i] = v
+	}
+	err := d.db.Batch(func(tx *bbolt.Tx) error {
+		box := tx.Bucket(bucketOutbox)
+		for i, m := range ms {
+			if box.Get([]byte(m.Key)) != nil {
+				continue
+			}
+			if err := box.Put([]byte(m.Key), recs[i]); err != nil {
+				return err
+			}
+			if err := index(tx, nil, m); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("bolt: enqueue %d messages: %w", len(ms), err)
+	}
+	return nil
+}
+
+func readOutbound(box *bbolt.Bucket, key []byte) (*channels.Outbound, error) {
+	v := box.Get(key)
+	if v == nil {
+		return nil, notFound("outbound message " + string(key))
+	}
+	var m channels.Outbound
+	if err := json.Unmarshal(v, &m); err != nil {
+		return nil, fmt.Errorf("bolt: outbound message %s: %w", key, err)
+	}
+	return &m, nil
+}
+
+// Outbound returns the message with key.
+func (d *DB) Outbound(_ context.Context, key string) (*channels.Outbound, error) {
+	var m *channels.Outbound
+	err := d.db.View(func(tx *bbolt.Tx) error {
+		var err error
+		m, err = readOutbound(tx.Bucket(bucketOutbox), []byte(key))
+		return err
+	})
+	return m, err
+}
+
+// DueOutbound returns every message left sending, then queued messages due
+// by now, earliest first, up to limit in all.
+func (d *DB) DueOutbound(_ context.Context, now time.Time, limit int) ([]*channels.Outbound, error) {
+	var out []*channels.Outbound
+	end := appendTimeKey(nil, now)
+	err := d.db.View(func(tx *bbolt.Tx) error {
+		box := tx.Bucket(bucketOutbox)
+		c := tx.Bucket(bucketOutboxSending).Cursor()
+		for k, _ := c.First(); k != nil && len(out) < limit; k, _ = c.Next() {
+			m, err := readOutbound(box, k)
+			if err != nil {
+				return err
+			}
+			out = append(out, m)
+		}
+		c = tx.Bucket(bucketOutboxDue).Cursor()
+		for k, _ := c.First(); k != nil && len(out) < limit; k, _ = c.Next() {
+			if string(k[:8]) > string(end) {
+				break
+			}
+			m, err := readOutbound(box, k[8:])
+			if err != nil {
+				return err
+			}
+			out = append(out, m)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("bolt: due outbound messages: %w", err)
+	}
+	return out, nil
+}
+
+// UpdateOutbound replaces the message with m.Key and its index entries,
+// durably.
+func (d *DB) UpdateOutbound(_ context.Context, m *channels.Outbound) error {
+	v, err := json.Marshal(m)
+	if err != nil {
+		return fmt.Errorf("bolt: update outbound %s: %w", m.Key, err)
+	}
+	err = d.db.Batch(func(tx *bbolt.Tx) error {
+		box := tx.Bucket(bucketOutbox)
+		old, err := readOutbound(box, []byte(m.Key))
+		if err != nil {
+			return err
+		}
+		if err := box.Put([]byte(m.Key), v); err != nil {
+			return err
+		}
+		return index(tx, old, m)
+	})
+	var ce *channels.Error
+	if errors.As(err, &ce) {
+		return err
+	}
+	if err != nil {
+		return fmt.Errorf("bolt: update outbound %s: %w", m.Key, err)
+	}
+	return nil
+}
+
+// Secret returns the secret name, made from size random bytes and stored
+// durably the first time.
+func (d *DB) Secret(_ context.Context, name string, size int) ([]byte, error) {
+	fresh := make([]byte, size)
+	if _, err := rand.Read(fresh); err != nil {
+		return nil, fmt.Errorf("bolt: secret %s: %w", name, err)
+	}
+	var out []byte
+	err := d.db.Update(func(tx *bbolt.Tx) error {
+		b := tx.Bucket(bucketSecrets)
+		if v := b.Get([]byte(name)); v != nil {
+			out = append([]byte(nil), v...)
+			return nil
+		}
+		out = fresh
+		return b.Put([]byte(name), fresh)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("bolt: secret %s: %w", name, err)
+	}
+	return out, nil
+}
