@@ -1,0 +1,577 @@
+package outbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/govchannels/channels"
+)
+
+// The reasons the outbox itself gives for failing a message; a gateway's
+// permanent refusals bring their own.
+const (
+	ReasonExpired        = "expired"         // ExpiresAt passed before it could be sent
+	ReasonOptedOut       = "opted_out"       // the recipient sent STOP
+	ReasonGaveUp         = "gave_up"         // MaxAttempts attempts all failed
+	ReasonOutcomeUnknown = "outcome_unknown" // a crash hid whether the gateway took it
+	ReasonUndelivered    = "undelivered"     // a failure report that gave no reason
+)
+
+const (
+	// sendTimeout bounds one gateway call and the recording of its outcome.
+	// Both run detached from Run's context so that a shutdown lets an
+	// attempt in flight finish and be recorded instead of leaving it in
+	// OutboundSending, which would fail an AtMostOnce message.
+	sendTimeout = time.Minute
+	// recoverBatch is how many interrupted messages Run recovers per read.
+	recoverBatch = 256
+)
+
+// Config configures an Outbox. Store and Sender are required.
+type Config struct {
+	Store channels.OutboxStore
+	// Prefs gives the opt-outs: a phone whose Prefs.OptedOut is set gets
+	// nothing but PurposeOptOut messages. When nil, nobody is opted out.
+	Prefs  channels.PrefStore
+	Sender Sender
+	// Rate is how many messages per second are handed to Sender; 1 when
+	// zero, the limit of a Twilio long code. Burst is how many may go at
+	// once after a quiet spell; 1 when zero.
+	Rate  float64
+	Burst int
+	// Workers is how many gateway calls may be in flight at once; 4 when
+	// zero.
+	Workers int
+	// MaxAttempts is how many gateway calls a message gets before it is
+	// failed with reason "gave_up"; 8 when zero.
+	MaxAttempts int
+	// Backoff and MaxBackoff shape the wait before a retry: a random
+	// duration between zero and Backoff·2^(attempts-1), capped at
+	// MaxBackoff ("full jitter", so that retries after an outage do not
+	// arrive together). 2s and 10min when zero.
+	Backoff, MaxBackoff time.Duration
+	// Poll is how often Run looks for due messages when nothing wakes it
+	// (retries coming due, messages enqueued by another Outbox on the same
+	// store); 1s when zero.
+	Poll time.Duration
+	// Log receives one line per attempt and outcome, with the phone masked
+	// and never the text. Discarded when nil.
+	Log *slog.Logger
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+}
+
+// Outbox sends outbound SMS through the durable queue of a store, paced to
+// one gateway's rate. Send and Report may be called from any goroutine,
+// whether Run is running or not; Run must run in one process per data file.
+//
+// Guarantee: a message marked AtMostOnce reaches the gateway at most once;
+// any other message at least once (until it expires, is refused or runs
+// out of attempts). Every attempt is recorded durably as OutboundSending
+// before the gateway is called. If the process dies before the outcome is
+// recorded, nobody can tell whether the gateway took the message, so the
+// next Run fails an AtMostOnce message (a one-time code) with reason
+// "outcome_unknown", losing it rather than sending it twice, and queues any
+// other message again, possibly sending it twice rather than losing it.
+type Outbox struct {
+	cfg     Config
+	limiter *rate.Limiter
+	log     *slog.Logger
+	wakeup  chan struct{}
+	running atomic.Bool
+
+	mu      sync.Mutex
+	claimed map[string]struct{} // keys a worker holds; no other may take them
+
+	// locks serialize the read-modify-write of one message between a
+	// worker and Report; striped by key so that writes of different
+	// messages still share the store's batches.
+	seed  maphash.Seed
+	locks [64]sync.Mutex
+}
+
+// New returns an Outbox for cfg, with zero fields set to their defaults.
+// It panics when cfg.Store or cfg.Sender is nil.
+func New(cfg Config) *Outbox {
+	if cfg.Store == nil || cfg.Sender == nil {
+		panic("outbox: Config.Store and Config.Sender are required")
+	}
+	if cfg.Rate <= 0 {
+		cfg.Rate = 1
+	}
+	if cfg.Burst <= 0 {
+		cfg.Burst = 1
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = 4
+	}
+	if cfg.MaxAttempts <= 0 {
+		cfg.MaxAttempts = 8
+	}
+	if cfg.Backoff <= 0 {
+		cfg.Backoff = 2 * time.Second
+	}
+	if cfg.MaxBackoff <= 0 {
+		cfg.MaxBackoff = 10 * time.Minute
+	}
+	if cfg.Poll <= 0 {
+		cfg.Poll = time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	log := cfg.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Outbox{
+		cfg:     cfg,
+		limiter: rate.NewLimiter(rate.Limit(cfg.Rate), cfg.Burst),
+		log:     log.With("sender", cfg.Sender.Name()),
+		wakeup:  make(chan struct{}, 1),
+		claimed: make(map[string]struct{}),
+		seed:    maphash.MakeSeed(),
+	}
+}
+
+// Send enqueues ms durably and wakes the dispatcher; it returns once they
+// are stored, without waiting for any gateway. It fills in each message's
+// Status (queued), NextAttempt (now, when zero), CreatedAt and UpdatedAt.
+// A message whose Key is already stored is left as it is, so a caller that
+// retries a Send does not send twice. A message without Key or To is
+// EINVALID.
+func (o *Outbox) Send(ctx context.Context, ms ...*channels.Outbound) error {
+	if len(ms) == 0 {
+		return nil
+	}
+	now := o.cfg.Now()
+	for _, m := range ms {
+		if m.Key == "" || m.To == "" {
+			return channels.Errorf(channels.EINVALID, "error.internal", "outbound message %q without a key or recipient", m.Key)
+		}
+		m.Status = channels.OutboundQueued
+		if m.NextAttempt.IsZero() {
+			m.NextAttempt = now
+		}
+		m.CreatedAt, m.UpdatedAt = now, now
+	}
+	if err := o.cfg.Store.Enqueue(ctx, ms...); err != nil {
+		return fmt.Errorf("outbox: send %d messages: %w", len(ms), err)
+	}
+	o.wake()
+	return nil
+}
+
+// wake makes Run look for due messages now rather than at its next poll.
+func (o *Outbox) wake() {
+	select {
+	case o.wakeup <- struct{}{}:
+	default:
+	}
+}
+
+// Report records a gateway's delivery report for the message with key (our
+// key, which senders put in their callback URLs, not the gateway's ID).
+// OutboundDelivered marks the message delivered from any state but
+// delivered, which also ends its retries: the handset has it.
+// OutboundFailed fails a sent message (or one whose attempt is still being
+// recorded) with reason, "undelivered" when empty; it changes nothing once a
+// message is delivered or failed, nor while it is queued for a retry, which
+// the report of an earlier attempt does not cancel. Other statuses are
+// intermediate and change nothing. A delivered message is never moved back,
+// so duplicate and late reports are harmless. An unknown key is ENOTFOUND.
+func (o *Outbox) Report(ctx context.Context, key string, status channels.OutboundStatus, reason string) error {
+	if status == channels.OutboundFailed && reason == "" {
+		reason = ReasonUndelivered
+	}
+	m, changed, err := o.update(ctx, key, func(m *channels.Outbound) bool {
+		switch {
+		case status == channels.OutboundDelivered && m.Status != channels.OutboundDelivered:
+			m.Status = channels.OutboundDelivered
+		case status == channels.OutboundFailed && (m.Status == channels.OutboundSent || m.Status == channels.OutboundSending):
+			m.Status, m.Reason = channels.OutboundFailed, reason
+		default:
+			return false
+		}
+		m.UpdatedAt = o.cfg.Now()
+		return true
+	})
+	if err != nil {
+		return fmt.Errorf("outbox: report %s for %s: %w", status, key, err)
+	}
+	if changed {
+		o.log.Info("outbox: delivery report", o.attrs(m)...)
+	}
+	return nil
+}
+
+// Run dispatches due messages until ctx ends, then waits for the attempts
+// in flight to be recorded and returns nil. It first recovers the messages
+// a crash left in OutboundSending, as the guarantee on Outbox says. It
+// returns an error if that recovery fails or if the Outbox is running
+// already.
+func (o *Outbox) Run(ctx context.Context) error {
+	if !o.running.CompareAndSwap(false, true) {
+		return errors.New("outbox: Run is already running")
+	}
+	defer o.running.Store(false)
+	if err := o.recoverInterrupted(ctx); err != nil {
+		return err
+	}
+	jobs := make(chan string)
+	var wg sync.WaitGroup
+	for range o.cfg.Workers {
+		wg.Go(func() {
+			for key := range jobs {
+				o.process(ctx, key)
+				o.release(key)
+			}
+		})
+	}
+	defer wg.Wait()
+	defer close(jobs)
+
+	poll := time.NewTimer(o.cfg.Poll)
+	defer poll.Stop()
+	for {
+		more, err := o.feed(ctx, jobs)
+		if err != nil {
+			o.log.Error("outbox: read due messages", "err", err)
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		if more {
+			continue // the workers pace the loop
+		}
+		poll.Reset(o.cfg.Poll)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-o.wakeup:
+		case <-poll.C:
+		}
+	}
+}
+
+// feed hands the due messages no worker holds to the workers. It reports
+// whether more may be due than it read, so that Run reads again at once
+// instead of waiting for a wake-up or its next poll.
+func (o *Outbox) feed(ctx context.Context, jobs chan<- string) (more bool, err error) {
+	// The messages in flight come back as well (those sending first, those
+	// waiting for the rate limiter among the earliest due), so ask for that
+	// many more than a useful batch.
+	limit := 2*o.cfg.Workers + 64
+	ms, err := o.cfg.Store.DueOutbound(ctx, o.cfg.Now(), limit)
+	if err != nil {
+		return false, err
+	}
+	fed := 0
+	for _, m := range ms {
+		if !o.claim(m.Key) {
+			continue
+		}
+		select {
+		case jobs <- m.Key:
+			fed++
+		case <-ctx.Done():
+			o.release(m.Key)
+			return false, nil
+		}
+	}
+	return len(ms) == limit && fed > 0, nil
+}
+
+// claim takes key for one worker; false when another holds it.
+func (o *Outbox) claim(key string) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if _, ok := o.claimed[key]; ok {
+		return false
+	}
+	o.claimed[key] = struct{}{}
+	return true
+}
+
+func (o *Outbox) release(key string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	delete(o.claimed, key)
+}
+
+// recoverInterrupted settles every message left in OutboundSending by an
+// earlier process, before any worker starts.
+func (o *Outbox) recoverInterrupted(ctx context.Context) error {
+	for {
+		ms, err := o.cfg.Store.DueOutbound(ctx, o.cfg.Now(), recoverBatch)
+		if err != nil {
+			return fmt.Errorf("outbox: recover interrupted messages: %w", err)
+		}
+		n := 0
+		for _, m := range ms {
+			if m.Status != channels.OutboundSending {
+				break // DueOutbound lists those sending first
+			}
+			n++
+			if err := o.settle(ctx, m.Key); err != nil {
+				return fmt.Errorf("outbox: recover interrupted message %s: %w", m.Key, err)
+			}
+		}
+		if n < recoverBatch {
+			return nil
+		}
+	}
+}
+
+// settle decides the fate of the message with key if it is in
+// OutboundSending with nobody sending it, its attempt's outcome lost:
+// AtMostOnce messages fail, others go back to the queue.
+func (o *Outbox) settle(ctx context.Context, key string) error {
+	m, changed, err := o.update(ctx, key, func(m *channels.Outbound) bool {
+		if m.Status != channels.OutboundSending {
+			return false
+		}
+		now := o.cfg.Now()
+		m.Reason, m.UpdatedAt = ReasonOutcomeUnknown, now
+		if m.AtMostOnce {
+			m.Status = channels.OutboundFailed
+		} else {
+			m.Status, m.NextAttempt = channels.OutboundQueued, now
+		}
+		return true
+	})
+	switch {
+	case err != nil:
+		return err
+	case changed && m.Status == channels.OutboundFailed:
+		o.log.Warn("outbox: attempt interrupted, not repeated", o.attrs(m)...)
+	case changed:
+		o.log.Warn("outbox: attempt interrupted, queued again", o.attrs(m)...)
+	}
+	return nil
+}
+
+// process makes one attempt at the message with key, which the caller has
+// claimed. It reads the message afresh, since the copy that listed it as
+// due may predate another worker's attempt.
+func (o *Outbox) process(ctx context.Context, key string) {
+	m, err := o.cfg.Store.Outbound(ctx, key)
+	if err != nil {
+		o.log.Error("outbox: read message", "key", key, "err", err)
+		return
+	}
+	now := o.cfg.Now()
+	switch {
+	case m.Status.Final():
+		return
+	case m.Status == channels.OutboundSending:
+		// Left sending by an attempt whose outcome could not be recorded.
+		if err := o.settle(ctx, key); err != nil {
+			o.log.Error("outbox: settle interrupted message", append(o.attrs(m), "err", err)...)
+		}
+		return
+	case m.NextAttempt.After(now):
+		return // rescheduled since it was listed
+	}
+	if reason, err := o.refusal(ctx, m, now); err != nil {
+		o.log.Error("outbox: read preferences", append(o.attrs(m), "err", err)...)
+		return
+	} else if reason != "" {
+		o.fail(ctx, key, reason)
+		return
+	}
+	if err := o.limiter.Wait(ctx); err != nil {
+		return // shutting down; the message stays queued
+	}
+
+	// From here on the attempt must be seen through and recorded even if
+	// Run is stopped.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), sendTimeout)
+	defer cancel()
+	var expired bool
+	m, marked, err := o.update(ctx, key, func(m *channels.Outbound) bool {
+		if m.Status != channels.OutboundQueued {
+			return false // a delivery report settled it meanwhile
+		}
+		now := o.cfg.Now()
+		if expired = !m.ExpiresAt.IsZero() && !now.Before(m.ExpiresAt); expired {
+			return false
+		}
+		m.Status, m.Attempts, m.Sender, m.UpdatedAt = channels.OutboundSending, m.Attempts+1, o.cfg.Sender.Name(), now
+		return true
+	})
+	switch {
+	case err != nil:
+		o.log.Error("outbox: mark sending", "key", key, "err", err)
+		return
+	case expired:
+		o.fail(ctx, key, ReasonExpired)
+		return
+	case !marked:
+		return
+	}
+
+	providerID, sendErr := o.cfg.Sender.Send(ctx, m)
+	m, _, err = o.update(ctx, key, func(m *channels.Outbound) bool {
+		return o.outcome(m, providerID, sendErr)
+	})
+	if err != nil {
+		// The message stays sending and is settled as interrupted.
+		o.log.Error("outbox: record outcome", "key", key, "send_err", sendErr, "err", err)
+		return
+	}
+	switch {
+	case m.Status == channels.OutboundQueued:
+		o.log.Warn("outbox: attempt failed, will retry", append(o.attrs(m), "err", sendErr)...)
+	case sendErr != nil:
+		o.log.Error("outbox: failed", append(o.attrs(m), "err", sendErr)...)
+	default:
+		o.log.Info("outbox: sent", o.attrs(m)...)
+	}
+}
+
+// refusal returns why m must not be sent at now, or "" if it may be.
+func (o *Outbox) refusal(ctx context.Context, m *channels.Outbound, now time.Time) (string, error) {
+	if m.Attempts >= o.cfg.MaxAttempts {
+		return ReasonGaveUp, nil
+	}
+	if !m.ExpiresAt.IsZero() && !now.Before(m.ExpiresAt) {
+		return ReasonExpired, nil
+	}
+	if o.cfg.Prefs != nil && m.Purpose != channels.PurposeOptOut {
+		p, err := o.cfg.Prefs.Prefs(ctx, m.To)
+		if err != nil {
+			return "", err
+		}
+		if p.OptedOut {
+			return ReasonOptedOut, nil
+		}
+	}
+	return "", nil
+}
+
+// outcome applies the result of the attempt m is in and reports whether m
+// changed. A delivery report that arrived first is kept.
+func (o *Outbox) outcome(m *channels.Outbound, providerID string, err error) bool {
+	now := o.cfg.Now()
+	if m.Status != channels.OutboundSending {
+		if providerID == "" || m.ProviderID != "" {
+			return false
+		}
+		m.ProviderID, m.UpdatedAt = providerID, now
+		return true
+	}
+	m.UpdatedAt = now
+	if err == nil {
+		m.Status, m.ProviderID, m.Reason = channels.OutboundSent, providerID, ""
+		return true
+	}
+	if reason, ok := IsPermanent(err); ok {
+		m.Status, m.Reason = channels.OutboundFailed, reason
+		return true
+	}
+	m.Reason = retryReason(err)
+	if m.Attempts >= o.cfg.MaxAttempts {
+		m.Status = channels.OutboundFailed
+		m.Reason = ReasonGaveUp
+		return true
+	}
+	m.Status, m.NextAttempt = channels.OutboundQueued, now.Add(o.backoff(m.Attempts))
+	return true
+}
+
+// retryReason is the Reason kept on a message queued again after err: the
+// kind of failure, short and free of any detail that might echo the text.
+func retryReason(err error) string {
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return "timeout"
+	case errors.Is(err, context.Canceled):
+		return "canceled"
+	}
+	return "gateway_error"
+}
+
+// backoff returns the wait before the retry that follows attempt number
+// attempts (1 for the first): uniform in [0, min(MaxBackoff,
+// Backoff·2^(attempts-1))].
+func (o *Outbox) backoff(attempts int) time.Duration {
+	ceiling := o.cfg.Backoff
+	for i := 1; i < attempts && ceiling < o.cfg.MaxBackoff; i++ {
+		ceiling *= 2
+	}
+	ceiling = min(ceiling, o.cfg.MaxBackoff)
+	return rand.N(ceiling + 1)
+}
+
+// fail fails the message with key for reason unless it is final already.
+func (o *Outbox) fail(ctx context.Context, key, reason string) {
+	m, changed, err := o.update(ctx, key, func(m *channels.Outbound) bool {
+		if m.Status.Final() {
+			return false
+		}
+		m.Status, m.Reason, m.UpdatedAt = channels.OutboundFailed, reason, o.cfg.Now()
+		return true
+	})
+	switch {
+	case err != nil:
+		o.log.Error("outbox: record failure", "key", key, "reason", reason, "err", err)
+	case changed:
+		o.log.Warn("outbox: failed", o.attrs(m)...)
+	}
+}
+
+// update reads the message with key, lets change modify it and stores it
+// if change reports a change, all under the key's lock. It returns the
+// message as it now stands.
+func (o *Outbox) update(ctx context.Context, key string, change func(*channels.Outbound) bool) (*channels.Outbound, bool, error) {
+	mu := &o.locks[maphash.String(o.seed, key)%uint64(len(o.locks))]
+	mu.Lock()
+	defer mu.Unlock()
+	m, err := o.cfg.Store.Outbound(ctx, key)
+	if err != nil {
+		return nil, false, err
+	}
+	if !change(m) {
+		return m, false, nil
+	}
+	if err := o.cfg.Store.UpdateOutbound(ctx, m); err != nil {
+		return nil, false, err
+	}
+	return m, true, nil
+}
+
+// attrs describes m for a log line: never its text, which may hold a code,
+// and only the last digits of the phone.
+func (o *Outbox) attrs(m *channels.Outbound) []any {
+	a := []any{"key", m.Key, "to", maskPhone(m.To), "purpose", m.Purpose, "status", m.Status, "attempts", m.Attempts}
+	if m.ProviderID != "" {
+		a = append(a, "provider_id", m.ProviderID)
+	}
+	if m.Reason != "" {
+		a = append(a, "reason", m.Reason)
+	}
+	if m.Status == channels.OutboundQueued {
+		a = append(a, "next_attempt", m.NextAttempt)
+	}
+	return a
+}
+
+// maskPhone keeps the last three characters of phone, enough to tell
+// numbers apart in a log without identifying anyone.
+func maskPhone(phone string) string {
+	const keep = 3
+	if len(phone) <= keep {
+		return "***"
+	}
+	return "***" + phone[len(phone)-keep:]
+}

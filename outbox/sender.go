@@ -1,0 +1,49 @@
+// Package outbox sends every outbound SMS through a durable queue: a
+// message is stored before a gateway sees it, retried with backoff when the
+// gateway fails for a while, given up at once when it refuses for good, and
+// paced to each gateway's rate.
+package outbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/govchannels/channels"
+)
+
+// Sender hands one SMS to a gateway (Twilio, Kannel).
+type Sender interface {
+	// Name identifies the gateway in the outbox and in logs: "twilio".
+	Name() string
+	// Send submits m and returns the gateway's ID for it. An error marked
+	// with Permanent is not retried; any other error is.
+	Send(ctx context.Context, m *channels.Outbound) (providerID string, err error)
+}
+
+// PermanentError is a refusal that no retry can change: an invalid
+// number, a recipient who opted out, a request the gateway rejects.
+type PermanentError struct {
+	Reason string // short and stable, kept on the message: "invalid_number"
+	Err    error
+}
+
+func (e *PermanentError) Error() string {
+	return fmt.Sprintf("%s: %v", e.Reason, e.Err)
+}
+
+func (e *PermanentError) Unwrap() error { return e.Err }
+
+// Permanent marks err as a refusal not worth retrying, for reason.
+func Permanent(reason string, err error) error {
+	return &PermanentError{Reason: reason, Err: err}
+}
+
+// IsPermanent returns the reason of a permanent error in err's chain.
+func IsPermanent(err error) (reason string, ok bool) {
+	var p *PermanentError
+	if errors.As(err, &p) {
+		return p.Reason, true
+	}
+	return "", false
+}
