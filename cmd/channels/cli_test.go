@@ -39,6 +39,11 @@ func TestValidate(t *testing.T) {
 			`testdata/longprompt/permit.yaml:4: step "name" in locale sw: the prompt takes 2 USSD pages of 182 characters; a prompt must fit one`,
 		}, []string{"locale en", "locale fr"}},
 		{"shipped catalog on the strictest aggregators", []string{"validate", "-ussd-page", "160"}, 0, []string{"ok: 3 services"}, nil},
+		{"screen longer than two SMS segments in one language", []string{"validate", "testdata/longsms"}, 1, []string{
+			`testdata/longsms/permit.yaml:4: step "kind" in locale fr: the screen takes 3 SMS segments; a reply must fit 2`,
+		}, []string{"locale en", "locale sw", "ok:"}},
+		{"the same screen within a budget of three segments", []string{"validate", "-sms-segments", "3", "testdata/longsms"}, 0, []string{"ok: 1 services"}, nil},
+		{"no SMS segment at all", []string{"validate", "-sms-segments", "0"}, 2, nil, nil},
 		{"not a directory", []string{"validate", "main.go"}, 1, nil, nil},
 		{"usage", []string{"validate", "a", "b"}, 2, nil, nil},
 	}

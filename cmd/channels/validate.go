@@ -12,8 +12,10 @@ import (
 
 	"github.com/govchannels/channels"
 	"github.com/govchannels/channels/flows"
+	"github.com/govchannels/channels/gsm7"
 	"github.com/govchannels/channels/locales"
 	"github.com/govchannels/channels/services"
+	"github.com/govchannels/channels/sms"
 	"github.com/govchannels/channels/ussd"
 )
 
@@ -98,6 +100,101 @@ func lint(cat *flows.Catalog, bundle *locales.Bundle, pageChars int) flows.Probl
 	return ps
 }
 
+// lintSMS checks that every screen of every service, with any refusal
+// shown above it, is sent as one SMS of at most maxSegments segments in
+// every language: Kannel cuts a longer reply and each segment is billed.
+// Screens are enumerated step by step as lint does, with the final texts of
+// submissions and lookups measured on a ten-digit reference and one case.
+// A confirm screen is measured without answers: the SMS channel shortens
+// the citizen's answers to fit.
+func lintSMS(cat *flows.Catalog, bundle *locales.Bundle, maxSegments int) flows.Problems {
+	engine, err := flows.New(flows.Config{Catalog: cat, Langs: bundle.Langs()})
+	if err != nil {
+		return flows.Problems{{File: ".", Reason: err.Error()}}
+	}
+	layout := sms.Layout{MaxSegments: maxSegments}
+	var ps flows.Problems
+	for _, svc := range cat.Services {
+		for _, step := range svc.Steps {
+			for _, lang := range bundle.Langs() {
+				screens, err := smsScreens(engine, svc, step, lang)
+				if err != nil {
+					ps = append(ps, flows.Problem{File: svc.File, Line: step.Line, Reason: err.Error()})
+					continue
+				}
+				for _, sc := range screens {
+					text := sms.Render(bundle, lang, sc, layout)
+					if layout.Fits(text) {
+						continue
+					}
+					n, _ := gsm7.Segments(text)
+					shown := "the screen"
+					if sc.Error != nil {
+						shown = fmt.Sprintf("the screen under %s", sc.Error.ID)
+					}
+					ps = append(ps, flows.Problem{File: svc.File, Line: step.Line, Reason: fmt.Sprintf(
+						"step %q in locale %s: %s takes %d SMS segments; a reply must fit %d", step.ID, lang, shown, n, maxSegments)})
+					break
+				}
+			}
+		}
+	}
+	return ps
+}
+
+// messagesComplete reports whether every message the catalog uses exists
+// in every language: the SMS texts of a catalog missing some say nothing
+// useful.
+func messagesComplete(cat *flows.Catalog, bundle *locales.Bundle) bool {
+	for _, ref := range cat.Messages() {
+		for _, lang := range bundle.Langs() {
+			if !bundle.Has(lang, ref.ID) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// smsScreens returns the screens step can show in lang: the screen itself
+// and, for a step that takes input, the screen under each refusal.
+func smsScreens(engine *flows.Engine, svc *flows.Service, step *flows.Step, lang string) ([]channels.Screen, error) {
+	const ref = "1234567890"
+	end := channels.Screen{Kind: channels.KindEnd, Service: svc.ID, Step: step.ID}
+	switch step.Kind {
+	case flows.StepEnd:
+		end.Text = channels.Msg(step.Text)
+		return []channels.Screen{end}, nil
+	case flows.StepSubmit:
+		end.Text, end.Reference = channels.Msg(step.Text, "Reference", ref), ref
+		return []channels.Screen{end}, nil
+	case flows.StepLookup:
+		found := end
+		found.Text = channels.Msg(step.Text, "Count", 1)
+		found.Lines = []channels.Message{channels.Msg("case.line", "Reference", ref, "Service", channels.Msg(svc.Title), "Status", channels.Msg("status.submitted"))}
+		screens := []channels.Screen{found}
+		if step.Empty != "" {
+			end.Text = channels.Msg(step.Empty)
+			screens = append(screens, end)
+		}
+		return screens, nil
+	}
+	sc, err := engine.Screen(flows.State{Service: svc.ID, Step: step.ID, Lang: lang, Channel: channels.ChannelSMS})
+	if err != nil {
+		return nil, err
+	}
+	whys := refusals(engine, svc.ID, step.ID)
+	if step.Kind != flows.StepInput {
+		whys = []*channels.Message{{ID: "error.choice"}}
+	}
+	screens := []channels.Screen{sc}
+	for _, why := range whys {
+		sc.Error = why
+		screens = append(screens, sc)
+	}
+	return screens, nil
+}
+
 func refusals(engine *flows.Engine, service, step string) []*channels.Message {
 	var out []*channels.Message
 	for _, m := range engine.Refusals(service, step) {
@@ -113,6 +210,7 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	format := fs.String("format", "text", "output format: text or json")
 	page := fs.Int("ussd-page", 182, "characters a USSD page may hold")
+	segments := fs.Int("sms-segments", 2, "segments an SMS reply may take")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: channels validate [-format text|json] [DIR]\n\nChecks every service in DIR (default: the shipped catalog).")
 		fs.PrintDefaults()
@@ -120,7 +218,7 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if fs.NArg() > 1 || (*format != "text" && *format != "json") {
+	if fs.NArg() > 1 || (*format != "text" && *format != "json") || *segments < 1 {
 		fs.Usage()
 		return 2
 	}
@@ -134,6 +232,9 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 		return 1
 	default:
 		ps = lint(cat, bundle, *page)
+		if messagesComplete(cat, bundle) { // else lint said which are missing
+			ps = append(ps, lintSMS(cat, bundle, *segments)...)
+		}
 	}
 	for i := range ps {
 		if dir != "" {

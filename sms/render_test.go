@@ -1,0 +1,401 @@
+package sms
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"testing/fstest"
+
+	"github.com/govchannels/channels"
+	"github.com/govchannels/channels/gsm7"
+	"github.com/govchannels/channels/locales"
+)
+
+// renderTestBundle is the shipped messages and a few of given lengths:
+// test.a<N> is N letters "a", test.curly an answer typed with a
+// typographic apostrophe.
+func renderTestBundle(t testing.TB) *locales.Bundle {
+	t.Helper()
+	var yaml strings.Builder
+	for _, n := range []int{100, 140, 150} {
+		fmt.Fprintf(&yaml, "test.a%d: %s\n", n, strings.Repeat("a", n))
+	}
+	yaml.WriteString("test.curly: \"Name: O’Brien\"\n")
+	yaml.WriteString("test.line: \"{{.Label}}: {{.Value}}\"\n")
+	b, err := locales.New(fstest.MapFS{"test.en.yaml": {Data: []byte(yaml.String())}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestRender(t *testing.T) {
+	b := renderTestBundle(t)
+	msg := channels.Msg
+	opts := func(ids ...string) []channels.Option {
+		var os []channels.Option
+		for i, id := range ids {
+			os = append(os, channels.Option{Key: fmt.Sprint(i + 1), Text: msg(id)})
+		}
+		return os
+	}
+	a := func(n int) string { return strings.Repeat("a", n) }
+	tests := []struct {
+		name string
+		lang string
+		sc   channels.Screen
+		want string
+	}{
+		{"root menu asks for a number", "en", channels.Screen{Kind: channels.KindMenu, Text: msg("home.title"), Options: opts("birth.title", "home.language")},
+			"Government services\n1. Birth certificate\n2. Language\nReply with the number of your choice."},
+		{"menu in a service offers back and the main menu", "fr", channels.Screen{Kind: channels.KindMenu, Service: "birth_certificate", Text: msg("birth.sex"), Options: opts("birth.sex.female", "birth.sex.male"), CanGoBack: true},
+			"Sexe de l'enfant:\n1. Féminin\n2. Masculin\nRépondez 0 pour revenir ou MENU pour le menu principal."},
+		{"language menu offers back only", "sw", channels.Screen{Kind: channels.KindMenu, Step: "language", Text: msg("lang.prompt"), Options: opts("lang.name"), CanGoBack: true},
+			"Chagua lugha yako\n1. Kiswahili\nJibu 0 kurudi."},
+		{"first step without back offers the main menu", "en", channels.Screen{Kind: channels.KindInput, Service: "report_problem", Text: msg("report.location")},
+			"Where? Town or village and a landmark:\nReply MENU for the main menu."},
+		{"error above the prompt", "en", channels.Screen{Kind: channels.KindInput, Service: "report_problem", Text: msg("report.location"), Error: &channels.Message{ID: "error.required"}, CanGoBack: true},
+			"Please enter a value.\nWhere? Town or village and a landmark:\nReply 0 to go back or MENU for the main menu."},
+		{"end screen has no hint, reference already in the text", "en", channels.Screen{Kind: channels.KindEnd, Service: "report_problem", Text: msg("report.done", "Reference", "4821773057"), Reference: "4821773057"},
+			"Report received. Your reference is 4821773057. Thank you."},
+		{"reference missing from the text gets a line", "sw", channels.Screen{Kind: channels.KindEnd, Service: "report_problem", Text: msg("end.cancelled"), Reference: "4821773057"},
+			"Imeghairiwa. Hakuna kilichotumwa.\nKumbukumbu: 4821773057"},
+		{"short hint when the full one costs a segment", "en", channels.Screen{Kind: channels.KindInput, Service: "s", Text: msg("test.a140"), CanGoBack: true},
+			a(140) + "\n0 Back, MENU Menu"},
+		{"no hint when even the short one costs a segment", "en", channels.Screen{Kind: channels.KindInput, Service: "s", Text: msg("test.a150"), CanGoBack: true},
+			a(150)},
+		{"full hint kept when dropping it saves no segment", "en", channels.Screen{Kind: channels.KindInput, Service: "s", Text: msg("test.a140"), Lines: []channels.Message{msg("test.a100")}, CanGoBack: true},
+			a(140) + "\n" + a(100) + "\nReply 0 to go back or MENU for the main menu."},
+		{"compact options when they save a segment", "en", channels.Screen{Kind: channels.KindConfirm, Text: msg("test.a140"), Options: opts("confirm.yes", "confirm.cancel")},
+			a(140) + "\n1 Confirm\n2 Cancel"},
+		{"a typographic apostrophe is kept and counted", "en", channels.Screen{Kind: channels.KindEnd, Text: msg("test.curly")},
+			"Name: O’Brien"},
+		{"an empty text takes no line", "en", channels.Screen{Kind: channels.KindMenu, Service: "s", Options: opts("confirm.yes"), CanGoBack: true},
+			"1. Confirm\nReply 0 to go back or MENU for the main menu."},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Render(b, tt.lang, tt.sc, Layout{}); got != tt.want {
+				t.Errorf("Render =\n%s\nwant\n%s", got, tt.want)
+			}
+		})
+	}
+	if n := b.Missing(); n != 0 {
+		t.Errorf("%d messages missing", n)
+	}
+}
+
+// TestRenderShortensSummary checks that a confirm screen over budget has
+// its summary lines cut, never its text or options, and only as far as the
+// budget needs.
+func TestRenderShortensSummary(t *testing.T) {
+	b := renderTestBundle(t)
+	long := "Broken water pipe next to stall 4 of the Kibuye market, leaking since Monday, water everywhere"
+	line := func(label, value string) channels.Message {
+		return channels.Msg("test.line", "Label", label, "Value", value)
+	}
+	sc := channels.Screen{
+		Kind: channels.KindConfirm, Service: "report_problem", Text: channels.Msg("report.confirm"), CanGoBack: true,
+		Lines:   []channels.Message{line("Problem", long), line("Place", "Kisumu, near the bus park")},
+		Options: []channels.Option{{Key: "1", Text: channels.Msg("confirm.yes")}, {Key: "2", Text: channels.Msg("confirm.cancel")}},
+	}
+	full := Render(b, "en", sc, Layout{MaxSegments: 2})
+	if !strings.Contains(full, long) {
+		t.Fatalf("a screen within budget was shortened:\n%s", full)
+	}
+	got := Render(b, "en", sc, Layout{MaxSegments: 1})
+	if n, _ := gsm7.Segments(got); n != 1 {
+		t.Errorf("shortened screen takes %d segments:\n%s", n, got)
+	}
+	lines := strings.Split(got, "\n")
+	if lines[0] != "Check your report:" || !strings.HasPrefix(lines[1], "Problem: Broken water pipe") || !strings.HasSuffix(lines[1], "...") {
+		t.Errorf("summary not cut as expected:\n%s", got)
+	}
+	if !strings.Contains(got, "\n1 Confirm\n2 Cancel") && !strings.Contains(got, "\n1. Confirm\n2. Cancel") {
+		t.Errorf("options lost:\n%s", got)
+	}
+	info := sc
+	info.Kind = channels.KindInfo
+	if got := Render(b, "en", info, Layout{MaxSegments: 1}); !strings.Contains(got, long) {
+		t.Errorf("a screen other than confirm was shortened:\n%s", got)
+	}
+}
+
+func TestRenderCut(t *testing.T) {
+	tests := []struct {
+		name  string
+		in    string
+		limit int
+		want  string
+	}{
+		{"short enough", "Place: Kisumu", 20, "Place: Kisumu"},
+		{"at a space", "Problem: Broken water pipe", 20, "Problem: Broken..."},
+		{"inside a long word", "Problem:Brokenwaterpipe", 16, "Problem:Broke..."},
+		{"trailing punctuation dropped", "Place: Kisumu, near the bus", 19, "Place: Kisumu..."},
+		{"multi-byte letters kept whole", "Mahali: Kibéra Kéré Kéré", 18, "Mahali: Kibéra..."},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := renderCut(tt.in, tt.limit); got != tt.want {
+				t.Errorf("renderCut(%q, %d) = %q, want %q", tt.in, tt.limit, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestLayoutFits(t *testing.T) {
+	tests := []struct {
+		name string
+		l    Layout
+		text string
+		want bool
+	}{
+		{"two segments by default", Layout{}, strings.Repeat("a", 306), true},
+		{"a third segment is over the default", Layout{}, strings.Repeat("a", 307), false},
+		{"one segment budget", Layout{MaxSegments: 1}, strings.Repeat("a", 161), false},
+		{"UCS-2 counts units", Layout{MaxSegments: 1}, strings.Repeat("ж", 70), true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.l.Fits(tt.text); got != tt.want {
+				t.Errorf("Fits = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestRenderShipped renders every screen of the shipped catalog in every
+// language: no message missing, every option, error and reference shown
+// whole, and at most 2 segments, the budget channels validate holds the
+// catalog to.
+func TestRenderShipped(t *testing.T) {
+	e, b := renderShipped(t)
+	for _, lang := range b.Langs() {
+		screens := renderScreens(t, e, lang)
+		if len(screens) < 50 {
+			t.Errorf("%s: only %d screens walked", lang, len(screens))
+		}
+		for _, s := range screens {
+			got := Render(b, lang, s.screen, Layout{})
+			lines := strings.Split(got, "\n")
+			has := func(line string) bool {
+				for _, l := range lines {
+					if l == line {
+						return true
+					}
+				}
+				return false
+			}
+			if strings.Contains(got, "[[") {
+				t.Errorf("%s %s: missing message:\n%s", lang, s.label, got)
+			}
+			for _, o := range s.screen.Options {
+				text := b.Text(lang, o.Text)
+				if !has(o.Key+". "+text) && !has(o.Key+" "+text) {
+					t.Errorf("%s %s: option %s %q not whole on a line:\n%s", lang, s.label, o.Key, text, got)
+				}
+			}
+			if s.screen.Error != nil && lines[0] != b.Text(lang, *s.screen.Error) {
+				t.Errorf("%s %s: error not first:\n%s", lang, s.label, got)
+			}
+			if s.screen.Reference != "" && !strings.Contains(got, s.screen.Reference) {
+				t.Errorf("%s %s: reference not shown:\n%s", lang, s.label, got)
+			}
+			if n, _ := gsm7.Segments(got); n > 2 {
+				t.Errorf("%s %s: %d segments:\n%s", lang, s.label, n, got)
+			}
+		}
+	}
+}
+
+// renderSizeLabel says how many segments a text takes and how it is
+// counted: septets, or UCS-2 units.
+func renderSizeLabel(text string) string {
+	n, ucs2 := gsm7.Segments(text)
+	length, _ := gsm7.Length(text)
+	unit := "segments"
+	if n == 1 {
+		unit = "segment"
+	}
+	if ucs2 {
+		return fmt.Sprintf("%d %s, UCS-2, %d units", n, unit, length)
+	}
+	return fmt.Sprintf("%d %s, GSM-7, %d septets", n, unit, length)
+}
+
+// TestRenderGolden renders every screen of the shipped catalog in every
+// language and compares the texts with testdata/render/<group>.<lang>.golden;
+// -update rewrites them.
+func TestRenderGolden(t *testing.T) {
+	e, b := renderShipped(t)
+	for _, lang := range b.Langs() {
+		files := map[string]*strings.Builder{}
+		var order []string
+		seen := map[string]bool{}
+		for _, s := range renderScreens(t, e, lang) {
+			text := Render(b, lang, s.screen, Layout{})
+			if seen[s.group+"\x00"+text] {
+				continue
+			}
+			seen[s.group+"\x00"+text] = true
+			out := files[s.group]
+			if out == nil {
+				out = &strings.Builder{}
+				files[s.group] = out
+				order = append(order, s.group)
+			}
+			fmt.Fprintf(out, "== %s (%s)\n%s\n", s.label, renderSizeLabel(text), text)
+		}
+		for _, group := range order {
+			renderCompare(t, filepath.Join("testdata", "render", group+"."+lang+".golden"), files[group].String())
+		}
+	}
+	if n := b.Missing(); n != 0 {
+		t.Errorf("%d messages missing while rendering the catalog", n)
+	}
+}
+
+// renderScreenName names a screen in the segment table: service/step, or
+// the first word of its label for the screens outside every service.
+func renderScreenName(s renderScreen) string {
+	if s.screen.Service != "" {
+		return s.screen.Service + "/" + s.screen.Step
+	}
+	return strings.Fields(s.label)[0]
+}
+
+// TestSegmentsDoc checks that docs/sms-segments.md is the current table of
+// the segments each screen of the shipped catalog takes in each language;
+// -update rewrites it.
+func TestSegmentsDoc(t *testing.T) {
+	e, b := renderShipped(t)
+	langs := b.Langs()
+	type cell struct {
+		n    int
+		ucs2 bool
+	}
+	cells := map[string]map[string]cell{} // screen → lang → most segments
+	var order []string
+	worst := map[string]int{}
+	for _, lang := range langs {
+		for _, s := range renderScreens(t, e, lang) {
+			name := renderScreenName(s)
+			if cells[name] == nil {
+				cells[name] = map[string]cell{}
+				order = append(order, name)
+			}
+			n, ucs2 := gsm7.Segments(Render(b, lang, s.screen, Layout{}))
+			if c := cells[name][lang]; n > c.n || (n == c.n && ucs2) {
+				cells[name][lang] = cell{n, ucs2}
+			}
+			worst[lang] = max(worst[lang], n)
+		}
+	}
+	var out strings.Builder
+	out.WriteString("# SMS segments per screen\n\n" +
+		"The most segments each screen of the shipped catalog takes as one SMS reply, in each language,\n" +
+		"over every variant the render tests walk (a refused answer above the prompt, each outcome of a\n" +
+		"submission or lookup). A segment holds 160 GSM-7 characters alone, 153 as part of a longer\n" +
+		"message; \"U\" marks a reply sent in UCS-2 (70 and 67 characters). `channels validate` holds\n" +
+		"every screen to 2 segments (`-sms-segments`).\n\n" +
+		"Generated by `go test ./sms -run TestSegmentsDoc -update`; do not edit.\n\n")
+	out.WriteString("| Screen |")
+	for _, lang := range langs {
+		out.WriteString(" " + lang + " |")
+	}
+	out.WriteString("\n|---|")
+	for range langs {
+		out.WriteString("---:|")
+	}
+	out.WriteString("\n")
+	for _, name := range order {
+		out.WriteString("| " + name + " |")
+		for _, lang := range langs {
+			c := cells[name][lang]
+			u := ""
+			if c.ucs2 {
+				u = " U"
+			}
+			fmt.Fprintf(&out, " %d%s |", c.n, u)
+		}
+		out.WriteString("\n")
+	}
+	out.WriteString("| **most** |")
+	for _, lang := range langs {
+		fmt.Fprintf(&out, " **%d** |", worst[lang])
+	}
+	out.WriteString("\n")
+	renderCompare(t, filepath.Join("..", "docs", "sms-segments.md"), out.String())
+}
+
+// renderCompare compares got with the file, or rewrites it under -update.
+func renderCompare(t *testing.T, file, got string) {
+	t.Helper()
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(file, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatalf("%v (run go test ./sms -update)", err)
+	}
+	if got != string(want) {
+		w, g := strings.Split(string(want), "\n"), strings.Split(got, "\n")
+		for i := 0; i < len(w) || i < len(g); i++ {
+			var wl, gl string
+			if i < len(w) {
+				wl = w[i]
+			}
+			if i < len(g) {
+				gl = g[i]
+			}
+			if wl != gl {
+				t.Errorf("%s differs (run go test ./sms -update and review the diff): line %d\nwant %q\ngot  %q", file, i+1, wl, gl)
+				return
+			}
+		}
+	}
+}
+
+func BenchmarkRender(b *testing.B) {
+	e, bundle := renderShipped(b)
+	type job struct {
+		lang string
+		sc   channels.Screen
+	}
+	var jobs []job
+	for _, lang := range bundle.Langs() {
+		for _, s := range renderScreens(b, e, lang) {
+			jobs = append(jobs, job{lang, s.screen})
+		}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, j := range jobs {
+			Render(bundle, j.lang, j.sc, Layout{})
+		}
+	}
+}
+
+func BenchmarkSegments(b *testing.B) {
+	e, bundle := renderShipped(b)
+	var texts []string
+	for _, lang := range bundle.Langs() {
+		for _, s := range renderScreens(b, e, lang) {
+			texts = append(texts, Render(bundle, lang, s.screen, Layout{}))
+		}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, s := range texts {
+			gsm7.Segments(s)
+		}
+	}
+}
