@@ -31,6 +31,7 @@ const (
 //
 //	id: report_problem
 //	title: report.title
+//	keyword: report.keyword
 //	order: 30
 //	start: category
 //	steps:
@@ -43,11 +44,15 @@ const (
 //	      - {value: roads, text: report.category.roads, next: road_location}
 //	    next: location
 type Service struct {
-	ID    string  `yaml:"id"`
-	Title string  `yaml:"title"` // message ID of the name shown on the root menu
-	Order int     `yaml:"order"` // position on the root menu, ascending
-	Start string  `yaml:"start"` // ID of the first step; the first step listed when empty
-	Steps []*Step `yaml:"steps"`
+	ID    string `yaml:"id"`
+	Title string `yaml:"title"` // message ID of the name shown on the root menu
+	// Keyword is the message ID of the words that start the service by SMS,
+	// comma-separated, in each language ("BIRTH", "NAISSANCE"); optional:
+	// every service is also reached from the SMS menu.
+	Keyword string  `yaml:"keyword"`
+	Order   int     `yaml:"order"` // position on the root menu, ascending
+	Start   string  `yaml:"start"` // ID of the first step; the first step listed when empty
+	Steps   []*Step `yaml:"steps"`
 
 	File  string           `yaml:"-"` // where it was loaded from, for error reports
 	Line  int              `yaml:"-"`

@@ -579,6 +579,9 @@ func (c *Catalog) Messages() []MessageRef {
 	var refs []MessageRef
 	for _, s := range c.Services {
 		refs = append(refs, MessageRef{s.Title, s.File, s.Line})
+		if s.Keyword != "" {
+			refs = append(refs, MessageRef{s.Keyword, s.File, s.Line})
+		}
 		for _, st := range s.Steps {
 			ids := []string{st.Text, st.Empty}
 			if st.Label != st.Text {
