@@ -9,9 +9,15 @@
 // error schema are described by the OpenAPI document served at
 // /v1/openapi.json (app/openapi.yaml).
 //
-// Until phone sign-in exists, the phone a request names is taken on trust:
-// it chooses the language and whose cases a lookup may show, and nothing
-// more.
+// A citizen signs in with a code sent by SMS (package auth, mounted under
+// /v1/auth). Every endpoint that can read or create a citizen's cases
+// needs the bearer token: the sessions (any session can reach the lookups
+// from its root menu, and choosing a language there changes the phone's
+// preferences), whole forms and case reads. Their phone is the token's,
+// never one the request names: the old "phone" field and parameter are
+// still accepted but must then be the signed-in phone (403 otherwise), and
+// a session answers only the phone that started it. Browsing the services
+// and this document stay open.
 package app
 
 import (
@@ -27,6 +33,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/govchannels/channels"
+	"github.com/govchannels/channels/auth"
 	"github.com/govchannels/channels/flows"
 	"github.com/govchannels/channels/locales"
 )
@@ -37,10 +44,12 @@ const (
 	DefaultMaxBody    = 64 << 10
 )
 
-// Config wires an API. Engine, Host, Store and Bundle are required; the
-// other fields have defaults.
+// Config wires an API. Engine, Host, Store, Bundle and Auth are required;
+// the other fields have defaults.
 type Config struct {
 	Engine *flows.Engine
+	// Auth signs citizens in; Register mounts its endpoints with the app's.
+	Auth *auth.Auth
 	// Host carries out the engine's calls (creating and reading cases,
 	// remembering a language); usually a *flows.StoreHost over Store.
 	Host flows.Host
@@ -71,8 +80,8 @@ type API struct {
 // New returns the API for cfg. It panics when a required dependency is
 // missing, which is a wiring mistake rather than a runtime condition.
 func New(cfg Config) *API {
-	if cfg.Engine == nil || cfg.Host == nil || cfg.Store == nil || cfg.Bundle == nil {
-		panic("app: Config needs Engine, Host, Store and Bundle")
+	if cfg.Engine == nil || cfg.Host == nil || cfg.Store == nil || cfg.Bundle == nil || cfg.Auth == nil {
+		panic("app: Config needs Engine, Host, Store, Bundle and Auth")
 	}
 	if cfg.SessionTTL <= 0 {
 		cfg.SessionTTL = DefaultSessionTTL
@@ -90,18 +99,24 @@ func New(cfg Config) *API {
 	return &API{cfg: cfg, log: log.With("channel", string(channels.ChannelApp)), seed: maphash.MakeSeed()}
 }
 
-// Register mounts the endpoints on r under /v1. Every endpoint answers
-// errors as JSON through one middleware, and reads at most MaxBody bytes of
-// a request body.
+// Register mounts the endpoints on r under /v1, the sign-in endpoints of
+// Config.Auth included (so the served document and the routes always
+// agree; do not register the Auth again). Every endpoint answers errors as
+// JSON through one middleware, and reads at most MaxBody bytes of a request
+// body; the endpoints about a citizen's cases need a token (see the
+// package doc).
 func (a *API) Register(r gin.IRouter) {
+	a.cfg.Auth.Register(r)
 	v1 := r.Group("/v1", a.renderErrors, a.limitBody)
 	v1.GET("/openapi.json", a.handle(a.openAPI))
 	v1.GET("/services", a.handle(a.listServices))
-	v1.POST("/services/:id/submissions", a.handle(a.submit))
-	v1.POST("/sessions", a.handle(a.startSession))
-	v1.GET("/sessions/:id", a.handle(a.getSession))
-	v1.POST("/sessions/:id/input", a.handle(a.postInput))
-	v1.GET("/cases/:ref", a.handle(a.getCase))
+
+	signedIn := v1.Group("", a.cfg.Auth.Require())
+	signedIn.POST("/services/:id/submissions", a.handle(a.submit))
+	signedIn.POST("/sessions", a.handle(a.startSession))
+	signedIn.GET("/sessions/:id", a.handle(a.getSession))
+	signedIn.POST("/sessions/:id/input", a.handle(a.postInput))
+	signedIn.GET("/cases/:ref", a.handle(a.getCase))
 }
 
 // handle adapts an endpoint that returns its error to gin: the error is
@@ -152,14 +167,27 @@ func (a *API) language(c *gin.Context, explicit, phone string) string {
 	return lang
 }
 
-// phone normalizes a phone number from a request to E.164; EINVALID with
-// error.phone when it is not a valid number.
-func (a *API) phone(raw string) (string, error) {
-	p, ok := flows.NormalizePhone(raw, a.cfg.Region)
-	if !ok {
-		return "", channels.Errorf(channels.EINVALID, "error.phone", "phone of %d bytes is not valid in region %q", len(raw), a.cfg.Region)
+// phone returns the signed-in phone of a request, which Require left on
+// it. claimed is the phone the request names, from the days before
+// sign-in; when set it must be the same phone: EINVALID with error.phone
+// when it is not a valid number, EFORBIDDEN when it is another one, so
+// that naming a phone never acts as it.
+func (a *API) phone(c *gin.Context, claimed string) (string, error) {
+	phone := auth.Phone(c)
+	if phone == "" {
+		return "", fmt.Errorf("%s %s: no signed-in phone (route mounted without Auth.Require)", c.Request.Method, c.FullPath())
 	}
-	return p, nil
+	if claimed == "" {
+		return phone, nil
+	}
+	p, ok := flows.NormalizePhone(claimed, a.cfg.Region)
+	if !ok {
+		return "", channels.Errorf(channels.EINVALID, "error.phone", "phone of %d bytes is not valid in region %q", len(claimed), a.cfg.Region)
+	}
+	if p != phone {
+		return "", channels.Errorf(channels.EFORBIDDEN, "error.phone_mismatch", "the request names a phone other than the signed-in one")
+	}
+	return phone, nil
 }
 
 // lock holds the stripe of session id until the returned func is called.

@@ -10,7 +10,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -21,6 +23,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/govchannels/channels"
+	"github.com/govchannels/channels/auth"
 	"github.com/govchannels/channels/channelstest"
 	"github.com/govchannels/channels/flows"
 	"github.com/govchannels/channels/store/bolt"
@@ -29,13 +32,17 @@ import (
 // today is the engine's fixed clock: date bounds are checked against it.
 var today = time.Date(2026, 11, 26, 15, 4, 5, 0, time.UTC)
 
-// phone is the citizen of most tests; other phones are strangers.
-const phone = "+254712345678"
+// phone is the citizen of most tests; stranger is another one.
+const (
+	phone    = "+254712345678"
+	stranger = "+254733000000"
+)
 
 // setup is what a test may change of the server it gets.
 type setup struct {
 	maxBody int64
 	host    func(flows.Host) flows.Host // wraps the store's host, to make it fail
+	auth    func(*auth.Config)          // changes the sign-in's configuration
 }
 
 // testServer is the API on a real HTTP server over a real bbolt file, with
@@ -45,10 +52,63 @@ type testServer struct {
 	db     *bolt.DB
 	clock  *channelstest.Clock
 	logs   *channelstest.LogBuffer
+	outbox *recordingOutbox
 	routes gin.RoutesInfo
 	doc    *openapi3.T
 	router routers.Router
+
+	mu     sync.Mutex
+	tokens map[string]string // phone → token of its sign-in
+	owners map[string]string // session ID → the phone that started it
 }
+
+// recordingOutbox is the SMS outbox of the tests: it keeps what it is
+// given, or fails with err.
+type recordingOutbox struct {
+	mu   sync.Mutex
+	sent []channels.Outbound
+	err  error
+}
+
+func (o *recordingOutbox) Send(_ context.Context, ms ...*channels.Outbound) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.err != nil {
+		return o.err
+	}
+	for _, m := range ms {
+		o.sent = append(o.sent, *m)
+	}
+	return nil
+}
+
+// messages returns the messages sent to phone, oldest first.
+func (o *recordingOutbox) messages(phone string) []channels.Outbound {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	var out []channels.Outbound
+	for _, m := range o.sent {
+		if m.To == phone {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// codeRE finds the code in the text of a code's SMS.
+var codeRE = regexp.MustCompile(`\b[0-9]{6}\b`)
+
+// lastCode returns the code of the last SMS sent to phone; "" if none.
+func (o *recordingOutbox) lastCode(phone string) string {
+	ms := o.messages(phone)
+	if len(ms) == 0 {
+		return ""
+	}
+	return codeRE.FindString(ms[len(ms)-1].Text)
+}
+
+// testKey signs the tokens of the test servers.
+var testKey = bytes.Repeat([]byte("k"), auth.MinKeySize)
 
 func newServer(t *testing.T, opts ...func(*setup)) *testServer {
 	t.Helper()
@@ -59,10 +119,22 @@ func newServer(t *testing.T, opts ...func(*setup)) *testServer {
 	gin.SetMode(gin.TestMode)
 	engine, bundle := channelstest.Shipped(t, func() time.Time { return today })
 	db := channelstest.OpenStore(t)
-	s := &testServer{db: db, clock: channelstest.NewClock(today), logs: &channelstest.LogBuffer{}}
+	s := &testServer{
+		db: db, clock: channelstest.NewClock(today), logs: &channelstest.LogBuffer{}, outbox: &recordingOutbox{},
+		tokens: map[string]string{}, owners: map[string]string{},
+	}
 	var host flows.Host = &flows.StoreHost{Cases: db, Prefs: db, Now: func() time.Time { return today }}
 	if su.host != nil {
 		host = su.host(host)
+	}
+	// Everything is logged, so that a test can check what never is.
+	log := slog.New(slog.NewTextHandler(s.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	ac := auth.Config{
+		Sessions: db, Prefs: db, Outbox: s.outbox, Bundle: bundle, Key: testKey,
+		Region: "KE", Now: s.clock.Now, Log: log,
+	}
+	if su.auth != nil {
+		su.auth(&ac)
 	}
 	r := gin.New()
 	New(Config{
@@ -70,7 +142,8 @@ func newServer(t *testing.T, opts ...func(*setup)) *testServer {
 		Host:    host,
 		Store:   db,
 		Bundle:  bundle,
-		Log:     slog.New(slog.NewTextHandler(s.logs, nil)),
+		Auth:    auth.New(ac),
+		Log:     log,
 		Region:  "KE",
 		MaxBody: su.maxBody,
 		Now:     s.clock.Now,
@@ -105,8 +178,9 @@ func newServer(t *testing.T, opts ...func(*setup)) *testServer {
 // req is one request of a test.
 type req struct {
 	method, path string
+	as           string   // the phone signed in, if any: its token is sent
 	body         any      // sent as JSON; a string is sent as it is
-	header       []string // name, value pairs
+	header       []string // name, value pairs, sent after the token
 	// bad marks a request that breaks the OpenAPI document on purpose: only
 	// the response is checked against it.
 	bad bool
@@ -144,6 +218,9 @@ func (r reply) errorMessage() string {
 // and body, so that an undocumented status or field fails the test.
 func (s *testServer) do(t testing.TB, r req) reply {
 	t.Helper()
+	if r.as != "" {
+		s.signIn(t, r.as)
+	}
 	rep, err := s.try(r)
 	if err != nil {
 		t.Fatal(err)
@@ -152,8 +229,18 @@ func (s *testServer) do(t testing.TB, r req) reply {
 }
 
 // try is do for goroutines, which must not stop the test: it returns what
-// went wrong.
+// went wrong. The phone r is sent as must have signed in before.
 func (s *testServer) try(r req) (reply, error) {
+	var bearer []string
+	if r.as != "" {
+		s.mu.Lock()
+		tok := s.tokens[r.as]
+		s.mu.Unlock()
+		if tok == "" {
+			return reply{}, fmt.Errorf("%s %s as %s, who has not signed in", r.method, r.path, r.as)
+		}
+		bearer = []string{"Authorization", "Bearer " + tok}
+	}
 	var raw []byte
 	switch b := r.body.(type) {
 	case nil:
@@ -173,8 +260,9 @@ func (s *testServer) try(r req) (reply, error) {
 		if r.body != nil {
 			hr.Header.Set("Content-Type", "application/json")
 		}
-		for i := 0; i+1 < len(r.header); i += 2 {
-			hr.Header.Set(r.header[i], r.header[i+1])
+		header := append(bearer, r.header...)
+		for i := 0; i+1 < len(header); i += 2 {
+			hr.Header.Set(header[i], header[i+1])
 		}
 		return hr, nil
 	}
@@ -233,38 +321,75 @@ func (s *testServer) checkOpenAPI(hr *http.Request, badRequest bool, resp *http.
 	return nil
 }
 
-// get sends a GET.
-func (s *testServer) get(t testing.TB, path string, header ...string) reply {
+// signIn signs phone in through the real sign-in, reading the code from
+// the SMS the outbox was given, once per server; it returns the token.
+func (s *testServer) signIn(t testing.TB, phone string) string {
 	t.Helper()
-	return s.do(t, req{method: http.MethodGet, path: path, header: header})
+	s.mu.Lock()
+	tok := s.tokens[phone]
+	s.mu.Unlock()
+	if tok != "" {
+		return tok
+	}
+	if r := s.post(t, "", "/v1/auth/otp", map[string]string{"phone": phone}); r.status != http.StatusAccepted {
+		t.Fatalf("ask a code for %s: %d %s", phone, r.status, r.raw)
+	}
+	code := s.outbox.lastCode(phone)
+	r := s.post(t, "", "/v1/auth/verify", map[string]string{"phone": phone, "code": code})
+	tok, _ = r.body["token"].(string)
+	if r.status != http.StatusOK || tok == "" || r.body["phone"] != phone {
+		t.Fatalf("sign in %s with code %q: %d %s", phone, code, r.status, r.raw)
+	}
+	s.mu.Lock()
+	s.tokens[phone] = tok
+	s.mu.Unlock()
+	return tok
 }
 
-// post sends a POST of body as JSON.
-func (s *testServer) post(t testing.TB, path string, body any, header ...string) reply {
+// get sends a GET, signed in as phone as unless it is "".
+func (s *testServer) get(t testing.TB, as, path string, header ...string) reply {
 	t.Helper()
-	return s.do(t, req{method: http.MethodPost, path: path, body: body, header: header})
+	return s.do(t, req{method: http.MethodGet, path: path, as: as, header: header})
 }
 
-// start starts a session of service for phone and returns its ID and reply.
+// post sends a POST of body as JSON, signed in as phone as unless it is "".
+func (s *testServer) post(t testing.TB, as, path string, body any, header ...string) reply {
+	t.Helper()
+	return s.do(t, req{method: http.MethodPost, path: path, as: as, body: body, header: header})
+}
+
+// start starts a session of service for phone, signed in, and returns its
+// ID and reply.
 func (s *testServer) start(t testing.TB, service, phone string, header ...string) (string, reply) {
 	t.Helper()
-	r := s.post(t, "/v1/sessions", map[string]string{"service": service, "phone": phone}, header...)
+	r := s.post(t, phone, "/v1/sessions", map[string]string{"service": service}, header...)
 	if r.status != http.StatusCreated {
 		t.Fatalf("start %s: %d %s", service, r.status, r.raw)
 	}
 	id, _ := r.body["session"].(string)
+	s.mu.Lock()
+	s.owners[id] = phone
+	s.mu.Unlock()
 	return id, r
 }
 
-// input posts body to the session id. A session that goes on must then
-// show, on GET, exactly the screen the input returned (its refusal too).
+// owner returns the phone that started the session id in start.
+func (s *testServer) owner(id string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.owners[id]
+}
+
+// input posts body to the session id as the phone that started it. A
+// session that goes on must then show, on GET, exactly the screen the
+// input returned (its refusal too).
 func (s *testServer) input(t testing.TB, id string, body map[string]string) reply {
 	t.Helper()
-	r := s.post(t, "/v1/sessions/"+id+"/input", body)
+	r := s.post(t, s.owner(id), "/v1/sessions/"+id+"/input", body)
 	if r.status != http.StatusOK || r.screen()["ended"] == true {
 		return r
 	}
-	got := s.get(t, "/v1/sessions/"+id)
+	got := s.get(t, s.owner(id), "/v1/sessions/"+id)
 	if got.status != http.StatusOK || !reflect.DeepEqual(got.screen(), r.screen()) {
 		t.Fatalf("GET session after input %v:\n got  %d %s\n want %s", body, got.status, got.raw, r.raw)
 	}

@@ -10,7 +10,7 @@ import (
 )
 
 // caseView is a case as the app shows it: what it is and where it stands,
-// localized. The answers are left out until the app signs citizens in.
+// localized; the answers are left out.
 type caseView struct {
 	Reference   string          `json:"reference"`
 	Service     string          `json:"service"`
@@ -30,12 +30,12 @@ type historyItem struct {
 	Note   string          `json:"note,omitempty"`
 }
 
-// getCase is GET /v1/cases/{ref}?phone=&lang=: a case, only to the phone
-// that submitted it. A reference of another phone gets the very answer of
-// an unknown one, so references cannot be probed.
+// getCase is GET /v1/cases/{ref}?lang=: a case, only to the signed-in
+// phone that submitted it. A reference of another phone gets the very
+// answer of an unknown one, so references cannot be probed.
 func (a *API) getCase(c *gin.Context) error {
 	a.language(c, c.Query("lang"), "")
-	phone, err := a.phone(c.Query("phone"))
+	phone, err := a.phone(c, c.Query("phone"))
 	if err != nil {
 		return err
 	}

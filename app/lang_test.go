@@ -19,27 +19,28 @@ func TestLanguages(t *testing.T) {
 	}
 	tests := []struct {
 		name   string
-		body   map[string]string
+		phone  string // signed in
+		lang   string // asked for
 		header []string
 		text   string
-		lang   string
+		want   string // the language of the screen
 	}{
-		{"default", map[string]string{"phone": phone}, nil, "What is the problem with?", "en"},
-		{"Accept-Language fr", map[string]string{"phone": phone}, []string{"Accept-Language", "fr-CM,fr;q=0.9,en;q=0.5"}, "Le problème concerne:", "fr"},
-		{"Accept-Language not offered", map[string]string{"phone": phone}, []string{"Accept-Language", "de-DE"}, "What is the problem with?", "en"},
-		{"lang sw", map[string]string{"phone": phone, "lang": "sw"}, nil, "Tatizo linahusu nini?", "sw"},
-		{"lang wins over Accept-Language", map[string]string{"phone": phone, "lang": "sw"}, []string{"Accept-Language", "fr"}, "Tatizo linahusu nini?", "sw"},
-		{"lang not offered falls back to Accept-Language", map[string]string{"phone": phone, "lang": "zu"}, []string{"Accept-Language", "fr"}, "Le problème concerne:", "fr"},
-		{"remembered language wins over Accept-Language", map[string]string{"phone": remembered}, []string{"Accept-Language", "fr"}, "Tatizo linahusu nini?", "sw"},
-		{"lang wins over the remembered language", map[string]string{"phone": remembered, "lang": "fr"}, nil, "Le problème concerne:", "fr"},
+		{"default", phone, "", nil, "What is the problem with?", "en"},
+		{"Accept-Language fr", phone, "", []string{"Accept-Language", "fr-CM,fr;q=0.9,en;q=0.5"}, "Le problème concerne:", "fr"},
+		{"Accept-Language not offered", phone, "", []string{"Accept-Language", "de-DE"}, "What is the problem with?", "en"},
+		{"lang sw", phone, "sw", nil, "Tatizo linahusu nini?", "sw"},
+		{"lang wins over Accept-Language", phone, "sw", []string{"Accept-Language", "fr"}, "Tatizo linahusu nini?", "sw"},
+		{"lang not offered falls back to Accept-Language", phone, "zu", []string{"Accept-Language", "fr"}, "Le problème concerne:", "fr"},
+		{"remembered language wins over Accept-Language", remembered, "", []string{"Accept-Language", "fr"}, "Tatizo linahusu nini?", "sw"},
+		{"lang wins over the remembered language", remembered, "fr", nil, "Le problème concerne:", "fr"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tt.body["service"] = "report_problem"
-			r := s.post(t, "/v1/sessions", tt.body, tt.header...)
+			body := map[string]string{"service": "report_problem", "lang": tt.lang}
+			r := s.post(t, tt.phone, "/v1/sessions", body, tt.header...)
 			sc := r.screen()
-			if r.status != http.StatusCreated || sc["text"] != tt.text || sc["lang"] != tt.lang {
-				t.Errorf("%d %s, want %q in %s", r.status, r.raw, tt.text, tt.lang)
+			if r.status != http.StatusCreated || sc["text"] != tt.text || sc["lang"] != tt.want {
+				t.Errorf("%d %s, want %q in %s", r.status, r.raw, tt.text, tt.want)
 			}
 		})
 	}
@@ -56,7 +57,7 @@ func TestLanguages(t *testing.T) {
 	}
 	for _, tt := range lists {
 		t.Run(tt.name, func(t *testing.T) {
-			r := s.get(t, tt.path, tt.header...)
+			r := s.get(t, "", tt.path, tt.header...)
 			list, _ := r.body["services"].([]any)
 			if r.status != http.StatusOK || r.body["lang"] != tt.lang || len(list) != 3 || list[0].(map[string]any)["title"] != tt.title {
 				t.Errorf("%d %s", r.status, r.raw)
@@ -65,19 +66,19 @@ func TestLanguages(t *testing.T) {
 	}
 
 	t.Run("a whole form in Swahili", func(t *testing.T) {
-		r := s.post(t, "/v1/services/report_problem/submissions", map[string]any{"phone": phone, "lang": "sw", "answers": map[string]string{"category": "water", "location": "K", "description": "Hakuna maji"}})
+		r := s.post(t, phone, "/v1/services/report_problem/submissions", map[string]any{"lang": "sw", "answers": map[string]string{"category": "water", "location": "K", "description": "Hakuna maji"}})
 		want := map[string]any{"location": "Angalau herufi 2."}
 		if r.status != http.StatusUnprocessableEntity || r.errorMessage() != "Baadhi ya majibu yanahitaji kurekebishwa." || !reflect.DeepEqual(r.body["fields"], want) {
 			t.Errorf("%d %s", r.status, r.raw)
 		}
-		r = s.post(t, "/v1/services/report_problem/submissions", map[string]any{"phone": phone, "lang": "sw", "answers": map[string]string{"category": "water", "location": "Kisumu", "description": "Hakuna maji"}})
+		r = s.post(t, phone, "/v1/services/report_problem/submissions", map[string]any{"lang": "sw", "answers": map[string]string{"category": "water", "location": "Kisumu", "description": "Hakuna maji"}})
 		if text, _ := r.screen()["text"].(string); r.status != http.StatusCreated || text != "Ripoti imepokelewa. Nambari yako ya kumbukumbu ni "+r.body["reference"].(string)+". Asante." {
 			t.Errorf("%d %s", r.status, r.raw)
 		}
 	})
 	t.Run("a session keeps its language", func(t *testing.T) {
 		id, _ := s.start(t, "report_problem", phone, "Accept-Language", "fr")
-		r := s.do(t, req{method: http.MethodPost, path: "/v1/sessions/" + id + "/input", body: map[string]string{"text": "9"}, header: []string{"Accept-Language", "sw"}})
+		r := s.do(t, req{method: http.MethodPost, path: "/v1/sessions/" + id + "/input", as: phone, body: map[string]string{"text": "9"}, header: []string{"Accept-Language", "sw"}})
 		if sc := r.screen(); sc["lang"] != "fr" || sc["error"] != "Choisissez un des numéros affichés." {
 			t.Errorf("%d %s", r.status, r.raw)
 		}

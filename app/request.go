@@ -17,7 +17,7 @@ import (
 // startRequest is the body of POST /v1/sessions.
 type startRequest struct {
 	Service string `json:"service"` // a service ID; the root menu when empty
-	Phone   string `json:"phone"`
+	Phone   string `json:"phone"`   // deprecated: the signed-in phone, if given
 	Lang    string `json:"lang"`
 }
 
@@ -29,7 +29,7 @@ type inputRequest struct {
 
 // submissionRequest is the body of POST /v1/services/{id}/submissions.
 type submissionRequest struct {
-	Phone   string            `json:"phone"`
+	Phone   string            `json:"phone"` // deprecated: the signed-in phone, if given
 	Lang    string            `json:"lang"`
 	Answers map[string]string `json:"answers"`
 }

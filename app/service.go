@@ -40,8 +40,8 @@ type submissionReply struct {
 	Screen    Screen `json:"screen"`
 }
 
-// submit is POST /v1/services/{id}/submissions {phone, lang, answers}: the
-// whole form at once, checked step by step as the screens check it, so a
+// submit is POST /v1/services/{id}/submissions {lang, answers}: the whole
+// form of the signed-in phone at once, checked step by step as the screens check it, so a
 // value refused on one channel is refused on all. 201 with the reference
 // of the new case; 422 with a message per refused field; 200 with the
 // final screen for a service that creates no case. A retry with the same
@@ -66,7 +66,8 @@ func (a *API) submit(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	phone, err := a.phone(req.Phone)
+	a.language(c, req.Lang, "")
+	phone, err := a.phone(c, req.Phone)
 	if err != nil {
 		return err
 	}

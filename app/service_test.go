@@ -22,7 +22,7 @@ var (
 
 func TestServicesList(t *testing.T) {
 	s := newServer(t)
-	r := s.get(t, "/v1/services")
+	r := s.get(t, "", "/v1/services")
 	want := []any{
 		map[string]any{"id": "birth_certificate", "title": "Birth certificate"},
 		map[string]any{"id": "check_status", "title": "Check an application"},
@@ -72,7 +72,7 @@ func TestWholeForm(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := s.post(t, "/v1/services/"+tt.service+"/submissions", map[string]any{"phone": phone, "answers": tt.answers})
+			r := s.post(t, phone, "/v1/services/"+tt.service+"/submissions", map[string]any{"answers": tt.answers})
 			ref, _ := r.body["reference"].(string)
 			sc := r.screen()
 			if r.status != http.StatusCreated || ref == "" || sc["reference"] != ref || sc["kind"] != "end" || sc["ended"] != true || !strings.Contains(sc["text"].(string), ref) {
@@ -87,7 +87,7 @@ func TestWholeForm(t *testing.T) {
 	}
 	t.Run("a lookup service answers its final screen", func(t *testing.T) {
 		// Six cases are stored; a lookup lists the latest five.
-		r := s.post(t, "/v1/services/check_status/submissions", map[string]any{"phone": phone, "answers": map[string]string{"how": "mine"}})
+		r := s.post(t, phone, "/v1/services/check_status/submissions", map[string]any{"answers": map[string]string{"how": "mine"}})
 		lines, _ := r.screen()["lines"].([]any)
 		if r.status != http.StatusOK || r.body["reference"] != nil || len(lines) != 5 {
 			t.Errorf("%d %s", r.status, r.raw)
@@ -120,7 +120,7 @@ func TestSameValidationBothWays(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			form := maps.Clone(birthForm)
 			form[tt.field] = tt.value
-			r := s.post(t, "/v1/services/birth_certificate/submissions", map[string]any{"phone": phone, "answers": form})
+			r := s.post(t, phone, "/v1/services/birth_certificate/submissions", map[string]any{"answers": form})
 			want := map[string]any{tt.field: tt.want}
 			if r.status != http.StatusUnprocessableEntity || r.errorCode() != "invalid" || r.errorMessage() != "Some answers need correcting." || !reflect.DeepEqual(r.body["fields"], want) {
 				t.Errorf("whole form: %d %s", r.status, r.raw)
@@ -145,7 +145,7 @@ func TestSameValidationBothWays(t *testing.T) {
 		form := maps.Clone(birthForm)
 		form["child_name"], form["child_dob"], form["guardian_id"] = "A", "31/02/2024", "12345678"
 		delete(form, "place")
-		r := s.post(t, "/v1/services/birth_certificate/submissions", map[string]any{"phone": phone, "answers": form, "lang": "fr"})
+		r := s.post(t, phone, "/v1/services/birth_certificate/submissions", map[string]any{"answers": form, "lang": "fr"})
 		want := map[string]any{
 			"child_name":  "Au moins 2 caractères.",
 			"child_dob":   "Entrez la date au format JJ/MM/AAAA.",
@@ -165,13 +165,13 @@ func TestSameValidationBothWays(t *testing.T) {
 // at once, creates one case and answers its reference every time.
 func TestIdempotencyKey(t *testing.T) {
 	s := newServer(t)
-	form := map[string]any{"phone": phone, "answers": map[string]string{"category": "roads", "location": "Eldoret", "description": "Pothole on the main road"}}
-	submit := func(t *testing.T, body map[string]any, key string) string {
+	form := map[string]any{"answers": map[string]string{"category": "roads", "location": "Eldoret", "description": "Pothole on the main road"}}
+	submit := func(t *testing.T, as string, body map[string]any, key string) string {
 		var header []string
 		if key != "" {
 			header = []string{"Idempotency-Key", key}
 		}
-		r := s.post(t, "/v1/services/report_problem/submissions", body, header...)
+		r := s.post(t, as, "/v1/services/report_problem/submissions", body, header...)
 		if r.status != http.StatusCreated {
 			t.Fatalf("%d %s", r.status, r.raw)
 		}
@@ -185,8 +185,8 @@ func TestIdempotencyKey(t *testing.T) {
 		return len(cases)
 	}
 
-	first := submit(t, form, "retry-1")
-	if again := submit(t, form, "retry-1"); again != first || count(t, phone) != 1 {
+	first := submit(t, phone, form, "retry-1")
+	if again := submit(t, phone, form, "retry-1"); again != first || count(t, phone) != 1 {
 		t.Fatalf("retry gave %s (first %s), %d cases", again, first, count(t, phone))
 	}
 
@@ -195,7 +195,7 @@ func TestIdempotencyKey(t *testing.T) {
 	for i := range replies {
 		wg.Go(func() {
 			var err error
-			replies[i], err = s.try(req{method: http.MethodPost, path: "/v1/services/report_problem/submissions", body: form, header: []string{"Idempotency-Key", "retry-2"}})
+			replies[i], err = s.try(req{method: http.MethodPost, path: "/v1/services/report_problem/submissions", as: phone, body: form, header: []string{"Idempotency-Key", "retry-2"}})
 			if err != nil {
 				t.Error(err)
 			}
@@ -211,17 +211,16 @@ func TestIdempotencyKey(t *testing.T) {
 		t.Errorf("%d cases after two keys, want 2", n)
 	}
 
-	other := map[string]any{"phone": "0733000000", "answers": form["answers"]}
-	if ref := submit(t, other, "retry-1"); ref == first || count(t, "+254733000000") != 1 {
+	if ref := submit(t, "+254733000000", form, "retry-1"); ref == first || count(t, "+254733000000") != 1 {
 		t.Errorf("another phone's key retry-1 gave the first phone's case %s", ref)
 	}
-	if a, b := submit(t, form, ""), submit(t, form, ""); a == b {
+	if a, b := submit(t, phone, form, ""), submit(t, phone, form, ""); a == b {
 		t.Errorf("two submissions without a key gave the same case %s", a)
 	}
 	if n := count(t, phone); n != 4 {
 		t.Errorf("%d cases, want 4", n)
 	}
-	r := s.do(t, req{method: http.MethodPost, path: "/v1/services/report_problem/submissions", body: form, header: []string{"Idempotency-Key", strings.Repeat("k", 129)}, bad: true})
+	r := s.do(t, req{method: http.MethodPost, path: "/v1/services/report_problem/submissions", as: phone, body: form, header: []string{"Idempotency-Key", strings.Repeat("k", 129)}, bad: true})
 	if r.status != http.StatusBadRequest || r.errorCode() != "invalid" {
 		t.Errorf("a key of 129 bytes: %d %s", r.status, r.raw)
 	}

@@ -18,8 +18,9 @@ type sessionReply struct {
 	Screen  Screen `json:"screen"`
 }
 
-// startSession is POST /v1/sessions {service, phone, lang}: a new session
-// at the service's first step (the root menu when service is empty), 201.
+// startSession is POST /v1/sessions {service, lang}: a new session of the
+// signed-in phone at the service's first step (the root menu when service
+// is empty), 201.
 func (a *API) startSession(c *gin.Context) error {
 	body, err := readBody(c)
 	if err != nil {
@@ -29,7 +30,8 @@ func (a *API) startSession(c *gin.Context) error {
 	if err := decodeJSON(body, &req); err != nil {
 		return fmt.Errorf("start session: %w", err)
 	}
-	phone, err := a.phone(req.Phone)
+	a.language(c, req.Lang, "")
+	phone, err := a.phone(c, req.Phone)
 	if err != nil {
 		return err
 	}
@@ -55,7 +57,7 @@ func (a *API) startSession(c *gin.Context) error {
 // any), for an app that was closed or lost the answer.
 func (a *API) getSession(c *gin.Context) error {
 	id := c.Param("id")
-	s, st, err := a.load(c.Request.Context(), id)
+	s, st, err := a.load(c, id)
 	if err != nil {
 		return err
 	}
@@ -85,7 +87,7 @@ func (a *API) postInput(c *gin.Context) error {
 	id := c.Param("id")
 	defer a.lock(id)()
 	ctx := c.Request.Context()
-	s, st, err := a.load(ctx, id)
+	s, st, err := a.load(c, id)
 	if err != nil {
 		return err
 	}
@@ -164,8 +166,15 @@ func errSessionUnknown(format string, args ...any) error {
 	return channels.Errorf(channels.ENOTFOUND, "error.session_unknown", format, args...)
 }
 
-// load returns the live session id and its state.
-func (a *API) load(ctx context.Context, id string) (*channels.Session, flows.State, error) {
+// load returns the live session id of the signed-in phone and its state.
+// A session of another phone is unknown, as a missing one: knowing its ID
+// is not enough to see or answer it.
+func (a *API) load(c *gin.Context, id string) (*channels.Session, flows.State, error) {
+	ctx := c.Request.Context()
+	phone, err := a.phone(c, "")
+	if err != nil {
+		return nil, flows.State{}, err
+	}
 	if !validID(id) {
 		return nil, flows.State{}, errSessionUnknown("malformed session id of %d bytes", len(id))
 	}
@@ -175,6 +184,9 @@ func (a *API) load(ctx context.Context, id string) (*channels.Session, flows.Sta
 	}
 	if err != nil {
 		return nil, flows.State{}, fmt.Errorf("load session %s: %w", id, err)
+	}
+	if s.Phone != phone {
+		return nil, flows.State{}, errSessionUnknown("session %s belongs to another phone", id)
 	}
 	st, err := flows.DecodeState(s.State)
 	if err != nil {

@@ -120,7 +120,7 @@ func TestSessionScreens(t *testing.T) {
 		in["field"] != "child_name" || in["type"] != "text" || in["min_length"] != 2.0 || in["max_length"] != 60.0 || in["pattern"] == nil {
 		t.Fatalf("first screen = %v", sc)
 	}
-	if got := s.get(t, "/v1/sessions/"+id); !reflect.DeepEqual(got.screen(), sc) || got.body["session"] != id {
+	if got := s.get(t, phone, "/v1/sessions/"+id); !reflect.DeepEqual(got.screen(), sc) || got.body["session"] != id {
 		t.Errorf("GET = %s, want %s", got.raw, r.raw)
 	}
 
@@ -195,7 +195,7 @@ func TestEndedSessionIsDeleted(t *testing.T) {
 			if r.status != http.StatusOK || r.screen()["ended"] != true {
 				t.Fatalf("last reply %d %s", r.status, r.raw)
 			}
-			for _, later := range []reply{s.get(t, "/v1/sessions/"+id), s.post(t, "/v1/sessions/"+id+"/input", map[string]string{"text": "1"})} {
+			for _, later := range []reply{s.get(t, phone, "/v1/sessions/"+id), s.post(t, phone, "/v1/sessions/"+id+"/input", map[string]string{"text": "1"})} {
 				if later.status != http.StatusNotFound || later.errorCode() != "not_found" || later.errorMessage() != "Your session has ended. Please start again." {
 					t.Errorf("after the end: %d %s", later.status, later.raw)
 				}
@@ -217,11 +217,11 @@ func TestSessionExpires(t *testing.T) {
 		t.Fatalf("input after 20 min: %d %s", r.status, r.raw)
 	}
 	s.clock.Add(29 * time.Minute)
-	if r := s.get(t, "/v1/sessions/"+id); r.status != http.StatusOK {
+	if r := s.get(t, phone, "/v1/sessions/"+id); r.status != http.StatusOK {
 		t.Fatalf("29 min after the last input: %d %s", r.status, r.raw)
 	}
 	s.clock.Add(time.Minute)
-	if r := s.get(t, "/v1/sessions/"+id); r.status != http.StatusNotFound || r.errorMessage() != "Your session has ended. Please start again." {
+	if r := s.get(t, phone, "/v1/sessions/"+id); r.status != http.StatusNotFound || r.errorMessage() != "Your session has ended. Please start again." {
 		t.Errorf("30 min after the last input: %d %s", r.status, r.raw)
 	}
 }
@@ -241,7 +241,7 @@ func TestConcurrentConfirm(t *testing.T) {
 	for i := range n {
 		wg.Go(func() {
 			var err error
-			replies[i], err = s.try(req{method: http.MethodPost, path: "/v1/sessions/" + id + "/input", body: map[string]string{"text": "1"}})
+			replies[i], err = s.try(req{method: http.MethodPost, path: "/v1/sessions/" + id + "/input", as: phone, body: map[string]string{"text": "1"}})
 			if err != nil {
 				t.Error(err)
 			}
@@ -282,8 +282,8 @@ func TestStaleSession(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			id := fmt.Sprintf("%032x", i+1)
 			for _, r := range []req{
-				{method: http.MethodGet, path: "/v1/sessions/" + id},
-				{method: http.MethodPost, path: "/v1/sessions/" + id + "/input", body: map[string]string{"text": "1"}},
+				{method: http.MethodGet, path: "/v1/sessions/" + id, as: phone},
+				{method: http.MethodPost, path: "/v1/sessions/" + id + "/input", as: phone, body: map[string]string{"text": "1"}},
 			} {
 				err := s.db.PutSession(t.Context(), &channels.Session{
 					ID: sessionKey(id), Phone: phone, Channel: channels.ChannelApp, State: tt.state,

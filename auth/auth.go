@@ -1,0 +1,209 @@
+// Package auth signs citizens in to the mobile app with their phone: the
+// app asks for a one-time code (POST /v1/auth/otp), which is sent by SMS
+// through the durable outbox, and trades it for a signed bearer token
+// (POST /v1/auth/verify). Require checks the token on the endpoints that
+// read or create a citizen's cases and leaves the signed-in phone on the
+// request for Phone to read: the phone comes from the token, never from
+// what a request claims.
+//
+// # Codes
+//
+// A code is six digits drawn uniformly from crypto/rand. Only a keyed,
+// salted hash of it is stored, as the Session "otp/<E.164 phone>" of the
+// app channel, expiring with the code (CodeTTL). A guess is compared in
+// constant time; after MaxAttempts wrong guesses the code is burnt and the
+// citizen asks for a new one. A new request replaces the pending code.
+// Requests are rate-limited per phone and per client address, so that
+// nobody can flood a phone with SMS or spend the SMS budget.
+//
+// # Tokens
+//
+// A token is the base64url encoding (no padding) of payload || tag:
+//
+//	payload = version (1 byte, 1) || expiry (8 bytes, big-endian Unix seconds) || phone (E.164, ASCII)
+//	tag     = HMAC-SHA256(token key, payload)
+//
+// about 72 characters. The tag is checked, in constant time, before any
+// field is read.
+// It is stateless: it stays valid until it expires (TokenTTL), and
+// rotating the signing key (Config.Key) signs everybody out. The code hash
+// and the tokens use two keys derived from Config.Key, so that neither can
+// be made to stand for the other.
+//
+// # Errors
+//
+// Every error is answered as the app's JSON error ({"error": {"code",
+// "message"}}), the message localized by Accept-Language. Two codes are
+// added to those of package channels, because none of them tells a client
+// what to do: EUNAUTHORIZED (401, sign in again) and ERATELIMITED (429,
+// retry after the Retry-After header). Reusing EFORBIDDEN for a missing
+// token would make "sign in" and "not allowed" indistinguishable.
+//
+// Neither a code nor a token is ever logged; phones are masked in logs.
+package auth
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"hash/maphash"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/govchannels/channels"
+	"github.com/govchannels/channels/locales"
+)
+
+// Error codes added to those of package channels; see the package doc.
+const (
+	EUNAUTHORIZED = "unauthorized" // no valid sign-in: 401, sign in again
+	ERATELIMITED  = "rate_limited" // too many requests: 429, retry after Retry-After
+)
+
+// Defaults of the Config fields left zero.
+const (
+	DefaultCodeTTL     = 5 * time.Minute
+	DefaultTokenTTL    = 30 * 24 * time.Hour
+	DefaultMaxAttempts = 5
+)
+
+// DefaultPerPhone allows a phone one code a minute, three in a row: enough
+// for an SMS that was slow to arrive, too few to flood a phone.
+var DefaultPerPhone = Limit{Every: time.Minute, Burst: 3}
+
+// DefaultPerClient allows a client address 10 requests a minute, 20 in a
+// row, over both endpoints.
+var DefaultPerClient = Limit{Every: 6 * time.Second, Burst: 20}
+
+// MinKeySize is the shortest Config.Key New accepts.
+const MinKeySize = 32
+
+// Outbox is where a code's SMS is queued: the durable outbox, which sends
+// it at most once and drops it once it is past its expiry.
+type Outbox interface {
+	Send(ctx context.Context, ms ...*channels.Outbound) error
+}
+
+// Config wires an Auth. Sessions, Prefs, Outbox, Bundle and Key are
+// required; the other fields have defaults.
+type Config struct {
+	// Sessions keeps the pending codes, one Session "otp/<phone>" each.
+	Sessions channels.SessionStore
+	// Prefs tells the language of the SMS and whether the phone opted out
+	// of SMS (it then gets a localized error instead of a code).
+	Prefs  channels.PrefStore
+	Outbox Outbox
+	Bundle *locales.Bundle
+	// Key signs the tokens and keys the code hashes; at least MinKeySize
+	// random bytes, kept secret (Store.Secret(ctx, "auth-token", 32)).
+	Key    []byte
+	Region string // ISO 3166 country of national phone numbers ("0712…"), e.g. "KE"
+
+	CodeTTL     time.Duration // how long a code is valid; DefaultCodeTTL when 0
+	TokenTTL    time.Duration // how long a sign-in lasts; DefaultTokenTTL when 0
+	MaxAttempts int           // wrong guesses that burn a code; DefaultMaxAttempts when 0
+
+	PerPhone  Limit // codes asked for one phone; DefaultPerPhone when zero
+	PerClient Limit // requests of one client address (IPv6: its /64); DefaultPerClient when zero
+
+	Now func() time.Time // time.Now when nil
+	Log *slog.Logger     // discarded when nil
+}
+
+// Auth serves the sign-in endpoints and checks tokens. It is safe for
+// concurrent use.
+type Auth struct {
+	cfg      Config
+	log      *slog.Logger
+	codeKey  []byte // keys the hashes of codes
+	tokenKey []byte // signs tokens
+
+	perPhone  *limiter
+	perClient *limiter
+
+	// locks serializes the requests about one phone, so that concurrent
+	// guesses cannot both read the same attempt count (and so get more
+	// than MaxAttempts guesses) and one code cannot sign in twice. It
+	// holds within one process: several server processes each allow
+	// MaxAttempts, still bounded by the per-phone limit on new codes.
+	locks [64]sync.Mutex
+	seed  maphash.Seed
+}
+
+// New returns the Auth for cfg. It panics when a required dependency is
+// missing or the key is short, which is a wiring mistake rather than a
+// runtime condition.
+func New(cfg Config) *Auth {
+	if cfg.Sessions == nil || cfg.Prefs == nil || cfg.Outbox == nil || cfg.Bundle == nil {
+		panic("auth: Config needs Sessions, Prefs, Outbox and Bundle")
+	}
+	if len(cfg.Key) < MinKeySize {
+		panic("auth: Config.Key is shorter than MinKeySize")
+	}
+	if cfg.CodeTTL <= 0 {
+		cfg.CodeTTL = DefaultCodeTTL
+	}
+	if cfg.TokenTTL <= 0 {
+		cfg.TokenTTL = DefaultTokenTTL
+	}
+	if cfg.MaxAttempts <= 0 {
+		cfg.MaxAttempts = DefaultMaxAttempts
+	}
+	if cfg.PerPhone == (Limit{}) {
+		cfg.PerPhone = DefaultPerPhone
+	}
+	if cfg.PerClient == (Limit{}) {
+		cfg.PerClient = DefaultPerClient
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	log := cfg.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Auth{
+		cfg:       cfg,
+		log:       log,
+		codeKey:   derive(cfg.Key, codePurpose),
+		tokenKey:  derive(cfg.Key, tokenPurpose),
+		perPhone:  newLimiter(cfg.PerPhone, maxTracked),
+		perClient: newLimiter(cfg.PerClient, maxTracked),
+		seed:      maphash.MakeSeed(),
+	}
+}
+
+// The purposes of the keys derived from Config.Key.
+const (
+	codePurpose  = "channels auth: otp code v1"
+	tokenPurpose = "channels auth: token v1"
+)
+
+// derive returns the subkey of key for purpose.
+func derive(key []byte, purpose string) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(purpose))
+	return m.Sum(nil)
+}
+
+// lock holds the stripe of phone until the returned func is called.
+func (a *Auth) lock(phone string) (unlock func()) {
+	m := &a.locks[maphash.String(a.seed, phone)%uint64(len(a.locks))]
+	m.Lock()
+	return m.Unlock
+}
+
+// maskPhone hides the middle of a phone for logs: "+254*******78". It is
+// enough to tell two citizens' lines apart in an incident, not to call
+// them.
+func maskPhone(p string) string {
+	if len(p) <= 6 {
+		return "***"
+	}
+	b := []byte(p)
+	for i := 4; i < len(b)-2; i++ {
+		b[i] = '*'
+	}
+	return string(b)
+}

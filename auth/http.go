@@ -1,0 +1,325 @@
+package auth
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/govchannels/channels"
+	"github.com/govchannels/channels/flows"
+)
+
+// maxBody bounds the request bodies of the sign-in endpoints, which hold a
+// phone and a code.
+const maxBody = 1 << 10
+
+// phoneKey is where Require leaves the signed-in phone on a request.
+const phoneKey = "auth.phone"
+
+// otpRequest is the body of POST /v1/auth/otp.
+type otpRequest struct {
+	Phone string `json:"phone"`
+}
+
+// otpReply is the answer of POST /v1/auth/otp.
+type otpReply struct {
+	ExpiresIn int `json:"expires_in"` // seconds the code is valid
+}
+
+// verifyRequest is the body of POST /v1/auth/verify.
+type verifyRequest struct {
+	Phone string `json:"phone"`
+	Code  string `json:"code"`
+}
+
+// verifyReply is the answer of POST /v1/auth/verify.
+type verifyReply struct {
+	Token     string    `json:"token"`
+	ExpiresAt time.Time `json:"expires_at"`
+	Phone     string    `json:"phone"` // E.164
+}
+
+// errorBody is the app's JSON error ({"error": {"code", "message"}}; see
+// app.ErrorBody). It is written here too because package app mounts this
+// one; the app's tests check both against the same OpenAPI schema.
+type errorBody struct {
+	Error errorDetail `json:"error"`
+}
+
+type errorDetail struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// statuses maps the error codes this package answers to HTTP statuses.
+var statuses = map[string]int{
+	channels.EINVALID:   http.StatusBadRequest,
+	channels.ENOTFOUND:  http.StatusNotFound,
+	channels.ETOOLARGE:  http.StatusRequestEntityTooLarge,
+	channels.EFORBIDDEN: http.StatusForbidden,
+	channels.EINTERNAL:  http.StatusInternalServerError,
+	EUNAUTHORIZED:       http.StatusUnauthorized,
+	ERATELIMITED:        http.StatusTooManyRequests,
+}
+
+// Register mounts the sign-in endpoints on r: POST /v1/auth/otp
+// {"phone"} → 202 {"expires_in"}, and POST /v1/auth/verify {"phone",
+// "code"} → 200 {"token", "expires_at", "phone"}. Package app's Register
+// calls it; a server that mounts the app does not call it again.
+func (a *Auth) Register(r gin.IRouter) {
+	g := r.Group("/v1/auth")
+	g.POST("/otp", a.handle(a.requestCode))
+	g.POST("/verify", a.handle(a.verify))
+}
+
+// Require returns the middleware of the endpoints that need a signed-in
+// citizen: it reads "Authorization: Bearer <token>" and leaves the phone
+// of a valid token for Phone; a missing, malformed, forged or expired token
+// is 401 (EUNAUTHORIZED, with WWW-Authenticate), its message in the
+// language of Accept-Language, and the request goes no further.
+func (a *Auth) Require() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		scheme, tok, _ := strings.Cut(strings.TrimSpace(c.GetHeader("Authorization")), " ")
+		if tok = strings.TrimSpace(tok); !strings.EqualFold(scheme, "Bearer") || tok == "" {
+			c.Header("WWW-Authenticate", `Bearer realm="channels"`)
+			a.fail(c, channels.Errorf(EUNAUTHORIZED, "error.sign_in", "no bearer token"))
+			c.Abort()
+			return
+		}
+		phone, _, err := a.parseToken(tok, a.cfg.Now())
+		if err != nil {
+			msg := "error.sign_in"
+			if errors.Is(err, errExpiredToken) {
+				msg = "error.sign_in_expired"
+			}
+			c.Header("WWW-Authenticate", `Bearer realm="channels", error="invalid_token"`)
+			a.fail(c, channels.Errorf(EUNAUTHORIZED, msg, "%v", err))
+			c.Abort()
+			return
+		}
+		c.Set(phoneKey, phone)
+		c.Next()
+	}
+}
+
+// Phone returns the E.164 phone Require found in the request's token; ""
+// on a request that did not pass through Require.
+func Phone(c *gin.Context) string { return c.GetString(phoneKey) }
+
+// handle adapts an endpoint that returns its error to gin.
+func (a *Auth) handle(h func(c *gin.Context) error) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if err := h(c); err != nil {
+			a.fail(c, err)
+		}
+	}
+}
+
+// fail answers err as the app's JSON error, localized by Accept-Language.
+// Internal errors are logged with their detail, which the client never
+// sees; no error detail here holds a code or a token.
+func (a *Auth) fail(c *gin.Context, err error) {
+	code := channels.ErrorCode(err)
+	status, ok := statuses[code]
+	if !ok {
+		code, status = channels.EINTERNAL, http.StatusInternalServerError
+	}
+	msg := channels.ErrorMessage(err)
+	if code == channels.EINTERNAL {
+		msg = "error.internal"
+		a.log.ErrorContext(c.Request.Context(), "auth: request failed", "route", c.FullPath(), "err", err)
+	}
+	lang := a.cfg.Bundle.Match(c.GetHeader("Accept-Language"))
+	c.JSON(status, errorBody{Error: errorDetail{Code: code, Message: a.cfg.Bundle.Text(lang, channels.Msg(msg))}})
+}
+
+// limited answers a refused request: Retry-After, in whole seconds.
+func limited(c *gin.Context, wait time.Duration, what string) error {
+	c.Header("Retry-After", strconv.Itoa(max(1, int(math.Ceil(wait.Seconds())))))
+	return channels.Errorf(ERATELIMITED, "error.rate_limited", "%s over its limit for %v", what, wait)
+}
+
+// requestCode is POST /v1/auth/otp {"phone"}: a new code for phone, sent
+// by SMS in the phone's language (else the request's), replacing any code
+// pending; 202 {"expires_in"}.
+func (a *Auth) requestCode(c *gin.Context) error {
+	ctx, now := c.Request.Context(), a.cfg.Now()
+	if wait, ok := a.perClient.allow(clientKey(c.ClientIP()), now); !ok {
+		return limited(c, wait, "client")
+	}
+	var req otpRequest
+	if err := decodeBody(c, &req); err != nil {
+		return err
+	}
+	phone, err := a.phone(req.Phone)
+	if err != nil {
+		return err
+	}
+	prefs, err := a.cfg.Prefs.Prefs(ctx, phone)
+	if err != nil {
+		// Without the preferences, an opt-out cannot be honoured.
+		return fmt.Errorf("read preferences of %s: %w", maskPhone(phone), err)
+	}
+	if prefs.OptedOut {
+		a.log.InfoContext(ctx, "auth: code refused to an opted-out phone", "phone", maskPhone(phone))
+		return channels.Errorf(channels.EFORBIDDEN, "error.opted_out", "phone opted out of SMS")
+	}
+	if wait, ok := a.perPhone.allow(phone, now); !ok {
+		a.log.WarnContext(ctx, "auth: codes of a phone over their limit", "phone", maskPhone(phone))
+		return limited(c, wait, "phone")
+	}
+	lang := prefs.Lang
+	if !a.cfg.Bundle.Supports(lang) {
+		lang = a.cfg.Bundle.Match(c.GetHeader("Accept-Language"))
+	}
+
+	code := newCode()
+	p := a.newPending(phone, code)
+	exp := now.Add(a.cfg.CodeTTL)
+	unlock := a.lock(phone)
+	err = a.cfg.Sessions.PutSession(ctx, &channels.Session{
+		ID:        sessionID(phone),
+		Phone:     phone,
+		Channel:   channels.ChannelApp,
+		Edge:      p.encode(),
+		UpdatedAt: now,
+		ExpiresAt: exp,
+	})
+	unlock()
+	if err != nil {
+		return fmt.Errorf("store the code of %s: %w", maskPhone(phone), err)
+	}
+	minutes := int(math.Ceil(a.cfg.CodeTTL.Minutes()))
+	err = a.cfg.Outbox.Send(ctx, &channels.Outbound{
+		Key:        "otp/" + phone + "/" + p.challengeID(),
+		To:         phone,
+		Text:       a.cfg.Bundle.Text(lang, channels.Msg("auth.code_sms", "Code", code, "Minutes", minutes)),
+		Purpose:    channels.PurposeOTP,
+		AtMostOnce: true,
+		ExpiresAt:  exp,
+	})
+	if err != nil {
+		return fmt.Errorf("queue the code of %s: %w", maskPhone(phone), err)
+	}
+	a.log.InfoContext(ctx, "auth: code sent", "phone", maskPhone(phone), "challenge", p.challengeID(), "expires_at", exp)
+	c.JSON(http.StatusAccepted, otpReply{ExpiresIn: int(a.cfg.CodeTTL / time.Second)})
+	return nil
+}
+
+// verify is POST /v1/auth/verify {"phone", "code"}: the token of phone
+// when code is its pending code, which is then used up. A wrong code is
+// 400 and counts as an attempt (a malformed one does not: it cannot be
+// right); the attempt that reaches MaxAttempts burns the code. No code
+// pending (never asked, expired, used or burnt) is 404.
+func (a *Auth) verify(c *gin.Context) error {
+	ctx, now := c.Request.Context(), a.cfg.Now()
+	if wait, ok := a.perClient.allow(clientKey(c.ClientIP()), now); !ok {
+		return limited(c, wait, "client")
+	}
+	var req verifyRequest
+	if err := decodeBody(c, &req); err != nil {
+		return err
+	}
+	phone, err := a.phone(req.Phone)
+	if err != nil {
+		return err
+	}
+	code, ok := cleanCode(req.Code)
+	if !ok {
+		return channels.Errorf(channels.EINVALID, "error.code_wrong", "code of %d bytes is not %d digits", len(req.Code), codeDigits)
+	}
+
+	defer a.lock(phone)()
+	id := sessionID(phone)
+	s, err := a.cfg.Sessions.Session(ctx, id, now)
+	if channels.ErrorCode(err) == channels.ENOTFOUND {
+		return channels.Errorf(channels.ENOTFOUND, "error.code_expired", "no code pending")
+	}
+	if err != nil {
+		return fmt.Errorf("load the code of %s: %w", maskPhone(phone), err)
+	}
+	p, ok := decodePending(s.Edge)
+	if !ok {
+		if err := a.cfg.Sessions.DeleteSession(ctx, id); err != nil {
+			return fmt.Errorf("delete the unreadable code of %s: %w", maskPhone(phone), err)
+		}
+		return channels.Errorf(channels.ENOTFOUND, "error.code_expired", "unreadable pending code of %d bytes", len(s.Edge))
+	}
+
+	if !a.matches(p, phone, code) {
+		p.attempts++
+		if p.attempts >= a.cfg.MaxAttempts {
+			if err := a.cfg.Sessions.DeleteSession(ctx, id); err != nil {
+				return fmt.Errorf("burn the code of %s: %w", maskPhone(phone), err)
+			}
+			a.log.WarnContext(ctx, "auth: code burnt after too many wrong attempts", "phone", maskPhone(phone), "attempts", p.attempts)
+			return channels.Errorf(channels.ENOTFOUND, "error.code_burnt", "wrong code, attempt %d: burnt", p.attempts)
+		}
+		s.Edge, s.UpdatedAt = p.encode(), now
+		if err := a.cfg.Sessions.PutSession(ctx, s); err != nil {
+			return fmt.Errorf("count a wrong code of %s: %w", maskPhone(phone), err)
+		}
+		a.log.InfoContext(ctx, "auth: wrong code", "phone", maskPhone(phone), "attempts", p.attempts)
+		return channels.Errorf(channels.EINVALID, "error.code_wrong", "wrong code, attempt %d", p.attempts)
+	}
+
+	// Used up before the token is given, so a code signs in once.
+	if err := a.cfg.Sessions.DeleteSession(ctx, id); err != nil {
+		return fmt.Errorf("use up the code of %s: %w", maskPhone(phone), err)
+	}
+	exp := now.Add(a.cfg.TokenTTL).Truncate(time.Second)
+	a.log.InfoContext(ctx, "auth: signed in", "phone", maskPhone(phone), "expires_at", exp)
+	c.JSON(http.StatusOK, verifyReply{Token: a.issue(phone, exp), ExpiresAt: exp.UTC(), Phone: phone})
+	return nil
+}
+
+// sessionID is the store ID of the code pending for phone.
+func sessionID(phone string) string { return "otp/" + phone }
+
+// phone normalizes a phone number of a request to E.164; EINVALID with
+// error.phone when it is not a valid number.
+func (a *Auth) phone(raw string) (string, error) {
+	p, ok := flows.NormalizePhone(raw, a.cfg.Region)
+	if !ok {
+		return "", channels.Errorf(channels.EINVALID, "error.phone", "phone of %d bytes is not valid in region %q", len(raw), a.cfg.Region)
+	}
+	return p, nil
+}
+
+// decodeBody reads the request body, at most maxBody bytes, as exactly one
+// JSON object into v, refusing unknown fields and trailing data as the
+// app's other endpoints do.
+func decodeBody(c *gin.Context, v any) error {
+	if c.Request.Body == nil {
+		return channels.Errorf(channels.EINVALID, "error.bad_request", "no body")
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, maxBody))
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		return channels.Errorf(channels.ETOOLARGE, "error.too_large", "body over %d bytes", tooLarge.Limit)
+	}
+	if err != nil {
+		return channels.Errorf(channels.EINVALID, "error.bad_request", "read body: %v", err)
+	}
+	if trimmed := bytes.TrimLeft(body, " \t\r\n"); len(trimmed) == 0 || trimmed[0] != '{' {
+		return channels.Errorf(channels.EINVALID, "error.bad_request", "json: body is not an object")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return channels.Errorf(channels.EINVALID, "error.bad_request", "json: %v", err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return channels.Errorf(channels.EINVALID, "error.bad_request", "json: data after the object")
+	}
+	return nil
+}

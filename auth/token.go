@@ -1,0 +1,100 @@
+package auth
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"time"
+)
+
+// tokenVersion is the first byte of a token's payload; a new format gets a
+// new version, and tokens of an unknown version are refused.
+const tokenVersion = 1
+
+// The bounds of a token: version, expiry, an E.164 phone ("+" and at most
+// 15 digits), tag.
+const (
+	minPayload  = 1 + 8 + 2
+	maxPayload  = 1 + 8 + 16
+	maxTokenLen = ((maxPayload+sha256.Size)*8 + 5) / 6 // base64 of the longest token, no padding
+)
+
+var (
+	errBadToken     = errors.New("malformed or forged token")
+	errExpiredToken = errors.New("expired token")
+)
+
+// tokenEncoding is base64url without padding, refusing encodings whose
+// unused bits are not zero, so that each token has one spelling.
+var tokenEncoding = base64.RawURLEncoding.Strict()
+
+// issue returns the token of phone, valid until exp (to the second).
+func (a *Auth) issue(phone string, exp time.Time) string {
+	b := make([]byte, 0, 1+8+len(phone)+sha256.Size)
+	b = append(b, tokenVersion)
+	b = binary.BigEndian.AppendUint64(b, uint64(exp.Unix()))
+	b = append(b, phone...)
+	return tokenEncoding.EncodeToString(a.tokenTag(b, b))
+}
+
+// tokenTag appends to dst the tag of payload.
+func (a *Auth) tokenTag(dst, payload []byte) []byte {
+	m := hmac.New(sha256.New, a.tokenKey)
+	m.Write(payload)
+	return m.Sum(dst)
+}
+
+// parseToken returns the phone of tok and its expiry when the token was
+// signed with this key and has not expired at now: errBadToken for
+// anything else than a token of ours (checked first, in constant time),
+// errExpiredToken for one of ours past its expiry.
+func (a *Auth) parseToken(tok string, now time.Time) (phone string, exp time.Time, err error) {
+	// The decoder skips '\r' and '\n'; refusing every byte outside the
+	// alphabet keeps one spelling per token.
+	if len(tok) > maxTokenLen {
+		return "", time.Time{}, errBadToken
+	}
+	for i := 0; i < len(tok); i++ {
+		if c := tok[i]; !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return "", time.Time{}, errBadToken
+		}
+	}
+	b, err := tokenEncoding.DecodeString(tok)
+	if err != nil || len(b) < minPayload+sha256.Size {
+		return "", time.Time{}, errBadToken
+	}
+	payload, tag := b[:len(b)-sha256.Size], b[len(b)-sha256.Size:]
+	if !hmac.Equal(a.tokenTag(nil, payload), tag) {
+		return "", time.Time{}, errBadToken
+	}
+	// Signed by us: the rest is as issue wrote it, unless the format
+	// changed, which the version tells.
+	if payload[0] != tokenVersion || len(payload) > maxPayload || !isE164(string(payload[9:])) {
+		return "", time.Time{}, errBadToken
+	}
+	secs := binary.BigEndian.Uint64(payload[1:9])
+	if secs > 1<<62 {
+		return "", time.Time{}, errBadToken
+	}
+	exp = time.Unix(int64(secs), 0)
+	if !now.Before(exp) {
+		return "", time.Time{}, errExpiredToken
+	}
+	return string(payload[9:]), exp, nil
+}
+
+// isE164 reports whether p has the shape of an E.164 number: "+" and 1 to
+// 15 digits, the first not 0.
+func isE164(p string) bool {
+	if len(p) < 2 || len(p) > 16 || p[0] != '+' || p[1] == '0' {
+		return false
+	}
+	for i := 1; i < len(p); i++ {
+		if p[i] < '0' || p[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
