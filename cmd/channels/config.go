@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -13,8 +15,9 @@ import (
 )
 
 // config is everything a deployment can set. Each field has a flag and an
-// environment variable; the flag wins. Secrets (later: gateway credentials)
-// also read a CHANNELS_..._FILE variable naming a file that holds them.
+// environment variable; the flag wins. Secrets (gateway credentials) are
+// better not given as flags, which other users of the machine can read:
+// each also reads a CHANNELS_..._FILE variable naming a file that holds it.
 type config struct {
 	Addr         string
 	Data         string
@@ -27,7 +30,32 @@ type config struct {
 	USSDSession  time.Duration
 	ResumeWindow time.Duration
 	AppSession   time.Duration
+
+	// PublicURL is the scheme and host the SMS gateways call us at: Twilio
+	// signs its requests over it, and delivery-report URLs are built on it.
+	PublicURL string
+
+	TwilioAccountSID       string
+	TwilioAuthToken        string // secret
+	TwilioFrom             string
+	TwilioMessagingService string
+	TwilioRate             float64
+
+	KannelSendSMS  string // smsbox's sendsms URL: http://host:13013/cgi-bin/sendsms
+	KannelUser     string
+	KannelPassword string // secret
+	KannelFrom     string
+	KannelSecret   string // secret: the "secret" parameter of Kannel's calls to us
+	KannelRate     float64
+
+	SMSSender  string // "twilio" or "kannel": which gateway sends when both are set
+	SMSIdle    time.Duration
+	SMSReplies string // "inline" or "outbox"
 }
+
+// secretFlags are the flags whose value may come from the file named by
+// their variable with _FILE appended.
+var secretFlags = []string{"twilio-auth-token", "kannel-password", "kannel-secret"}
 
 // envNames maps each flag to the environment variable that sets it.
 var envNames = map[string]string{
@@ -41,6 +69,22 @@ var envNames = map[string]string{
 	"ussd-session":  "CHANNELS_USSD_SESSION",
 	"resume-window": "CHANNELS_RESUME_WINDOW",
 	"app-session":   "CHANNELS_APP_SESSION",
+
+	"public-url":               "CHANNELS_PUBLIC_URL",
+	"twilio-account-sid":       "CHANNELS_TWILIO_ACCOUNT_SID",
+	"twilio-auth-token":        "CHANNELS_TWILIO_AUTH_TOKEN",
+	"twilio-from":              "CHANNELS_TWILIO_FROM",
+	"twilio-messaging-service": "CHANNELS_TWILIO_MESSAGING_SERVICE",
+	"twilio-rate":              "CHANNELS_TWILIO_RATE",
+	"kannel-sendsms":           "CHANNELS_KANNEL_SENDSMS",
+	"kannel-user":              "CHANNELS_KANNEL_USER",
+	"kannel-password":          "CHANNELS_KANNEL_PASSWORD",
+	"kannel-from":              "CHANNELS_KANNEL_FROM",
+	"kannel-secret":            "CHANNELS_KANNEL_SECRET",
+	"kannel-rate":              "CHANNELS_KANNEL_RATE",
+	"sms-sender":               "CHANNELS_SMS_SENDER",
+	"sms-idle":                 "CHANNELS_SMS_IDLE",
+	"sms-replies":              "CHANNELS_SMS_REPLIES",
 }
 
 // flags registers the settings on fs. Call parse instead of fs.Parse: it
@@ -57,9 +101,27 @@ func (c *config) flags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.USSDSession, "ussd-session", 3*time.Minute, "how long a USSD session is kept after its last hop")
 	fs.DurationVar(&c.ResumeWindow, "resume-window", 10*time.Minute, "how long a dropped USSD session can be resumed by dialling again")
 	fs.DurationVar(&c.AppSession, "app-session", 30*time.Minute, "how long an app session is kept after its last request")
+	fs.StringVar(&c.PublicURL, "public-url", "", "scheme and host SMS gateways call this server at, e.g. https://sms.gov.example (Twilio signs over it)")
+	fs.StringVar(&c.TwilioAccountSID, "twilio-account-sid", "", "Twilio account SID (AC...); with the auth token it turns SMS over Twilio on")
+	fs.StringVar(&c.TwilioAuthToken, "twilio-auth-token", "", "Twilio auth token")
+	fs.StringVar(&c.TwilioFrom, "twilio-from", "", "Twilio number replies and notices are sent from (E.164)")
+	fs.StringVar(&c.TwilioMessagingService, "twilio-messaging-service", "", "Twilio messaging service SID (MG...), instead of -twilio-from")
+	fs.Float64Var(&c.TwilioRate, "twilio-rate", 1, "messages per second sent through Twilio (a long code allows 1)")
+	fs.StringVar(&c.KannelSendSMS, "kannel-sendsms", "", "Kannel smsbox sendsms URL, e.g. http://127.0.0.1:13013/cgi-bin/sendsms; turns SMS over Kannel on")
+	fs.StringVar(&c.KannelUser, "kannel-user", "", "Kannel sendsms-user username")
+	fs.StringVar(&c.KannelPassword, "kannel-password", "", "Kannel sendsms-user password")
+	fs.StringVar(&c.KannelFrom, "kannel-from", "", "sender (short code) of messages sent through Kannel")
+	fs.StringVar(&c.KannelSecret, "kannel-secret", "", "shared secret Kannel adds to its get-url and dlr-url calls as secret=...")
+	fs.Float64Var(&c.KannelRate, "kannel-rate", 10, "messages per second sent through Kannel")
+	fs.StringVar(&c.SMSSender, "sms-sender", "", "twilio or kannel: the gateway that sends, when both are configured")
+	fs.DurationVar(&c.SMSIdle, "sms-idle", 12*time.Hour, "how long an SMS dialogue waits for the next reply")
+	fs.StringVar(&c.SMSReplies, "sms-replies", "inline", "inline (in the gateway's response) or outbox (queued, rate-limited, reported)")
 	fs.VisitAll(func(f *flag.Flag) {
 		if env := envNames[f.Name]; env != "" {
 			f.Usage += " ($" + env + ")"
+			if slices.Contains(secretFlags, f.Name) {
+				f.Usage += " (or $" + env + "_FILE)"
+			}
 		}
 	})
 }
@@ -67,6 +129,18 @@ func (c *config) flags(fs *flag.FlagSet) {
 // parse applies the environment, then args, then validates the result.
 func (c *config) parse(fs *flag.FlagSet, args []string) error {
 	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		file, ok := os.LookupEnv(envNames[f.Name] + "_FILE")
+		if !ok || !slices.Contains(secretFlags, f.Name) || err != nil {
+			return
+		}
+		v, rerr := os.ReadFile(file)
+		if rerr != nil {
+			err = fmt.Errorf("%s_FILE: %w", envNames[f.Name], rerr)
+			return
+		}
+		err = fs.Set(f.Name, strings.TrimSpace(string(v)))
+	})
 	fs.VisitAll(func(f *flag.Flag) {
 		if v, ok := os.LookupEnv(envNames[f.Name]); ok && envNames[f.Name] != "" && err == nil {
 			if e := fs.Set(f.Name, v); e != nil {
@@ -108,10 +182,95 @@ func (c *config) validate() error {
 	if _, err := parseLevel(c.LogLevel); err != nil {
 		problems = append(problems, err.Error())
 	}
+	problems = append(problems, c.validateSMS()...)
 	if len(problems) > 0 {
 		return fmt.Errorf("invalid configuration: %s", strings.Join(problems, "; "))
 	}
 	return nil
+}
+
+// twilio reports whether SMS over Twilio is configured.
+func (c *config) twilio() bool { return c.TwilioAccountSID != "" || c.TwilioAuthToken != "" }
+
+// kannel reports whether SMS over Kannel is configured.
+func (c *config) kannel() bool { return c.KannelSendSMS != "" }
+
+// sender is the gateway that sends outbound SMS, "" when none is set.
+func (c *config) sender() string {
+	switch {
+	case c.SMSSender != "":
+		return c.SMSSender
+	case c.kannel():
+		return "kannel"
+	case c.twilio():
+		return "twilio"
+	}
+	return ""
+}
+
+func (c *config) validateSMS() []string {
+	var problems []string
+	if c.PublicURL != "" {
+		u, err := url.Parse(c.PublicURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+			problems = append(problems, fmt.Sprintf("public-url %q must be a scheme and host, e.g. https://sms.gov.example", c.PublicURL))
+		}
+	}
+	if c.twilio() {
+		switch {
+		case c.TwilioAccountSID == "" || c.TwilioAuthToken == "":
+			problems = append(problems, "Twilio needs both twilio-account-sid and twilio-auth-token")
+		case (c.TwilioFrom == "") == (c.TwilioMessagingService == ""):
+			problems = append(problems, "Twilio needs one of twilio-from or twilio-messaging-service")
+		case c.PublicURL == "":
+			problems = append(problems, "Twilio needs public-url: it signs every webhook over the URL it calls")
+		}
+	}
+	if c.kannel() {
+		u, err := url.Parse(c.KannelSendSMS)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			problems = append(problems, fmt.Sprintf("kannel-sendsms %q is not an http URL", c.KannelSendSMS))
+		}
+		if c.KannelSecret != "" && (len(c.KannelSecret) < 16 || !alphanumeric(c.KannelSecret)) {
+			problems = append(problems, "kannel-secret must be at least 16 letters and digits (Kannel expands %-escapes and other signs in its URLs)")
+		}
+		if c.KannelUser == "" || c.KannelPassword == "" {
+			problems = append(problems, "Kannel needs kannel-user and kannel-password (a sendsms-user of smsbox)")
+		}
+	}
+	switch c.SMSSender {
+	case "":
+		if c.twilio() && c.kannel() {
+			problems = append(problems, "both Twilio and Kannel are configured: choose the one that sends with sms-sender")
+		}
+	case "twilio", "kannel":
+		if (c.SMSSender == "twilio" && !c.twilio()) || (c.SMSSender == "kannel" && !c.kannel()) {
+			problems = append(problems, fmt.Sprintf("sms-sender %s is not configured", c.SMSSender))
+		}
+	default:
+		problems = append(problems, fmt.Sprintf("sms-sender %q must be twilio or kannel", c.SMSSender))
+	}
+	for name, r := range map[string]float64{"twilio-rate": c.TwilioRate, "kannel-rate": c.KannelRate} {
+		if r <= 0 || r > 10000 {
+			problems = append(problems, fmt.Sprintf("%s %g must be above 0 and at most 10000 messages a second", name, r))
+		}
+	}
+	if c.SMSIdle < time.Minute {
+		problems = append(problems, "sms-idle must be at least a minute (SMS replies take minutes, often hours)")
+	}
+	if c.SMSReplies != "inline" && c.SMSReplies != "outbox" {
+		problems = append(problems, fmt.Sprintf("sms-replies %q must be inline or outbox", c.SMSReplies))
+	}
+	return problems
+}
+
+func alphanumeric(s string) bool {
+	for _, r := range s {
+		if !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9') {
+			return false
+		}
+	}
+	return true
 }
 
 func parseLevel(s string) (slog.Level, error) {

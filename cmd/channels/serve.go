@@ -9,9 +9,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -19,9 +21,14 @@ import (
 
 	"github.com/govchannels/channels"
 	"github.com/govchannels/channels/app"
+	"github.com/govchannels/channels/auth"
 	"github.com/govchannels/channels/flows"
+	"github.com/govchannels/channels/kannel"
 	"github.com/govchannels/channels/locales"
+	"github.com/govchannels/channels/outbox"
+	"github.com/govchannels/channels/sms"
 	"github.com/govchannels/channels/store/bolt"
+	"github.com/govchannels/channels/twilio"
 	"github.com/govchannels/channels/ussd"
 )
 
@@ -35,14 +42,16 @@ type server struct {
 	catalog *flows.Catalog
 	engine  *flows.Engine
 	router  *gin.Engine
+	box     *outbox.Outbox // nil when no SMS gateway is configured
+	routes  []string       // what listens where, for the startup banner
 	stop    context.CancelFunc
-	done    chan struct{}
+	wg      sync.WaitGroup
 }
 
 // newServer opens the store, loads and checks the catalog and mounts every
 // channel. It refuses a catalog with any problem: a broken service must not
 // reach citizens.
-func newServer(cfg config, log *slog.Logger) (*server, error) {
+func newServer(cfg config, log *slog.Logger) (_ *server, err error) {
 	cat, bundle, err := catalog(cfg.Services)
 	if err != nil {
 		return nil, err
@@ -58,6 +67,12 @@ func newServer(cfg config, log *slog.Logger) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer func() {
+		if err != nil {
+			db.Close()
+		}
+	}()
+	s := &server{cfg: cfg, log: log, db: db, bundle: bundle, catalog: cat, engine: engine}
 	host := &flows.StoreHost{Cases: db, Prefs: db}
 
 	router := gin.New()
@@ -72,6 +87,7 @@ func newServer(cfg config, log *slog.Logger) (*server, error) {
 		}
 		c.String(http.StatusNotFound, "not found")
 	})
+	s.router = router
 
 	u := ussd.New(ussd.Config{
 		Engine:       engine,
@@ -86,26 +102,135 @@ func newServer(cfg config, log *slog.Logger) (*server, error) {
 		Region:       cfg.Region,
 	})
 	u.RegisterAT(router, "/ussd/at")
+	u.RegisterKannel(router, "/ussd/kannel", cfg.KannelSecret)
+	s.routes = append(s.routes, "USSD: Africa's Talking POST /ussd/at, Kannel (SMPP) /ussd/kannel")
+
+	sender, err := newSender(cfg)
+	if err != nil {
+		return nil, err
+	}
+	var codes auth.Outbox = unavailable{}
+	if sender != nil {
+		s.box = outbox.New(outbox.Config{Store: db, Prefs: db, Sender: sender, Rate: cfg.rate(), Log: log})
+		codes = s.box
+	}
+	key, err := db.Secret(context.Background(), "auth-token", auth.MinKeySize)
+	if err != nil {
+		return nil, err
+	}
+	authn := auth.New(auth.Config{Sessions: db, Prefs: db, Outbox: codes, Bundle: bundle, Key: key, Region: cfg.Region, Log: log})
 	api := app.New(app.Config{
 		Engine:     engine,
 		Host:       host,
 		Store:      db,
 		Bundle:     bundle,
+		Auth:       authn,
 		Log:        log,
 		Region:     cfg.Region,
 		SessionTTL: cfg.AppSession,
 	})
 	api.Register(router)
+	s.routes = append(s.routes, "app API: /v1 (OpenAPI at /v1/openapi.json)")
+
+	if err := s.mountSMS(host); err != nil {
+		return nil, err
+	}
 
 	ctx, stop := context.WithCancel(context.Background())
-	s := &server{cfg: cfg, log: log, db: db, bundle: bundle, catalog: cat, engine: engine, router: router, stop: stop, done: make(chan struct{})}
+	s.stop = stop
+	s.wg.Add(1)
 	go s.purge(ctx, time.Minute)
+	if s.box != nil {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			if err := s.box.Run(ctx); err != nil {
+				log.Error("sms outbox stopped", "err", err)
+			}
+		}()
+	}
 	return s, nil
+}
+
+// mountSMS mounts the SMS edges of the configured gateways, or says in the
+// log and the banner that SMS is off.
+func (s *server) mountSMS(host flows.Host) error {
+	cfg := s.cfg
+	if !cfg.twilio() && !cfg.kannel() {
+		s.log.Warn("SMS is off: no Twilio credentials or Kannel sendsms URL are configured; app sign-in codes cannot be sent")
+		s.routes = append(s.routes, "SMS: off (configure Twilio or Kannel)")
+		return nil
+	}
+	scfg := sms.Config{
+		Engine: s.engine, Host: host, Sessions: s.db, Prefs: s.db, Bundle: s.bundle, Log: s.log,
+		IdleWindow: cfg.SMSIdle, Reports: s.box,
+	}
+	if cfg.SMSReplies == "outbox" {
+		scfg.Replies = s.box
+	}
+	srv, err := sms.New(scfg)
+	if err != nil {
+		return err
+	}
+	if cfg.twilio() {
+		sms.NewTwilio(srv, sms.TwilioConfig{AuthToken: cfg.TwilioAuthToken, PublicURL: cfg.PublicURL, Region: cfg.Region}).Register(s.router, "/sms/twilio")
+		s.routes = append(s.routes, "SMS: Twilio webhook POST /sms/twilio, status callback /sms/twilio/status")
+	}
+	if cfg.kannel() {
+		sms.NewKannel(srv, sms.KannelConfig{Secret: cfg.KannelSecret, Region: cfg.Region}).Register(s.router, "/sms/kannel")
+		s.routes = append(s.routes, "SMS: Kannel get-url /sms/kannel, dlr-url /sms/kannel/dlr")
+	}
+	s.log.Info("SMS is on", "sender", cfg.sender(), "replies", cfg.SMSReplies)
+	return nil
+}
+
+// newSender returns the gateway that sends outbound SMS; nil when none is
+// configured.
+func newSender(cfg config) (outbox.Sender, error) {
+	base := strings.TrimSuffix(cfg.PublicURL, "/")
+	switch cfg.sender() {
+	case "twilio":
+		return twilio.New(twilio.Config{
+			AccountSID: cfg.TwilioAccountSID, AuthToken: cfg.TwilioAuthToken,
+			From: cfg.TwilioFrom, MessagingServiceSID: cfg.TwilioMessagingService,
+			StatusCallback: base + "/sms/twilio/status",
+		})
+	case "kannel":
+		dlr := ""
+		if base != "" {
+			dlr = base + "/sms/kannel/dlr"
+			if cfg.KannelSecret != "" {
+				dlr += "?secret=" + url.QueryEscape(cfg.KannelSecret)
+			}
+		}
+		return kannel.New(kannel.Config{
+			SendSMSURL: cfg.KannelSendSMS, Username: cfg.KannelUser, Password: cfg.KannelPassword,
+			From: cfg.KannelFrom, DLRURL: dlr,
+		})
+	}
+	return nil, nil
+}
+
+// rate is the configured sending rate of the gateway that sends.
+func (c *config) rate() float64 {
+	if c.sender() == "kannel" {
+		return c.KannelRate
+	}
+	return c.TwilioRate
+}
+
+// unavailable is the outbox of a server with no SMS gateway: it refuses
+// every message, so that a sign-in code is never accepted and then left
+// unsent.
+type unavailable struct{}
+
+func (unavailable) Send(context.Context, ...*channels.Outbound) error {
+	return channels.Errorf(channels.EINTERNAL, "sms.unavailable", "no SMS gateway is configured")
 }
 
 // purge removes expired sessions every interval until ctx ends.
 func (s *server) purge(ctx context.Context, interval time.Duration) {
-	defer close(s.done)
+	defer s.wg.Done()
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -136,7 +261,7 @@ func (s *server) serviceIndex(id string) int {
 // Close stops background work and closes the store.
 func (s *server) Close() error {
 	s.stop()
-	<-s.done
+	s.wg.Wait()
 	return s.db.Close()
 }
 
@@ -187,7 +312,9 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "channels: listening on http://%s (%d services from %s, languages %v, data %s)\n",
 		listenURL(ln.Addr()), len(srv.catalog.Services), catalogName, srv.bundle.Langs(), cfg.Data)
-	fmt.Fprintf(stdout, "channels: USSD (Africa's Talking) POST /ussd/at; app API /v1 (OpenAPI at /v1/openapi.json)\n")
+	for _, r := range srv.routes {
+		fmt.Fprintf(stdout, "channels: %s\n", r)
+	}
 
 	select {
 	case err := <-errc:
