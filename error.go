@@ -14,6 +14,9 @@ const (
 	ETOOLARGE  = "too_large" // the request body is over its limit
 	EINTERNAL  = "internal"  // something failed on our side
 	EFORBIDDEN = "forbidden" // the caller may not do this
+	// EUNAVAILABLE: something the request needs is not there now (no SMS
+	// gateway is configured, say); retrying later may work.
+	EUNAVAILABLE = "unavailable"
 )
 
 // Error is an error that carries a stable code and a message ID. The message

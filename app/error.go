@@ -12,12 +12,13 @@ import (
 
 // statuses maps the stable error codes to HTTP statuses.
 var statuses = map[string]int{
-	channels.EINVALID:   http.StatusBadRequest,
-	channels.ENOTFOUND:  http.StatusNotFound,
-	channels.ECONFLICT:  http.StatusConflict,
-	channels.ETOOLARGE:  http.StatusRequestEntityTooLarge,
-	channels.EFORBIDDEN: http.StatusForbidden,
-	channels.EINTERNAL:  http.StatusInternalServerError,
+	channels.EINVALID:     http.StatusBadRequest,
+	channels.ENOTFOUND:    http.StatusNotFound,
+	channels.ECONFLICT:    http.StatusConflict,
+	channels.ETOOLARGE:    http.StatusRequestEntityTooLarge,
+	channels.EFORBIDDEN:   http.StatusForbidden,
+	channels.EINTERNAL:    http.StatusInternalServerError,
+	channels.EUNAVAILABLE: http.StatusServiceUnavailable,
 }
 
 // ErrorBody is the JSON of every error the API answers. Code is one of the

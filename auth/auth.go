@@ -193,17 +193,3 @@ func (a *Auth) lock(phone string) (unlock func()) {
 	m.Lock()
 	return m.Unlock
 }
-
-// maskPhone hides the middle of a phone for logs: "+254*******78". It is
-// enough to tell two citizens' lines apart in an incident, not to call
-// them.
-func maskPhone(p string) string {
-	if len(p) <= 6 {
-		return "***"
-	}
-	b := []byte(p)
-	for i := 4; i < len(b)-2; i++ {
-		b[i] = '*'
-	}
-	return string(b)
-}

@@ -62,13 +62,14 @@ type errorDetail struct {
 
 // statuses maps the error codes this package answers to HTTP statuses.
 var statuses = map[string]int{
-	channels.EINVALID:   http.StatusBadRequest,
-	channels.ENOTFOUND:  http.StatusNotFound,
-	channels.ETOOLARGE:  http.StatusRequestEntityTooLarge,
-	channels.EFORBIDDEN: http.StatusForbidden,
-	channels.EINTERNAL:  http.StatusInternalServerError,
-	EUNAUTHORIZED:       http.StatusUnauthorized,
-	ERATELIMITED:        http.StatusTooManyRequests,
+	channels.EINVALID:     http.StatusBadRequest,
+	channels.ENOTFOUND:    http.StatusNotFound,
+	channels.ETOOLARGE:    http.StatusRequestEntityTooLarge,
+	channels.EFORBIDDEN:   http.StatusForbidden,
+	channels.EINTERNAL:    http.StatusInternalServerError,
+	channels.EUNAVAILABLE: http.StatusServiceUnavailable,
+	EUNAUTHORIZED:         http.StatusUnauthorized,
+	ERATELIMITED:          http.StatusTooManyRequests,
 }
 
 // Register mounts the sign-in endpoints on r: POST /v1/auth/otp
@@ -167,14 +168,14 @@ func (a *Auth) requestCode(c *gin.Context) error {
 	prefs, err := a.cfg.Prefs.Prefs(ctx, phone)
 	if err != nil {
 		// Without the preferences, an opt-out cannot be honoured.
-		return fmt.Errorf("read preferences of %s: %w", maskPhone(phone), err)
+		return fmt.Errorf("read preferences of %s: %w", channels.MaskPhone(phone), err)
 	}
 	if prefs.OptedOut {
-		a.log.InfoContext(ctx, "auth: code refused to an opted-out phone", "phone", maskPhone(phone))
+		a.log.InfoContext(ctx, "auth: code refused to an opted-out phone", "phone", channels.MaskPhone(phone))
 		return channels.Errorf(channels.EFORBIDDEN, "error.opted_out", "phone opted out of SMS")
 	}
 	if wait, ok := a.perPhone.allow(phone, now); !ok {
-		a.log.WarnContext(ctx, "auth: codes of a phone over their limit", "phone", maskPhone(phone))
+		a.log.WarnContext(ctx, "auth: codes of a phone over their limit", "phone", channels.MaskPhone(phone))
 		return limited(c, wait, "phone")
 	}
 	lang := prefs.Lang
@@ -196,11 +197,11 @@ func (a *Auth) requestCode(c *gin.Context) error {
 	})
 	unlock()
 	if err != nil {
-		return fmt.Errorf("store the code of %s: %w", maskPhone(phone), err)
+		return fmt.Errorf("store the code of %s: %w", channels.MaskPhone(phone), err)
 	}
 	minutes := int(math.Ceil(a.cfg.CodeTTL.Minutes()))
 	err = a.cfg.Outbox.Send(ctx, &channels.Outbound{
-		Key:        "otp/" + phone + "/" + p.challengeID(),
+		Key:        "otp/" + p.challengeID(), // no phone: keys reach logs
 		To:         phone,
 		Text:       a.cfg.Bundle.Text(lang, channels.Msg("auth.code_sms", "Code", code, "Minutes", minutes)),
 		Purpose:    channels.PurposeOTP,
@@ -208,9 +209,9 @@ func (a *Auth) requestCode(c *gin.Context) error {
 		ExpiresAt:  exp,
 	})
 	if err != nil {
-		return fmt.Errorf("queue the code of %s: %w", maskPhone(phone), err)
+		return fmt.Errorf("queue the code of %s: %w", channels.MaskPhone(phone), err)
 	}
-	a.log.InfoContext(ctx, "auth: code sent", "phone", maskPhone(phone), "challenge", p.challengeID(), "expires_at", exp)
+	a.log.InfoContext(ctx, "auth: code sent", "phone", channels.MaskPhone(phone), "challenge", p.challengeID(), "expires_at", exp)
 	c.JSON(http.StatusAccepted, otpReply{ExpiresIn: int(a.cfg.CodeTTL / time.Second)})
 	return nil
 }
@@ -245,12 +246,12 @@ func (a *Auth) verify(c *gin.Context) error {
 		return channels.Errorf(channels.ENOTFOUND, "error.code_expired", "no code pending")
 	}
 	if err != nil {
-		return fmt.Errorf("load the code of %s: %w", maskPhone(phone), err)
+		return fmt.Errorf("load the code of %s: %w", channels.MaskPhone(phone), err)
 	}
 	p, ok := decodePending(s.Edge)
 	if !ok {
 		if err := a.cfg.Sessions.DeleteSession(ctx, id); err != nil {
-			return fmt.Errorf("delete the unreadable code of %s: %w", maskPhone(phone), err)
+			return fmt.Errorf("delete the unreadable code of %s: %w", channels.MaskPhone(phone), err)
 		}
 		return channels.Errorf(channels.ENOTFOUND, "error.code_expired", "unreadable pending code of %d bytes", len(s.Edge))
 	}
@@ -259,25 +260,25 @@ func (a *Auth) verify(c *gin.Context) error {
 		p.attempts++
 		if p.attempts >= a.cfg.MaxAttempts {
 			if err := a.cfg.Sessions.DeleteSession(ctx, id); err != nil {
-				return fmt.Errorf("burn the code of %s: %w", maskPhone(phone), err)
+				return fmt.Errorf("burn the code of %s: %w", channels.MaskPhone(phone), err)
 			}
-			a.log.WarnContext(ctx, "auth: code burnt after too many wrong attempts", "phone", maskPhone(phone), "attempts", p.attempts)
+			a.log.WarnContext(ctx, "auth: code burnt after too many wrong attempts", "phone", channels.MaskPhone(phone), "attempts", p.attempts)
 			return channels.Errorf(channels.ENOTFOUND, "error.code_burnt", "wrong code, attempt %d: burnt", p.attempts)
 		}
 		s.Edge, s.UpdatedAt = p.encode(), now
 		if err := a.cfg.Sessions.PutSession(ctx, s); err != nil {
-			return fmt.Errorf("count a wrong code of %s: %w", maskPhone(phone), err)
+			return fmt.Errorf("count a wrong code of %s: %w", channels.MaskPhone(phone), err)
 		}
-		a.log.InfoContext(ctx, "auth: wrong code", "phone", maskPhone(phone), "attempts", p.attempts)
+		a.log.InfoContext(ctx, "auth: wrong code", "phone", channels.MaskPhone(phone), "attempts", p.attempts)
 		return channels.Errorf(channels.EINVALID, "error.code_wrong", "wrong code, attempt %d", p.attempts)
 	}
 
 	// Used up before the token is given, so a code signs in once.
 	if err := a.cfg.Sessions.DeleteSession(ctx, id); err != nil {
-		return fmt.Errorf("use up the code of %s: %w", maskPhone(phone), err)
+		return fmt.Errorf("use up the code of %s: %w", channels.MaskPhone(phone), err)
 	}
 	exp := now.Add(a.cfg.TokenTTL).Truncate(time.Second)
-	a.log.InfoContext(ctx, "auth: signed in", "phone", maskPhone(phone), "expires_at", exp)
+	a.log.InfoContext(ctx, "auth: signed in", "phone", channels.MaskPhone(phone), "expires_at", exp)
 	c.JSON(http.StatusOK, verifyReply{Token: a.issue(phone, exp), ExpiresAt: exp.UTC(), Phone: phone})
 	return nil
 }

@@ -553,7 +553,7 @@ func (o *Outbox) update(ctx context.Context, key string, change func(*channels.O
 // attrs describes m for a log line: never its text, which may hold a code,
 // and only the last digits of the phone.
 func (o *Outbox) attrs(m *channels.Outbound) []any {
-	a := []any{"key", m.Key, "to", maskPhone(m.To), "purpose", m.Purpose, "status", m.Status, "attempts", m.Attempts}
+	a := []any{"key", m.Key, "to", channels.MaskPhone(m.To), "purpose", m.Purpose, "status", m.Status, "attempts", m.Attempts}
 	if m.ProviderID != "" {
 		a = append(a, "provider_id", m.ProviderID)
 	}
@@ -564,14 +564,4 @@ func (o *Outbox) attrs(m *channels.Outbound) []any {
 		a = append(a, "next_attempt", m.NextAttempt)
 	}
 	return a
-}
-
-// maskPhone keeps the last three characters of phone, enough to tell
-// numbers apart in a log without identifying anyone.
-func maskPhone(phone string) string {
-	const keep = 3
-	if len(phone) <= keep {
-		return "***"
-	}
-	return "***" + phone[len(phone)-keep:]
 }

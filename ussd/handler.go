@@ -433,7 +433,7 @@ func (h *hop) fail(err error) (Reply, error) {
 // may be personal data: only its length and a digest are logged, and the
 // phone is masked.
 func (h *hop) attrs(kv ...any) []any {
-	return append([]any{"session", h.req.SessionID, "phone", maskPhone(h.req.Phone), "text", textDigest(h.req.Text)}, kv...)
+	return append([]any{"session", h.req.SessionID, "phone", channels.MaskPhone(h.req.Phone), "text", textDigest(h.req.Text)}, kv...)
 }
 
 // sealText is what an ended session keeps of the last text: enough to
@@ -442,9 +442,6 @@ func sealText(s string) string {
 	sum := sha256.Sum256([]byte(s))
 	return string(sum[:16])
 }
-
-// maskPhone is channels.MaskPhone, for the many log lines here.
-func maskPhone(p string) string { return channels.MaskPhone(p) }
 
 // logKey keys the digests of texts in logs. It is drawn afresh by each
 // process, so that a digest cannot be reversed by hashing guesses (a

@@ -327,7 +327,7 @@ func (s *Server) handleKannel(c *gin.Context, checkSecret bool, want [sha256.Siz
 // Kannel sends its own "could not fetch" text on a 4xx; the body is for
 // whoever reads the exchange.
 func (s *Server) refuseKannel(c *gin.Context, status int, phone string, err error) {
-	s.cfg.Log.Warn("ussd kannel request refused", "status", status, "err", err, "phone", maskPhone(phone), "client", c.ClientIP())
+	s.cfg.Log.Warn("ussd kannel request refused", "status", status, "err", err, "phone", channels.MaskPhone(phone), "client", c.ClientIP())
 	msg := s.cfg.Bundle.Text(locales.Default, channels.Msg(channels.ErrorMessage(err)))
 	c.Data(status, "text/plain; charset=utf-8", []byte(msg))
 }
@@ -451,7 +451,7 @@ func (s *Server) kannelHop(ctx context.Context, mo KannelMO) (reply Reply, quiet
 	now := s.cfg.Now()
 	var rec kannelRecord
 	log := func(msg string, level slog.Level, kv ...any) {
-		s.cfg.Log.Log(ctx, level, msg, append([]any{"session", rec.session, "phone", maskPhone(mo.Phone), "op", mo.Op}, kv...)...)
+		s.cfg.Log.Log(ctx, level, msg, append([]any{"session", rec.session, "phone", channels.MaskPhone(mo.Phone), "op", mo.Op}, kv...)...)
 	}
 	rec, err = s.kannelRecord(ctx, key, mo.Phone, now)
 	if err != nil {
@@ -510,13 +510,13 @@ func (s *Server) kannelRecord(ctx context.Context, key, phone string, now time.T
 	case channels.ErrorCode(err) == channels.ENOTFOUND:
 		return kannelRecord{}, nil
 	case err != nil:
-		return kannelRecord{}, fmt.Errorf("read kannel record of %s: %w", maskPhone(phone), err)
+		return kannelRecord{}, fmt.Errorf("read kannel record of %s: %w", channels.MaskPhone(phone), err)
 	case sess.Phone != phone:
 		return kannelRecord{}, nil
 	}
 	rec, err := decodeKannelRecord(sess.Edge)
 	if err != nil {
-		s.cfg.Log.Warn("unreadable ussd kannel record; starting again", "phone", maskPhone(phone), "err", err)
+		s.cfg.Log.Warn("unreadable ussd kannel record; starting again", "phone", channels.MaskPhone(phone), "err", err)
 		return kannelRecord{}, nil
 	}
 	return rec, nil

@@ -40,6 +40,7 @@ type config struct {
 	TwilioFrom             string
 	TwilioMessagingService string
 	TwilioRate             float64
+	TwilioAPI              string // the API's scheme and host: a regional edge, or a mock in tests
 
 	KannelSendSMS  string // smsbox's sendsms URL: http://host:13013/cgi-bin/sendsms
 	KannelUser     string
@@ -76,6 +77,7 @@ var envNames = map[string]string{
 	"twilio-from":              "CHANNELS_TWILIO_FROM",
 	"twilio-messaging-service": "CHANNELS_TWILIO_MESSAGING_SERVICE",
 	"twilio-rate":              "CHANNELS_TWILIO_RATE",
+	"twilio-api":               "CHANNELS_TWILIO_API",
 	"kannel-sendsms":           "CHANNELS_KANNEL_SENDSMS",
 	"kannel-user":              "CHANNELS_KANNEL_USER",
 	"kannel-password":          "CHANNELS_KANNEL_PASSWORD",
@@ -107,6 +109,7 @@ func (c *config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.TwilioFrom, "twilio-from", "", "Twilio number replies and notices are sent from (E.164)")
 	fs.StringVar(&c.TwilioMessagingService, "twilio-messaging-service", "", "Twilio messaging service SID (MG...), instead of -twilio-from")
 	fs.Float64Var(&c.TwilioRate, "twilio-rate", 1, "messages per second sent through Twilio (a long code allows 1)")
+	fs.StringVar(&c.TwilioAPI, "twilio-api", "https://api.twilio.com", "Twilio REST API scheme and host (a regional edge such as https://api.dublin.ie1.twilio.com)")
 	fs.StringVar(&c.KannelSendSMS, "kannel-sendsms", "", "Kannel smsbox sendsms URL, e.g. http://127.0.0.1:13013/cgi-bin/sendsms; turns SMS over Kannel on")
 	fs.StringVar(&c.KannelUser, "kannel-user", "", "Kannel sendsms-user username")
 	fs.StringVar(&c.KannelPassword, "kannel-password", "", "Kannel sendsms-user password")

@@ -193,7 +193,7 @@ func newSender(cfg config) (outbox.Sender, error) {
 		return twilio.New(twilio.Config{
 			AccountSID: cfg.TwilioAccountSID, AuthToken: cfg.TwilioAuthToken,
 			From: cfg.TwilioFrom, MessagingServiceSID: cfg.TwilioMessagingService,
-			StatusCallback: base + "/sms/twilio/status",
+			StatusCallback: base + "/sms/twilio/status", BaseURL: cfg.TwilioAPI,
 		})
 	case "kannel":
 		dlr := ""
@@ -225,7 +225,7 @@ func (c *config) rate() float64 {
 type unavailable struct{}
 
 func (unavailable) Send(context.Context, ...*channels.Outbound) error {
-	return channels.Errorf(channels.EINTERNAL, "sms.unavailable", "no SMS gateway is configured")
+	return channels.Errorf(channels.EUNAVAILABLE, "sms.unavailable", "no SMS gateway is configured")
 }
 
 // purge removes expired sessions every interval until ctx ends.
