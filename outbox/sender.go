@@ -2,6 +2,12 @@
 // message is stored before a gateway sees it, retried with backoff when the
 // gateway fails for a while, given up at once when it refuses for good, and
 // paced to each gateway's rate.
+//
+// Messages marked AtMostOnce (one-time codes) reach a gateway at most once:
+// an attempt is recorded as sending before the gateway is called, and one
+// whose outcome a crash hid is failed as outcome_unknown rather than
+// repeated; the citizen asks for a new code. Every other message is sent at
+// least once, and may be sent twice after a crash.
 package outbox
 
 import (

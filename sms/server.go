@@ -25,7 +25,11 @@ type Config struct {
 	Prefs    channels.PrefStore // language and opt-out of each phone
 	Bundle   *locales.Bundle
 	Log      *slog.Logger // discarded when nil
-	Layout   Layout
+	// Layout bounds a reply; 4 segments when 0. `channels validate`
+	// holds the catalog's screens to 2, but a confirm summary of long
+	// answers may need more, and shortening what the citizen confirms is
+	// the last resort.
+	Layout Layout
 	// IdleWindow is how long a dialogue waits for the next reply; 12 h
 	// when 0. SMS is slow and cheap phones are shared: a citizen may
 	// answer in the evening a question asked in the morning. A reply after
@@ -67,6 +71,9 @@ type Server struct {
 // New returns a Server for cfg. It fails when the catalog's keywords
 // clash, as `channels validate` reports.
 func New(cfg Config) (*Server, error) {
+	if cfg.Layout.MaxSegments <= 0 {
+		cfg.Layout.MaxSegments = 4
+	}
 	if cfg.IdleWindow <= 0 {
 		cfg.IdleWindow = 12 * time.Hour
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"net/url"
 	"os"
 	"slices"
@@ -30,6 +31,10 @@ type config struct {
 	USSDSession  time.Duration
 	ResumeWindow time.Duration
 	AppSession   time.Duration
+
+	// TrustedProxies are the addresses whose X-Forwarded-For is believed:
+	// rate limits are per client address, and anyone else could forge it.
+	TrustedProxies string
 
 	// PublicURL is the scheme and host the SMS gateways call us at: Twilio
 	// signs its requests over it, and delivery-report URLs are built on it.
@@ -71,6 +76,7 @@ var envNames = map[string]string{
 	"resume-window": "CHANNELS_RESUME_WINDOW",
 	"app-session":   "CHANNELS_APP_SESSION",
 
+	"trusted-proxies":          "CHANNELS_TRUSTED_PROXIES",
 	"public-url":               "CHANNELS_PUBLIC_URL",
 	"twilio-account-sid":       "CHANNELS_TWILIO_ACCOUNT_SID",
 	"twilio-auth-token":        "CHANNELS_TWILIO_AUTH_TOKEN",
@@ -103,6 +109,7 @@ func (c *config) flags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.USSDSession, "ussd-session", 3*time.Minute, "how long a USSD session is kept after its last hop")
 	fs.DurationVar(&c.ResumeWindow, "resume-window", 10*time.Minute, "how long a dropped USSD session can be resumed by dialling again")
 	fs.DurationVar(&c.AppSession, "app-session", 30*time.Minute, "how long an app session is kept after its last request")
+	fs.StringVar(&c.TrustedProxies, "trusted-proxies", "", "comma-separated IPs or CIDRs of reverse proxies whose X-Forwarded-For is believed; empty: none")
 	fs.StringVar(&c.PublicURL, "public-url", "", "scheme and host SMS gateways call this server at, e.g. https://sms.gov.example (Twilio signs over it)")
 	fs.StringVar(&c.TwilioAccountSID, "twilio-account-sid", "", "Twilio account SID (AC...); with the auth token it turns SMS over Twilio on")
 	fs.StringVar(&c.TwilioAuthToken, "twilio-auth-token", "", "Twilio auth token")
@@ -185,11 +192,29 @@ func (c *config) validate() error {
 	if _, err := parseLevel(c.LogLevel); err != nil {
 		problems = append(problems, err.Error())
 	}
+	for _, p := range c.proxies() {
+		if _, err := netip.ParsePrefix(p); err != nil {
+			if _, err := netip.ParseAddr(p); err != nil {
+				problems = append(problems, fmt.Sprintf("trusted-proxies: %q is not an IP address or CIDR", p))
+			}
+		}
+	}
 	problems = append(problems, c.validateSMS()...)
 	if len(problems) > 0 {
 		return fmt.Errorf("invalid configuration: %s", strings.Join(problems, "; "))
 	}
 	return nil
+}
+
+// proxies lists the trusted proxies; nil for none.
+func (c *config) proxies() []string {
+	var ps []string
+	for _, p := range strings.Split(c.TrustedProxies, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			ps = append(ps, p)
+		}
+	}
+	return ps
 }
 
 // twilio reports whether SMS over Twilio is configured.

@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -223,6 +224,20 @@ func TestServeRefusesLockedDataFile(t *testing.T) {
 	}
 }
 
+var (
+	twilioArgs = []string{"-twilio-account-sid", "AC" + strings.Repeat("0", 32), "-twilio-auth-token", "tok", "-twilio-from", "+15005550006", "-public-url", "https://sms.gov.example"}
+	kannelArgs = []string{"-kannel-sendsms", "http://127.0.0.1:13013/cgi-bin/sendsms", "-kannel-user", "channels", "-kannel-password", "pw"}
+)
+
+// secretFile writes a secret to a file of its own and returns its path.
+func secretFile(t *testing.T, secret string) string {
+	path := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(path, []byte(secret), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
 func TestConfig(t *testing.T) {
 	tests := []struct {
 		name  string
@@ -246,6 +261,27 @@ func TestConfig(t *testing.T) {
 		{"bad log level", nil, []string{"-log-level", "loud"}, "log-level", nil},
 		{"time zone", map[string]string{"CHANNELS_TIMEZONE": "Africa/Accra"}, nil, "", func(c config) bool { return c.location.String() == "Africa/Accra" }},
 		{"unknown time zone", nil, []string{"-timezone", "Mars/Olympus"}, `timezone "Mars/Olympus"`, nil},
+		{"sms off by default", nil, nil, "", func(c config) bool { return !c.twilio() && !c.kannel() && c.sender() == "" }},
+		{"twilio", nil, twilioArgs, "", func(c config) bool { return c.sender() == "twilio" && c.rate() == 1 }},
+		{"twilio token from a file", map[string]string{"CHANNELS_TWILIO_AUTH_TOKEN_FILE": secretFile(t, "tokenFromFile42\n")},
+			[]string{"-twilio-account-sid", "AC" + strings.Repeat("0", 32), "-twilio-from", "+15005550006", "-public-url", "https://sms.gov.example"}, "",
+			func(c config) bool { return c.TwilioAuthToken == "tokenFromFile42" }},
+		{"twilio secret file missing", map[string]string{"CHANNELS_TWILIO_AUTH_TOKEN_FILE": "/nonexistent/token"}, nil, "CHANNELS_TWILIO_AUTH_TOKEN_FILE", nil},
+		{"twilio without public url", nil, twilioArgs[:6], "Twilio needs public-url", nil},
+		{"twilio half configured", nil, []string{"-twilio-account-sid", "AC" + strings.Repeat("0", 32)}, "both twilio-account-sid and twilio-auth-token", nil},
+		{"twilio from and service", nil, append(slices.Clone(twilioArgs), "-twilio-messaging-service", "MG1"), "one of twilio-from", nil},
+		{"kannel", nil, kannelArgs, "", func(c config) bool { return c.sender() == "kannel" && c.rate() == 10 }},
+		{"kannel without password", nil, kannelArgs[:2], "kannel-user and kannel-password", nil},
+		{"kannel weak secret", nil, append(slices.Clone(kannelArgs), "-kannel-secret", "abc%2F"), "kannel-secret must be", nil},
+		{"both gateways", nil, append(slices.Clone(twilioArgs), kannelArgs...), "choose the one that sends with sms-sender", nil},
+		{"both gateways, one sends", nil, append(append(slices.Clone(twilioArgs), kannelArgs...), "-sms-sender", "twilio"), "", func(c config) bool { return c.sender() == "twilio" }},
+		{"sender not configured", nil, append(slices.Clone(kannelArgs), "-sms-sender", "twilio"), "sms-sender twilio is not configured", nil},
+		{"public url with a path", nil, []string{"-public-url", "https://sms.gov.example/x"}, "must be a scheme and host", nil},
+		{"idle in seconds", nil, []string{"-sms-idle", "30s"}, "sms-idle must be at least a minute", nil},
+		{"replies", nil, []string{"-sms-replies", "carrier-pigeon"}, "inline or outbox", nil},
+		{"zero rate", nil, []string{"-kannel-rate", "0"}, "kannel-rate 0", nil},
+		{"trusted proxies", nil, []string{"-trusted-proxies", "10.0.0.0/8, 192.168.1.1"}, "", func(c config) bool { return len(c.proxies()) == 2 }},
+		{"bad proxy", nil, []string{"-trusted-proxies", "10.0.0.0/8,proxy.local"}, `"proxy.local" is not an IP`, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -76,6 +76,9 @@ func newServer(cfg config, log *slog.Logger) (_ *server, err error) {
 	host := &flows.StoreHost{Cases: db, Prefs: db}
 
 	router := gin.New()
+	if err := router.SetTrustedProxies(cfg.proxies()); err != nil {
+		return nil, fmt.Errorf("trusted proxies: %w", err)
+	}
 	router.Use(recoverer(log), requestLog(log))
 	router.GET("/healthz", func(c *gin.Context) { c.String(http.StatusOK, "ok") })
 	router.NoRoute(func(c *gin.Context) {
