@@ -179,9 +179,18 @@ func (d *dialogue) answer() (Reply, error) {
 	if d.prefs.Lang != "" && d.cfg.Bundle.Supports(d.prefs.Lang) {
 		d.lang = d.prefs.Lang
 	}
+	if err := d.load(); err != nil {
+		return Reply{}, err
+	}
 	kw, isKeyword := d.keywords.match(d.in.Text)
-	if isKeyword && d.prefs.Lang == "" && kw.lang != "" {
+	switch {
+	case d.prefs.Lang != "":
+	case isKeyword && kw.lang != "":
 		d.lang = kw.lang // a first NAISSANCE is answered in French
+	case d.sess != nil:
+		if st, err := flows.DecodeState(d.sess.State); err == nil && d.cfg.Bundle.Supports(st.Lang) {
+			d.lang = st.Lang // a STOP in a French dialogue is confirmed in French
+		}
 	}
 	switch {
 	case isKeyword && kw.cmd == cmdStop:
@@ -197,9 +206,6 @@ func (d *dialogue) answer() (Reply, error) {
 		return d.begin("")
 	case isKeyword && kw.cmd == cmdService:
 		return d.begin(kw.service)
-	}
-	if err := d.load(); err != nil {
-		return Reply{}, err
 	}
 	if d.sess == nil {
 		return d.begin("") // a first message, whatever it says, gets the menu
@@ -343,9 +349,6 @@ func (d *dialogue) stop() (Reply, error) {
 		return Reply{}, fmt.Errorf("record opt-out: %w", err)
 	}
 	d.cfg.Log.Info("sms opt-out", d.attrs()...)
-	if err := d.load(); err != nil {
-		return Reply{}, err
-	}
 	r := d.text(channels.Msg("sms.stopped", "Start", d.word("sms.keyword.start")))
 	r.Purpose = channels.PurposeOptOut
 	return d.end(r)

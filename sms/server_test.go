@@ -94,6 +94,14 @@ func TestOptOut(t *testing.T) {
 	}
 }
 
+func TestStopInTheDialogueLanguage(t *testing.T) {
+	f := newFixture(t)
+	f.send(t, "NAISSANCE")
+	if r := f.send(t, "STOP"); !strings.Contains(r.Text, "Vous ne recevrez plus") {
+		t.Errorf("STOP in a French dialogue confirmed as %q", r.Text)
+	}
+}
+
 func TestOptOutKeepsLanguage(t *testing.T) {
 	f := newFixture(t)
 	f.send(t, "NAISSANCE") // French, remembered only when chosen: set it

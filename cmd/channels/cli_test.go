@@ -98,6 +98,18 @@ func TestSimulateUSSD(t *testing.T) {
 	}
 }
 
+func TestSimulateSMS(t *testing.T) {
+	code, out, errOut := runCmd(t, "PROBLEM\n1\nKisumu market\nBroken pipe by stall 4\nconfirm\nSTOP\nMENU\n", "simulate", "-channel", "sms")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{"> confirm\nReport received. Your reference is ", "> STOP\nYou will get no more SMS", "> MENU\n(no reply)"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("transcript lacks %q:\n%s", want, out)
+		}
+	}
+}
+
 func TestSimulateAppWithOwnCatalog(t *testing.T) {
 	code, out, errOut := runCmd(t, "Jane Trader\n1\n", "simulate", "-channel", "app", "-services", "testdata/extra", "-service", "permit", "-lang", "fr")
 	if code != 0 {

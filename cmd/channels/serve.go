@@ -92,7 +92,7 @@ func newServer(cfg config, log *slog.Logger) (_ *server, err error) {
 	})
 	s.router = router
 
-	u := ussd.New(ussd.Config{
+	ucfg := ussd.Config{
 		Engine:       engine,
 		Host:         host,
 		Sessions:     db,
@@ -103,9 +103,12 @@ func newServer(cfg config, log *slog.Logger) (_ *server, err error) {
 		SessionTTL:   cfg.USSDSession,
 		ResumeWindow: cfg.ResumeWindow,
 		Region:       cfg.Region,
-	})
-	u.RegisterAT(router, "/ussd/at")
-	u.RegisterKannel(router, "/ussd/kannel", cfg.KannelSecret)
+	}
+	ussd.New(ucfg).RegisterAT(router, "/ussd/at")
+	// Kannel carries a page in one SMS of its sms-length, 160 GSM-7
+	// characters by default, and cuts what is longer.
+	ucfg.Layout.MaxChars = min(cfg.USSDPage, 160)
+	ussd.New(ucfg).RegisterKannel(router, "/ussd/kannel", cfg.KannelSecret)
 	s.routes = append(s.routes, "USSD: Africa's Talking POST /ussd/at, Kannel (SMPP) /ussd/kannel")
 
 	sender, err := newSender(cfg)

@@ -16,6 +16,7 @@ import (
 	"github.com/govchannels/channels"
 	"github.com/govchannels/channels/app"
 	"github.com/govchannels/channels/flows"
+	"github.com/govchannels/channels/sms"
 	"github.com/govchannels/channels/store/bolt"
 	"github.com/govchannels/channels/ussd"
 )
@@ -26,7 +27,7 @@ import (
 func runSimulate(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("simulate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	channel := fs.String("channel", "ussd", "rendering: ussd or app")
+	channel := fs.String("channel", "ussd", "rendering: ussd, sms or app")
 	service := fs.String("service", "", "app: start at this service instead of the root menu")
 	phone := fs.String("phone", "+254712345678", "the citizen's phone")
 	lang := fs.String("lang", "", "app: the language (default: the phone's, else English)")
@@ -36,13 +37,13 @@ func runSimulate(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	data := fs.String("data", "", "bbolt data file (default: a temporary one)")
 	page := fs.Int("ussd-page", 182, "ussd: characters a page may hold")
 	fs.Usage = func() {
-		fmt.Fprint(stderr, "usage: channels simulate [flags] < inputs\n\nEach input line answers the screen shown. USSD: 98 more, 0 back, 00 home;\n$REF is the last reference shown; ~drop cuts the session. App: <back and <home.\n\n")
+		fmt.Fprint(stderr, "usage: channels simulate [flags] < inputs\n\nEach input line answers the screen shown. USSD: 98 more, 0 back, 00 home;\n$REF is the last reference shown; ~drop cuts the session. SMS: each line is one\nmessage (MENU, HELP, STOP, a service keyword, an answer). App: <back and <home.\n\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if *channel != "ussd" && *channel != "app" {
+	if *channel != "ussd" && *channel != "sms" && *channel != "app" {
 		fs.Usage()
 		return 2
 	}
@@ -92,6 +93,30 @@ func runSimulate(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		if err := sim.Run(ctx, stdin, stdout); err != nil {
 			fmt.Fprintf(stderr, "channels simulate: %v\n", err)
 			return 1
+		}
+		return 0
+	}
+
+	if *channel == "sms" {
+		srv, err := sms.New(sms.Config{Engine: engine, Host: host, Sessions: db, Prefs: db, Bundle: bundle,
+			Log: slog.New(slog.NewTextHandler(stderr, nil))})
+		if err != nil {
+			fmt.Fprintf(stderr, "channels simulate: %v\n", err)
+			return 1
+		}
+		run := time.Now().UnixNano() // message IDs unique on a kept data file too
+		sc := bufio.NewScanner(stdin)
+		for i := 0; sc.Scan(); i++ {
+			line := sc.Text()
+			r, err := srv.Handle(ctx, sms.Inbound{Gateway: "simulate", ID: fmt.Sprintf("%d-%d", run, i), From: e164, Text: line})
+			if err != nil {
+				fmt.Fprintf(stderr, "channels simulate: %v\n", err)
+				return 1
+			}
+			if r.Text == "" {
+				r.Text = "(no reply)"
+			}
+			fmt.Fprintf(stdout, "> %s\n%s\n\n", line, r.Text)
 		}
 		return 0
 	}
