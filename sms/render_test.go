@@ -11,6 +11,7 @@ import (
 	"github.com/govchannels/channels"
 	"github.com/govchannels/channels/gsm7"
 	"github.com/govchannels/channels/locales"
+	"github.com/govchannels/channels/ussd"
 )
 
 // renderTestBundle is the shipped messages and a few of given lengths:
@@ -364,6 +365,9 @@ func renderCompare(t *testing.T, file, got string) {
 	}
 }
 
+// BenchmarkRender renders every shipped screen in every language as an
+// SMS, and, as the baseline of the same run, as USSD pages: the rendering
+// every hop of the synchronous channel already pays.
 func BenchmarkRender(b *testing.B) {
 	e, bundle := renderShipped(b)
 	type job struct {
@@ -376,11 +380,23 @@ func BenchmarkRender(b *testing.B) {
 			jobs = append(jobs, job{lang, s.screen})
 		}
 	}
-	b.ReportAllocs()
-	for b.Loop() {
-		for _, j := range jobs {
-			Render(bundle, j.lang, j.sc, Layout{})
-		}
+	renders := []struct {
+		name   string
+		render func(j job)
+	}{
+		{"ussd-baseline", func(j job) { ussd.Pages(bundle, j.lang, j.sc, ussd.Layout{}) }},
+		{"sms", func(j job) { Render(bundle, j.lang, j.sc, Layout{}) }},
+	}
+	for _, r := range renders {
+		b.Run(r.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				for _, j := range jobs {
+					r.render(j)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(jobs)), "ns/screen")
+		})
 	}
 }
 
