@@ -46,12 +46,11 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
-	"hash/maphash"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/govchannels/channels"
+	"github.com/govchannels/channels/keylock"
 	"github.com/govchannels/channels/locales"
 )
 
@@ -127,8 +126,7 @@ type Auth struct {
 	// than MaxAttempts guesses) and one code cannot sign in twice. It
 	// holds within one process: several server processes each allow
 	// MaxAttempts, still bounded by the per-phone limit on new codes.
-	locks [64]sync.Mutex
-	seed  maphash.Seed
+	locks keylock.Locks
 }
 
 // New returns the Auth for cfg. It panics when a required dependency is
@@ -170,7 +168,6 @@ func New(cfg Config) *Auth {
 		tokenKey:  derive(cfg.Key, tokenPurpose),
 		perPhone:  newLimiter(cfg.PerPhone, maxTracked),
 		perClient: newLimiter(cfg.PerClient, maxTracked),
-		seed:      maphash.MakeSeed(),
 	}
 }
 
@@ -188,8 +185,4 @@ func derive(key []byte, purpose string) []byte {
 }
 
 // lock holds the stripe of phone until the returned func is called.
-func (a *Auth) lock(phone string) (unlock func()) {
-	m := &a.locks[maphash.String(a.seed, phone)%uint64(len(a.locks))]
-	m.Lock()
-	return m.Unlock
-}
+func (a *Auth) lock(phone string) (unlock func()) { return a.locks.Lock(phone) }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/maphash"
 	"log/slog"
 	"math/rand/v2"
 	"sync"
@@ -14,6 +13,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/govchannels/channels"
+	"github.com/govchannels/channels/keylock"
 )
 
 // The reasons the outbox itself gives for failing a message; a gateway's
@@ -95,8 +95,7 @@ type Outbox struct {
 	// locks serialize the read-modify-write of one message between a
 	// worker and Report; striped by key so that writes of different
 	// messages still share the store's batches.
-	seed  maphash.Seed
-	locks [64]sync.Mutex
+	locks keylock.Locks
 }
 
 // New returns an Outbox for cfg, with zero fields set to their defaults.
@@ -139,7 +138,6 @@ func New(cfg Config) *Outbox {
 		log:     log.With("sender", cfg.Sender.Name()),
 		wakeup:  make(chan struct{}, 1),
 		claimed: make(map[string]struct{}),
-		seed:    maphash.MakeSeed(),
 	}
 }
 
@@ -534,9 +532,7 @@ func (o *Outbox) fail(ctx context.Context, key, reason string) {
 // if change reports a change, all under the key's lock. It returns the
 // message as it now stands.
 func (o *Outbox) update(ctx context.Context, key string, change func(*channels.Outbound) bool) (*channels.Outbound, bool, error) {
-	mu := &o.locks[maphash.String(o.seed, key)%uint64(len(o.locks))]
-	mu.Lock()
-	defer mu.Unlock()
+	defer o.locks.Lock(key)()
 	m, err := o.cfg.Store.Outbound(ctx, key)
 	if err != nil {
 		return nil, false, err

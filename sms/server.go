@@ -8,11 +8,11 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/govchannels/channels"
 	"github.com/govchannels/channels/flows"
+	"github.com/govchannels/channels/keylock"
 	"github.com/govchannels/channels/lenprefix"
 	"github.com/govchannels/channels/locales"
 )
@@ -65,7 +65,7 @@ type Server struct {
 	keywords keywords
 	// locks serialize the messages of one phone (a retried delivery may
 	// arrive while the first is still being answered).
-	locks [256]sync.Mutex
+	locks keylock.Locks
 }
 
 // New returns a Server for cfg. It fails when the catalog's keywords
@@ -120,7 +120,7 @@ func (s *Server) Handle(ctx context.Context, in Inbound) (Reply, error) {
 	if in.From == "" {
 		return Reply{}, channels.Errorf(channels.EINVALID, "error.bad_request", "sender missing")
 	}
-	defer s.lock(in.From)()
+	defer s.locks.Lock(in.From)()
 	d := &dialogue{Server: s, ctx: ctx, in: in, now: s.cfg.Now(), lang: locales.Default}
 	if in.ID != "" {
 		rec, err := s.cfg.Sessions.Session(ctx, d.seenKey(), d.now)
@@ -141,17 +141,6 @@ func (s *Server) Handle(ctx context.Context, in Inbound) (Reply, error) {
 		return d.fail(err)
 	}
 	return r, nil
-}
-
-func (s *Server) lock(phone string) func() {
-	hash := uint32(2166136261) // FNV-1a
-	for i := 0; i < len(phone); i++ {
-		hash ^= uint32(phone[i])
-		hash *= 16777619
-	}
-	m := &s.locks[hash%uint32(len(s.locks))]
-	m.Lock()
-	return m.Unlock
 }
 
 // dialogue is one inbound message being answered.

@@ -18,11 +18,11 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/govchannels/channels"
 	"github.com/govchannels/channels/flows"
+	"github.com/govchannels/channels/keylock"
 	"github.com/govchannels/channels/locales"
 )
 
@@ -50,9 +50,8 @@ type Config struct {
 type Server struct {
 	cfg Config
 	// locks serialize the hops of one session (a gateway may send the
-	// dial twice at once) without a lock per session: 256 stripes chosen
-	// by a hash of the session ID.
-	locks [256]sync.Mutex
+	// dial twice at once).
+	locks keylock.Locks
 }
 
 // New returns a Server for cfg.
@@ -99,7 +98,7 @@ func (s *Server) Handle(ctx context.Context, req Request) (Reply, error) {
 	if req.SessionID == "" || req.Phone == "" {
 		return h.fail(channels.Errorf(channels.EINVALID, "error.bad_request", "session id or phone missing"))
 	}
-	defer s.lock(req.SessionID)()
+	defer s.locks.Lock(req.SessionID)()
 	if s.cfg.Log.Enabled(ctx, slog.LevelDebug) {
 		s.cfg.Log.Debug("ussd hop", h.attrs()...)
 	}
@@ -128,18 +127,6 @@ func (s *Server) Handle(ctx context.Context, req Request) (Reply, error) {
 	}
 	h.ed.last = req.Text
 	return h.answer(input)
-}
-
-// lock takes the stripe of session id and returns its unlock.
-func (s *Server) lock(id string) func() {
-	hash := uint32(2166136261) // FNV-1a
-	for i := 0; i < len(id); i++ {
-		hash ^= uint32(id[i])
-		hash *= 16777619
-	}
-	m := &s.locks[hash%uint32(len(s.locks))]
-	m.Lock()
-	return m.Unlock
 }
 
 // hop is one request being answered.
