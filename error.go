@@ -14,6 +14,12 @@ const (
 	ETOOLARGE  = "too_large" // the request body is over its limit
 	EINTERNAL  = "internal"  // something failed on our side
 	EFORBIDDEN = "forbidden" // the caller may not do this
+	// EUNAUTHORIZED: the caller is not signed in (or no longer): sign in
+	// again. Distinct from EFORBIDDEN, which signing in would not change.
+	EUNAUTHORIZED = "unauthorized"
+	// ERATELIMITED: too many requests; retry later (the HTTP edges say
+	// when, in Retry-After).
+	ERATELIMITED = "rate_limited"
 	// EUNAVAILABLE: something the request needs is not there now (no SMS
 	// gateway is configured, say); retrying later may work.
 	EUNAVAILABLE = "unavailable"

@@ -127,7 +127,7 @@ func TestTokens(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := s.do(t, req{method: http.MethodGet, path: "/v1/cases/4821773057", header: []string{"Authorization", "Bearer " + tt.token}})
-			if r.status != http.StatusUnauthorized || r.errorCode() != auth.EUNAUTHORIZED || r.errorMessage() != "Please sign in with your phone number." {
+			if r.status != http.StatusUnauthorized || r.errorCode() != channels.EUNAUTHORIZED || r.errorMessage() != "Please sign in with your phone number." {
 				t.Errorf("%d %s", r.status, r.raw)
 			}
 		})
@@ -139,7 +139,7 @@ func TestTokens(t *testing.T) {
 	}
 	s.clock.Add(time.Second)
 	r := s.get(t, phone, "/v1/cases/4821773057", "Accept-Language", "sw")
-	if r.status != http.StatusUnauthorized || r.errorCode() != auth.EUNAUTHORIZED || r.errorMessage() != "Muda wako wa kuingia umekwisha. Tafadhali ingia tena." {
+	if r.status != http.StatusUnauthorized || r.errorCode() != channels.EUNAUTHORIZED || r.errorMessage() != "Muda wako wa kuingia umekwisha. Tafadhali ingia tena." {
 		t.Errorf("expired: %d %s", r.status, r.raw)
 	}
 }

@@ -7,34 +7,9 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/govchannels/channels"
+	"github.com/govchannels/channels/apijson"
 	"github.com/govchannels/channels/flows"
 )
-
-// statuses maps the stable error codes to HTTP statuses.
-var statuses = map[string]int{
-	channels.EINVALID:     http.StatusBadRequest,
-	channels.ENOTFOUND:    http.StatusNotFound,
-	channels.ECONFLICT:    http.StatusConflict,
-	channels.ETOOLARGE:    http.StatusRequestEntityTooLarge,
-	channels.EFORBIDDEN:   http.StatusForbidden,
-	channels.EINTERNAL:    http.StatusInternalServerError,
-	channels.EUNAVAILABLE: http.StatusServiceUnavailable,
-}
-
-// ErrorBody is the JSON of every error the API answers. Code is one of the
-// stable codes of package channels; Message is localized for the citizen
-// and never carries internal detail. Fields is set on 422 only: for each
-// refused field of a whole form, why in the citizen's language.
-type ErrorBody struct {
-	Error  ErrorDetail       `json:"error"`
-	Fields map[string]string `json:"fields,omitempty"`
-}
-
-// ErrorDetail is the code and message of an ErrorBody.
-type ErrorDetail struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
-}
 
 // formError is a whole form refused field by field: 422 with the fields.
 type formError struct {
@@ -63,8 +38,8 @@ func (a *API) renderErrors(c *gin.Context) {
 
 	var fe *formError
 	if errors.As(err, &fe) {
-		body := ErrorBody{
-			Error:  ErrorDetail{Code: channels.EINVALID, Message: a.cfg.Bundle.Text(lang, channels.Msg("error.form"))},
+		body := apijson.ErrorBody{
+			Error:  apijson.ErrorDetail{Code: channels.EINVALID, Message: a.cfg.Bundle.Text(lang, channels.Msg("error.form"))},
 			Fields: make(map[string]string, len(fe.fields)),
 		}
 		for _, f := range fe.fields {
@@ -78,16 +53,5 @@ func (a *API) renderErrors(c *gin.Context) {
 	if errors.As(err, &tooLarge) {
 		err = channels.Errorf(channels.ETOOLARGE, "error.too_large", "body over %d bytes: %v", tooLarge.Limit, err)
 	}
-	code := channels.ErrorCode(err)
-	status, ok := statuses[code]
-	if !ok {
-		code, status = channels.EINTERNAL, http.StatusInternalServerError
-	}
-	msg := channels.ErrorMessage(err)
-	if code == channels.EINTERNAL {
-		msg = "error.internal"
-		a.log.ErrorContext(c.Request.Context(), "app: request failed",
-			"method", c.Request.Method, "route", c.FullPath(), "id", c.Param("id"), "err", err)
-	}
-	c.JSON(status, ErrorBody{Error: ErrorDetail{Code: code, Message: a.cfg.Bundle.Text(lang, channels.Msg(msg))}})
+	apijson.WriteError(c, a.cfg.Bundle, lang, a.log, err)
 }

@@ -1,8 +1,6 @@
 package app
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +9,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/govchannels/channels"
+	"github.com/govchannels/channels/apijson"
 	"github.com/govchannels/channels/flows"
 )
 
@@ -54,28 +53,10 @@ func readBody(c *gin.Context) ([]byte, error) {
 	return body, nil
 }
 
-// decodeJSON decodes body as exactly one JSON object into v. Unknown fields
-// and trailing data are refused, so a misspelt field is an error the app's
-// developer sees at once rather than a silently ignored answer.
-func decodeJSON(body []byte, v any) error {
-	if trimmed := bytes.TrimLeft(body, " \t\r\n"); len(trimmed) == 0 || trimmed[0] != '{' {
-		return channels.Errorf(channels.EINVALID, "error.bad_request", "json: body is not an object")
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return channels.Errorf(channels.EINVALID, "error.bad_request", "json: %v", err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return channels.Errorf(channels.EINVALID, "error.bad_request", "json: data after the object")
-	}
-	return nil
-}
-
 // decodeInput reads the body of an input request into the engine's Input.
 func decodeInput(body []byte) (flows.Input, error) {
 	var req inputRequest
-	if err := decodeJSON(body, &req); err != nil {
+	if err := apijson.Decode(body, &req); err != nil {
 		return flows.Input{}, fmt.Errorf("input: %w", err)
 	}
 	in := flows.Input{Text: req.Text}
@@ -95,7 +76,7 @@ func decodeInput(body []byte) (flows.Input, error) {
 // decodeSubmission reads the body of a whole-form submission.
 func decodeSubmission(body []byte) (submissionRequest, error) {
 	var req submissionRequest
-	if err := decodeJSON(body, &req); err != nil {
+	if err := apijson.Decode(body, &req); err != nil {
 		return submissionRequest{}, fmt.Errorf("submission: %w", err)
 	}
 	return req, nil

@@ -9,6 +9,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/govchannels/channels"
+	"github.com/govchannels/channels/apijson"
 	"github.com/govchannels/channels/flows"
 )
 
@@ -27,7 +28,7 @@ func (a *API) startSession(c *gin.Context) error {
 		return err
 	}
 	var req startRequest
-	if err := decodeJSON(body, &req); err != nil {
+	if err := apijson.Decode(body, &req); err != nil {
 		return fmt.Errorf("start session: %w", err)
 	}
 	a.language(c, req.Lang, "")

@@ -32,12 +32,9 @@
 //
 // # Errors
 //
-// Every error is answered as the app's JSON error ({"error": {"code",
-// "message"}}), the message localized by Accept-Language. Two codes are
-// added to those of package channels, because none of them tells a client
-// what to do: EUNAUTHORIZED (401, sign in again) and ERATELIMITED (429,
-// retry after the Retry-After header). Reusing EFORBIDDEN for a missing
-// token would make "sign in" and "not allowed" indistinguishable.
+// Every error is answered as the app's JSON error (package apijson), the
+// message localized by Accept-Language: channels.EUNAUTHORIZED (401) tells the app to
+// sign in again, channels.ERATELIMITED (429) to retry after the Retry-After header.
 //
 // Neither a code nor a token is ever logged; phones are masked in logs.
 package auth
@@ -52,12 +49,6 @@ import (
 	"github.com/govchannels/channels"
 	"github.com/govchannels/channels/keylock"
 	"github.com/govchannels/channels/locales"
-)
-
-// Error codes added to those of package channels; see the package doc.
-const (
-	EUNAUTHORIZED = "unauthorized" // no valid sign-in: 401, sign in again
-	ERATELIMITED  = "rate_limited" // too many requests: 429, retry after Retry-After
 )
 
 // Defaults of the Config fields left zero.

@@ -436,7 +436,7 @@ func TestRateLimits(t *testing.T) {
 			}
 		}
 		r := e.ask(phone, "Accept-Language", "sw")
-		if r.status != http.StatusTooManyRequests || r.code() != ERATELIMITED || r.header.Get("Retry-After") != "60" ||
+		if r.status != http.StatusTooManyRequests || r.code() != channels.ERATELIMITED || r.header.Get("Retry-After") != "60" ||
 			r.message() != "Majaribio ni mengi mno. Subiri kidogo kisha ujaribu tena." {
 			t.Errorf("over the limit: %d %v %s", r.status, r.header, r.raw)
 		}
@@ -479,7 +479,7 @@ func TestRateLimits(t *testing.T) {
 			if r.status != tt.status {
 				t.Errorf("%s: %d %s, want %d", tt.name, r.status, r.raw, tt.status)
 			}
-			if r.status == http.StatusTooManyRequests && (r.header.Get("Retry-After") != "10" || r.code() != ERATELIMITED) {
+			if r.status == http.StatusTooManyRequests && (r.header.Get("Retry-After") != "10" || r.code() != channels.ERATELIMITED) {
 				t.Errorf("%s: Retry-After %q, %s", tt.name, r.header.Get("Retry-After"), r.raw)
 			}
 		}
@@ -531,7 +531,7 @@ func TestRequire(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := e.me(tt.auth, tt.header...)
-			if r.status != http.StatusUnauthorized || r.code() != EUNAUTHORIZED || r.message() != tt.message || !strings.HasPrefix(r.header.Get("WWW-Authenticate"), "Bearer") {
+			if r.status != http.StatusUnauthorized || r.code() != channels.EUNAUTHORIZED || r.message() != tt.message || !strings.HasPrefix(r.header.Get("WWW-Authenticate"), "Bearer") {
 				t.Errorf("%d %v %s", r.status, r.header, r.raw)
 			}
 		})

@@ -1,8 +1,6 @@
 package auth
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +13,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/govchannels/channels"
+	"github.com/govchannels/channels/apijson"
 	"github.com/govchannels/channels/flows"
 )
 
@@ -48,30 +47,6 @@ type verifyReply struct {
 	Phone     string    `json:"phone"` // E.164
 }
 
-// errorBody is the app's JSON error ({"error": {"code", "message"}}; see
-// app.ErrorBody). It is written here too because package app mounts this
-// one; the app's tests check both against the same OpenAPI schema.
-type errorBody struct {
-	Error errorDetail `json:"error"`
-}
-
-type errorDetail struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
-}
-
-// statuses maps the error codes this package answers to HTTP statuses.
-var statuses = map[string]int{
-	channels.EINVALID:     http.StatusBadRequest,
-	channels.ENOTFOUND:    http.StatusNotFound,
-	channels.ETOOLARGE:    http.StatusRequestEntityTooLarge,
-	channels.EFORBIDDEN:   http.StatusForbidden,
-	channels.EINTERNAL:    http.StatusInternalServerError,
-	channels.EUNAVAILABLE: http.StatusServiceUnavailable,
-	EUNAUTHORIZED:         http.StatusUnauthorized,
-	ERATELIMITED:          http.StatusTooManyRequests,
-}
-
 // Register mounts the sign-in endpoints on r: POST /v1/auth/otp
 // {"phone"} → 202 {"expires_in"}, and POST /v1/auth/verify {"phone",
 // "code"} → 200 {"token", "expires_at", "phone"}. Package app's Register
@@ -85,14 +60,14 @@ func (a *Auth) Register(r gin.IRouter) {
 // Require returns the middleware of the endpoints that need a signed-in
 // citizen: it reads "Authorization: Bearer <token>" and leaves the phone
 // of a valid token for Phone; a missing, malformed, forged or expired token
-// is 401 (EUNAUTHORIZED, with WWW-Authenticate), its message in the
+// is 401 (channels.EUNAUTHORIZED, with WWW-Authenticate), its message in the
 // language of Accept-Language, and the request goes no further.
 func (a *Auth) Require() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		scheme, tok, _ := strings.Cut(strings.TrimSpace(c.GetHeader("Authorization")), " ")
 		if tok = strings.TrimSpace(tok); !strings.EqualFold(scheme, "Bearer") || tok == "" {
 			c.Header("WWW-Authenticate", `Bearer realm="channels"`)
-			a.fail(c, channels.Errorf(EUNAUTHORIZED, "error.sign_in", "no bearer token"))
+			a.fail(c, channels.Errorf(channels.EUNAUTHORIZED, "error.sign_in", "no bearer token"))
 			c.Abort()
 			return
 		}
@@ -103,7 +78,7 @@ func (a *Auth) Require() gin.HandlerFunc {
 				msg = "error.sign_in_expired"
 			}
 			c.Header("WWW-Authenticate", `Bearer realm="channels", error="invalid_token"`)
-			a.fail(c, channels.Errorf(EUNAUTHORIZED, msg, "%v", err))
+			a.fail(c, channels.Errorf(channels.EUNAUTHORIZED, msg, "%v", err))
 			c.Abort()
 			return
 		}
@@ -129,24 +104,13 @@ func (a *Auth) handle(h func(c *gin.Context) error) gin.HandlerFunc {
 // Internal errors are logged with their detail, which the client never
 // sees; no error detail here holds a code or a token.
 func (a *Auth) fail(c *gin.Context, err error) {
-	code := channels.ErrorCode(err)
-	status, ok := statuses[code]
-	if !ok {
-		code, status = channels.EINTERNAL, http.StatusInternalServerError
-	}
-	msg := channels.ErrorMessage(err)
-	if code == channels.EINTERNAL {
-		msg = "error.internal"
-		a.log.ErrorContext(c.Request.Context(), "auth: request failed", "route", c.FullPath(), "err", err)
-	}
-	lang := a.cfg.Bundle.Match(c.GetHeader("Accept-Language"))
-	c.JSON(status, errorBody{Error: errorDetail{Code: code, Message: a.cfg.Bundle.Text(lang, channels.Msg(msg))}})
+	apijson.WriteError(c, a.cfg.Bundle, a.cfg.Bundle.Match(c.GetHeader("Accept-Language")), a.log, err)
 }
 
 // limited answers a refused request: Retry-After, in whole seconds.
 func limited(c *gin.Context, wait time.Duration, what string) error {
 	c.Header("Retry-After", strconv.Itoa(max(1, int(math.Ceil(wait.Seconds())))))
-	return channels.Errorf(ERATELIMITED, "error.rate_limited", "%s over its limit for %v", what, wait)
+	return channels.Errorf(channels.ERATELIMITED, "error.rate_limited", "%s over its limit for %v", what, wait)
 }
 
 // requestCode is POST /v1/auth/otp {"phone"}: a new code for phone, sent
@@ -311,16 +275,5 @@ func decodeBody(c *gin.Context, v any) error {
 	if err != nil {
 		return channels.Errorf(channels.EINVALID, "error.bad_request", "read body: %v", err)
 	}
-	if trimmed := bytes.TrimLeft(body, " \t\r\n"); len(trimmed) == 0 || trimmed[0] != '{' {
-		return channels.Errorf(channels.EINVALID, "error.bad_request", "json: body is not an object")
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return channels.Errorf(channels.EINVALID, "error.bad_request", "json: %v", err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return channels.Errorf(channels.EINVALID, "error.bad_request", "json: data after the object")
-	}
-	return nil
+	return apijson.Decode(body, v)
 }

@@ -1,0 +1,91 @@
+package apijson
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/govchannels/channels"
+	"github.com/govchannels/channels/channelstest"
+	"github.com/govchannels/channels/locales"
+)
+
+func TestDecode(t *testing.T) {
+	type req struct {
+		Phone string `json:"phone"`
+	}
+	tests := []struct {
+		name, body string
+		ok         bool
+	}{
+		{"object", `{"phone":"+254712345678"}`, true},
+		{"leading space", " \n{\"phone\":\"x\"}", true},
+		{"empty", ``, false},
+		{"array", `[{"phone":"x"}]`, false},
+		{"unknown field", `{"phone":"x","pin":"1234"}`, false},
+		{"trailing data", `{"phone":"x"}{}`, false},
+		{"wrong type", `{"phone":5}`, false},
+		{"truncated", `{"phone":`, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var v req
+			err := Decode([]byte(tt.body), &v)
+			if (err == nil) != tt.ok {
+				t.Fatalf("err = %v, want ok %v", err, tt.ok)
+			}
+			if err != nil && (channels.ErrorCode(err) != channels.EINVALID || channels.ErrorMessage(err) != "error.bad_request") {
+				t.Errorf("refusal %v is not a localized bad request", err)
+			}
+		})
+	}
+}
+
+func TestWriteError(t *testing.T) {
+	b, err := locales.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name   string
+		err    error
+		status int
+		code   string
+		msg    string
+	}{
+		{"invalid", channels.Errorf(channels.EINVALID, "error.phone", "detail"), 400, "invalid", "That phone number is not valid."},
+		{"unauthorized", channels.Errorf(channels.EUNAUTHORIZED, "error.not_found", "x"), 401, "unauthorized", "Not found."},
+		{"rate limited", channels.Errorf(channels.ERATELIMITED, "error.internal", "x"), 429, "rate_limited", "Sorry, something went wrong. Please try again later."},
+		{"unavailable", channels.Errorf(channels.EUNAVAILABLE, "sms.unavailable", "no gateway"), 503, "unavailable", "SMS cannot be sent"},
+		{"internal hides its detail", errors.New("bolt: disk full at /var/lib/x"), 500, "internal", "Sorry, something went wrong."},
+		{"unknown code is internal", channels.Errorf("teapot", "error.phone", "x"), 500, "internal", "Sorry, something went wrong."},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			logs := &channelstest.LogBuffer{}
+			w := httptest.NewRecorder()
+			c, _ := gin.CreateTestContext(w)
+			c.Request = httptest.NewRequest(http.MethodGet, "/v1/x", nil)
+			WriteError(c, b, "en", slog.New(slog.NewTextHandler(logs, nil)), tt.err)
+			var body ErrorBody
+			if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil {
+				t.Fatal(err)
+			}
+			if w.Code != tt.status || body.Error.Code != tt.code || !strings.HasPrefix(body.Error.Message, tt.msg) {
+				t.Errorf("%d %+v, want %d %s %q", w.Code, body, tt.status, tt.code, tt.msg)
+			}
+			if strings.Contains(w.Body.String(), "disk full") {
+				t.Error("internal detail reached the client")
+			}
+			if tt.code == "internal" && !strings.Contains(logs.String(), "request failed") {
+				t.Error("internal error not logged")
+			}
+		})
+	}
+}
