@@ -47,6 +47,10 @@ type PrefStore interface {
 	Prefs(ctx context.Context, phone string) (Prefs, error)
 	// PutPrefs replaces the preferences of phone.
 	PutPrefs(ctx context.Context, phone string, p Prefs) error
+	// UpdatePrefs applies change to the preferences of phone and stores
+	// the result, atomically: a language chosen on USSD while an SMS STOP
+	// is recorded loses neither.
+	UpdatePrefs(ctx context.Context, phone string, change func(*Prefs)) (Prefs, error)
 }
 
 // Store is everything the service keeps. store/bolt and store/postgres

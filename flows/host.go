@@ -169,10 +169,6 @@ func (h *StoreHost) CasesByPhone(ctx context.Context, phone string) ([]*channels
 
 // SetLang stores the language in the phone's preferences.
 func (h *StoreHost) SetLang(ctx context.Context, phone, lang string) error {
-	p, err := h.Prefs.Prefs(ctx, phone)
-	if err != nil {
-		return err
-	}
-	p.Lang = lang
-	return h.Prefs.PutPrefs(ctx, phone, p)
+	_, err := h.Prefs.UpdatePrefs(ctx, phone, func(p *channels.Prefs) { p.Lang = lang })
+	return err
 }

@@ -333,8 +333,7 @@ func (d *dialogue) load() error {
 
 // stop records the opt-out and confirms it: the last SMS the phone gets.
 func (d *dialogue) stop() (Reply, error) {
-	d.prefs.OptedOut = true
-	if err := d.cfg.Prefs.PutPrefs(d.ctx, d.in.From, d.prefs); err != nil {
+	if _, err := d.cfg.Prefs.UpdatePrefs(d.ctx, d.in.From, func(p *channels.Prefs) { p.OptedOut = true }); err != nil {
 		return Reply{}, fmt.Errorf("record opt-out: %w", err)
 	}
 	d.cfg.Log.Info("sms opt-out", d.attrs()...)
@@ -346,8 +345,7 @@ func (d *dialogue) stop() (Reply, error) {
 // start clears an opt-out.
 func (d *dialogue) start() (Reply, error) {
 	if d.prefs.OptedOut {
-		d.prefs.OptedOut = false
-		if err := d.cfg.Prefs.PutPrefs(d.ctx, d.in.From, d.prefs); err != nil {
+		if _, err := d.cfg.Prefs.UpdatePrefs(d.ctx, d.in.From, func(p *channels.Prefs) { p.OptedOut = false }); err != nil {
 			return Reply{}, fmt.Errorf("record opt-in: %w", err)
 		}
 		d.cfg.Log.Info("sms opt-in", d.attrs()...)

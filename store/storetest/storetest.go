@@ -22,6 +22,7 @@ func Run(t *testing.T, open func(t *testing.T) channels.Store) {
 	t.Run("CasesByPhone", func(t *testing.T) { testCasesByPhone(t, open(t)) })
 	t.Run("ConcurrentCases", func(t *testing.T) { testConcurrentCases(t, open(t)) })
 	t.Run("Prefs", func(t *testing.T) { testPrefs(t, open(t)) })
+	t.Run("UpdatePrefs", func(t *testing.T) { testUpdatePrefs(t, open(t)) })
 	t.Run("Outbox", func(t *testing.T) { testOutbox(t, open(t)) })
 	t.Run("OutboxDue", func(t *testing.T) { testOutboxDue(t, open(t)) })
 	t.Run("Secrets", func(t *testing.T) { testSecrets(t, open(t)) })
@@ -549,5 +550,37 @@ func testSecrets(t *testing.T, s channels.Store) {
 	}
 	if other, _ := s.Secret(ctx, "other", 32); bytes.Equal(other, a) {
 		t.Error("two names share a secret")
+	}
+}
+
+// testUpdatePrefs changes two preferences of one phone concurrently, as a
+// USSD language choice and an SMS STOP may: neither change is lost.
+func testUpdatePrefs(t *testing.T, s channels.Store) {
+	ctx := context.Background()
+	const phone = "+254712345678"
+	var wg sync.WaitGroup
+	for i := range 50 {
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			if _, err := s.UpdatePrefs(ctx, phone, func(p *channels.Prefs) { p.Lang = []string{"fr", "sw"}[i%2] }); err != nil {
+				t.Error(err)
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			if _, err := s.UpdatePrefs(ctx, phone, func(p *channels.Prefs) { p.OptedOut = true }); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	p, err := s.Prefs(ctx, phone)
+	if err != nil || !p.OptedOut || p.Lang == "" {
+		t.Errorf("prefs = %+v %v, want opted out with a language", p, err)
+	}
+	got, err := s.UpdatePrefs(ctx, phone, func(p *channels.Prefs) { p.OptedOut = false })
+	if err != nil || got.OptedOut || got.Lang != p.Lang {
+		t.Errorf("update returned %+v %v, want the stored prefs with the change", got, err)
 	}
 }
