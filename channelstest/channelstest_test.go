@@ -2,10 +2,13 @@ package channelstest
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/govchannels/channels"
 )
 
 func TestClock(t *testing.T) {
@@ -30,5 +33,33 @@ func TestLogBufferConcurrent(t *testing.T) {
 	wg.Wait()
 	if n := strings.Count(b.String(), "\n"); n != 20 {
 		t.Errorf("%d lines, want 20", n)
+	}
+}
+
+// TestWalk walks the shipped catalog on USSD and SMS: Walk itself fails
+// when it misses a step; here, the home screens come first and every
+// service shows a refused answer and every outcome of its call.
+func TestWalk(t *testing.T) {
+	e, bundle := Shipped(t, func() time.Time { return time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC) })
+	for _, ch := range []channels.Channel{channels.ChannelUSSD, channels.ChannelSMS} {
+		lang := bundle.Langs()[0]
+		var home []string
+		Walk(t, e, ch, lang, "", func(label string, _ channels.Screen) { home = append(home, label) })
+		if want := []string{"root", `root ← "9"`, "language", `language ← "7"`}; !slices.Equal(home, want) {
+			t.Errorf("%s home labels %q, want %q", ch, home, want)
+		}
+		for _, svc := range e.Catalog().Services {
+			var labels []string
+			Walk(t, e, ch, lang, svc.ID, func(label string, sc channels.Screen) {
+				if sc.Kind == "" {
+					t.Errorf("%s %s: empty screen", ch, label)
+				}
+				labels = append(labels, label)
+			})
+			all := strings.Join(labels, "\n")
+			if !strings.HasPrefix(all, svc.ID+"/start") || !strings.Contains(all, " failed") {
+				t.Errorf("%s %s: walk without a start or a failed call:\n%s", ch, svc.ID, all)
+			}
+		}
 	}
 }

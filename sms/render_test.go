@@ -7,12 +7,55 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
+	"time"
 
 	"github.com/govchannels/channels"
+	"github.com/govchannels/channels/channelstest"
+	"github.com/govchannels/channels/flows"
 	"github.com/govchannels/channels/gsm7"
 	"github.com/govchannels/channels/locales"
 	"github.com/govchannels/channels/ussd"
 )
+
+// renderToday is the fixed date of the render tests: the sample dates of
+// birth are in the past.
+var renderToday = time.Date(2026, 11, 26, 15, 4, 5, 0, time.UTC)
+
+// renderShipped returns the shipped engine on the fixed date and the
+// shipped messages.
+func renderShipped(t testing.TB) (*flows.Engine, *locales.Bundle) {
+	t.Helper()
+	return channelstest.Shipped(t, func() time.Time { return renderToday })
+}
+
+// renderScreen is one screen the walk reached: group is the service, or
+// "home" for the screens outside every service; label says how it was
+// reached.
+type renderScreen struct {
+	group, label string
+	screen       channels.Screen
+}
+
+// renderScreens returns every screen the shipped catalog can show in lang
+// on SMS (see channelstest.Walk): the screens outside every service and
+// the failure page, then those of each service. It fails t when the walk
+// misses a step of a service.
+func renderScreens(t testing.TB, e *flows.Engine, lang string) []renderScreen {
+	t.Helper()
+	var out []renderScreen
+	in := func(group string) func(string, channels.Screen) {
+		return func(label string, sc channels.Screen) {
+			out = append(out, renderScreen{group: group, label: label, screen: sc})
+		}
+	}
+	home := in("home")
+	channelstest.Walk(t, e, channels.ChannelSMS, lang, "", home)
+	home("failure", channels.Screen{Kind: channels.KindEnd, Text: channels.Msg("error.internal")})
+	for _, svc := range e.Catalog().Services {
+		channelstest.Walk(t, e, channels.ChannelSMS, lang, svc.ID, in(svc.ID))
+	}
+	return out
+}
 
 // renderTestBundle is the shipped messages and a few of given lengths:
 // test.a<N> is N letters "a", test.curly an answer typed with a
