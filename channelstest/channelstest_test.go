@@ -63,3 +63,17 @@ func TestWalk(t *testing.T) {
 		}
 	}
 }
+
+func TestDiff(t *testing.T) {
+	tests := []struct{ name, want, got, diff string }{
+		{"equal", "a\nb", "a\nb", ""},
+		{"second line", "a\nb", "a\nc", "line 2:\nwant: \"b\"\ngot:  \"c\""},
+		{"longer", "a", "a\nb", "line 2:\nwant: \"\"\ngot:  \"b\""},
+		{"line endings", "a\n", "a\r\n", "line 1:\nwant: \"a\"\ngot:  \"a\\r\""},
+	}
+	for _, tt := range tests {
+		if got := Diff(tt.want, tt.got); got != tt.diff {
+			t.Errorf("%s: Diff = %q, want %q", tt.name, got, tt.diff)
+		}
+	}
+}

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -98,26 +96,4 @@ func (f *fixture) transcript(t testing.TB, msgs ...string) string {
 		fmt.Fprintf(&b, "> %s\n%s\n\n", m, refPattern.ReplaceAllString(r.Text, "$$REF"))
 	}
 	return b.String()
-}
-
-// golden compares got with testdata/<name>.golden, rewritten with -update.
-func golden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", name+".golden")
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test ./sms -update to create it)", err)
-	}
-	if string(want) != got {
-		t.Errorf("%s differs from what the dialogue gives now (go test ./sms -update rewrites it):\n--- want\n%s\n--- got\n%s", path, want, got)
-	}
 }

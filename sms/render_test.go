@@ -2,7 +2,6 @@ package sms
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -293,7 +292,7 @@ func TestRenderGolden(t *testing.T) {
 			fmt.Fprintf(out, "== %s (%s)\n%s\n", s.label, renderSizeLabel(text), text)
 		}
 		for _, group := range order {
-			renderCompare(t, filepath.Join("testdata", "render", group+"."+lang+".golden"), files[group].String())
+			channelstest.Golden(t, filepath.Join("testdata", "render", group+"."+lang+".golden"), files[group].String(), *update)
 		}
 	}
 	if n := b.Missing(); n != 0 {
@@ -371,41 +370,7 @@ func TestSegmentsDoc(t *testing.T) {
 		fmt.Fprintf(&out, " **%d** |", worst[lang])
 	}
 	out.WriteString("\n")
-	renderCompare(t, filepath.Join("..", "docs", "sms-segments.md"), out.String())
-}
-
-// renderCompare compares got with the file, or rewrites it under -update.
-func renderCompare(t *testing.T, file, got string) {
-	t.Helper()
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(file, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatalf("%v (run go test ./sms -update)", err)
-	}
-	if got != string(want) {
-		w, g := strings.Split(string(want), "\n"), strings.Split(got, "\n")
-		for i := 0; i < len(w) || i < len(g); i++ {
-			var wl, gl string
-			if i < len(w) {
-				wl = w[i]
-			}
-			if i < len(g) {
-				gl = g[i]
-			}
-			if wl != gl {
-				t.Errorf("%s differs (run go test ./sms -update and review the diff): line %d\nwant %q\ngot  %q", file, i+1, wl, gl)
-				return
-			}
-		}
-	}
+	channelstest.Golden(t, filepath.Join("..", "docs", "sms-segments.md"), out.String(), *update)
 }
 
 // BenchmarkRender renders every shipped screen in every language as an

@@ -2,12 +2,14 @@ package sms
 
 import (
 	"context"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/govchannels/channels"
+	"github.com/govchannels/channels/channelstest"
 	"github.com/govchannels/channels/flows"
 	"github.com/govchannels/channels/services"
 )
@@ -34,7 +36,7 @@ func TestTranscripts(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFixture(t)
-			golden(t, "transcripts/"+tt.name, f.transcript(t, tt.msgs...))
+			channelstest.Golden(t, filepath.Join("testdata", "transcripts", tt.name+".golden"), f.transcript(t, tt.msgs...), *update)
 			if got := len(f.cases(t)); got != tt.cases {
 				t.Errorf("%d cases, want %d", got, tt.cases)
 			}

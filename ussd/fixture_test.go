@@ -5,8 +5,6 @@ import (
 	"errors"
 	"flag"
 	"log/slog"
-	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -159,22 +157,4 @@ func (h *faultyHost) Submit(ctx context.Context, sub flows.Submission) (string, 
 		return "", errInjected
 	}
 	return h.Host.Submit(ctx, sub)
-}
-
-// diff shows the first line where two texts part.
-func diff(want, got string) string {
-	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
-	for i := 0; i < len(w) || i < len(g); i++ {
-		var wl, gl string
-		if i < len(w) {
-			wl = w[i]
-		}
-		if i < len(g) {
-			gl = g[i]
-		}
-		if wl != gl {
-			return "line " + strconv.Itoa(i+1) + ":\nwant: " + wl + "\ngot:  " + gl
-		}
-	}
-	return ""
 }

@@ -2,7 +2,6 @@ package ussd
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -48,7 +47,7 @@ func TestGoldenPages(t *testing.T) {
 				} else {
 					channelstest.Walk(t, f.engine, channels.ChannelUSSD, lang, svc, screen)
 				}
-				compareGolden(t, filepath.Join("testdata", "pages", svc+"."+lang+".golden"), out.String())
+				channelstest.Golden(t, filepath.Join("testdata", "pages", svc+"."+lang+".golden"), out.String(), *update)
 			})
 		}
 	}
@@ -115,22 +114,4 @@ func sizeLabel(p string) string {
 		return fmt.Sprintf("%d UCS-2 units", s.units)
 	}
 	return fmt.Sprintf("%d septets", s.septets)
-}
-
-// compareGolden compares got with the file, or rewrites it under -update.
-func compareGolden(t *testing.T, file, got string) {
-	t.Helper()
-	if *update {
-		if err := os.WriteFile(file, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatalf("%v (run go test ./ussd -update)", err)
-	}
-	if got != string(want) {
-		t.Errorf("%s differs (run go test ./ussd -update and review the diff):\n%s", file, diff(string(want), got))
-	}
 }

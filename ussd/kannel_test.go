@@ -14,6 +14,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/govchannels/channels"
+	"github.com/govchannels/channels/channelstest"
 )
 
 // kannelRouter is the fixture's Server behind gin with the Kannel dialect
@@ -292,7 +293,7 @@ func TestKannelReportProblem(t *testing.T) {
 	for i, r := range got {
 		w := want(texts[i])
 		if maskRefs(r.body) != maskRefs(w) {
-			t.Errorf("page %d differs from Africa's Talking's:\n%s", i, diff(maskRefs(w), maskRefs(r.body)))
+			t.Errorf("page %d differs from Africa's Talking's:\n%s", i, channelstest.Diff(maskRefs(w), maskRefs(r.body)))
 		}
 		wantOp := 2
 		if i == len(got)-1 {

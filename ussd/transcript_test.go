@@ -3,6 +3,7 @@ package ussd
 import (
 	"bytes"
 	"context"
+	"github.com/govchannels/channels/channelstest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -58,7 +59,7 @@ func TestTranscripts(t *testing.T) {
 				return
 			}
 			if want := maskRefs(want); got != want {
-				t.Errorf("transcript differs (run go test ./ussd -update and review the diff):\n%s", diff(want, got))
+				t.Errorf("transcript differs (run go test ./ussd -update and review the diff):\n%s", channelstest.Diff(want, got))
 			}
 			if n := f.bundle.Missing(); n != 0 {
 				t.Errorf("%d messages missing", n)
