@@ -6,10 +6,17 @@
 // system.<lang>.yaml (engine, errors, navigation) and services.<lang>.yaml
 // (the texts of the shipped services). Each file is a flat YAML map from
 // message ID to template, kept sorted by ID.
+//
+// langs.txt lists the languages in the order the language menus number
+// them, the default first. The order is chosen, not alphabetical: a
+// language added later goes at the end, so that the numbers citizens have
+// learned ("4 then 2 for French") keep working. An operator's catalog may
+// bring its own langs.txt, which replaces the shipped one.
 package locales
 
 import (
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
 	"path"
@@ -25,8 +32,12 @@ import (
 	"github.com/govchannels/channels"
 )
 
-//go:embed *.yaml
+//go:embed *.yaml langs.txt
 var files embed.FS
+
+// orderFile names the languages of the menus in order, one a line; "#"
+// starts a comment.
+const orderFile = "langs.txt"
 
 // Default is the language used when a citizen has chosen none that is
 // offered.
@@ -65,6 +76,7 @@ func New(extra ...fs.FS) (*Bundle, error) {
 		texts:  map[string]map[string]entry{},
 	}
 	b.bundle.RegisterUnmarshalFunc("yaml", yaml.Unmarshal)
+	var order []string
 	for _, fsys := range append([]fs.FS{files}, extra...) {
 		names, err := fs.Glob(fsys, "*.yaml")
 		if err != nil {
@@ -75,17 +87,21 @@ func New(extra ...fs.FS) (*Bundle, error) {
 				return nil, err
 			}
 		}
+		switch o, err := readOrder(fsys); {
+		case err != nil:
+			return nil, err
+		case o != nil:
+			order = o
+		}
 	}
 	if b.texts[Default] == nil {
 		return nil, fmt.Errorf("no messages for the default language %s", Default)
 	}
-	for lang := range b.texts {
-		if lang != Default {
-			b.langs = append(b.langs, lang)
-		}
+	langs, err := b.order(order)
+	if err != nil {
+		return nil, err
 	}
-	sort.Strings(b.langs)
-	b.langs = append([]string{Default}, b.langs...)
+	b.langs = langs
 	tags := make([]language.Tag, len(b.langs))
 	b.localizers = make(map[string]*i18n.Localizer, len(b.langs))
 	for i, lang := range b.langs {
@@ -94,6 +110,56 @@ func New(extra ...fs.FS) (*Bundle, error) {
 	}
 	b.matcher = language.NewMatcher(tags)
 	return b, nil
+}
+
+// readOrder reads the order file of fsys; nil when it has none.
+func readOrder(fsys fs.FS) ([]string, error) {
+	data, err := fs.ReadFile(fsys, orderFile)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", orderFile, err)
+	}
+	order := []string{}
+	for line := range strings.Lines(string(data)) {
+		line, _, _ = strings.Cut(line, "#")
+		order = append(order, strings.Fields(line)...)
+	}
+	return order, nil
+}
+
+// order returns the languages loaded in the order of the order file: the
+// default first, then those listed, then any other loaded language,
+// alphabetically. A listed language without messages, listed twice or
+// listed before the default is an error naming the order file.
+func (b *Bundle) order(listed []string) ([]string, error) {
+	langs := make([]string, 0, len(b.texts))
+	seen := map[string]bool{}
+	for i, lang := range listed {
+		switch {
+		case b.texts[lang] == nil:
+			return nil, fmt.Errorf("%s: language %q has no message files", orderFile, lang)
+		case seen[lang]:
+			return nil, fmt.Errorf("%s: language %q is listed twice", orderFile, lang)
+		case i == 0 && lang != Default:
+			return nil, fmt.Errorf("%s: the default language %s must come first, not %s", orderFile, Default, lang)
+		}
+		seen[lang] = true
+		langs = append(langs, lang)
+	}
+	if !seen[Default] {
+		langs = append([]string{Default}, langs...)
+		seen[Default] = true
+	}
+	var rest []string
+	for lang := range b.texts {
+		if !seen[lang] {
+			rest = append(rest, lang)
+		}
+	}
+	sort.Strings(rest)
+	return append(langs, rest...), nil
 }
 
 // load adds the message file name of fsys to the bundle.
@@ -135,7 +201,9 @@ func (b *Bundle) load(fsys fs.FS, name string) error {
 	return nil
 }
 
-// Langs returns the languages loaded, the default first, then sorted.
+// Langs returns the languages loaded, in the order of the language menus:
+// the default first, then as langs.txt lists them, then any other,
+// alphabetically.
 func (b *Bundle) Langs() []string { return slices.Clone(b.langs) }
 
 // Supports reports whether lang has messages.
@@ -155,6 +223,40 @@ func (b *Bundle) IDs(lang string) []string {
 	}
 	sort.Strings(ids)
 	return ids
+}
+
+// Gap is a message that exists in some language but not in Lang.
+type Gap struct {
+	Lang string
+	ID   string
+}
+
+func (g Gap) String() string { return fmt.Sprintf("message %s is missing in locale %s", g.ID, g.Lang) }
+
+// Gaps returns every message that some language has and another lacks,
+// by language (in Langs order) then ID: the translations to write before
+// the catalog ships. Nothing falls back to another language at run time.
+func (b *Bundle) Gaps() []Gap {
+	all := map[string]bool{}
+	for _, texts := range b.texts {
+		for id := range texts {
+			all[id] = true
+		}
+	}
+	ids := make([]string, 0, len(all))
+	for id := range all {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	var gaps []Gap
+	for _, lang := range b.langs {
+		for _, id := range ids {
+			if _, ok := b.texts[lang][id]; !ok {
+				gaps = append(gaps, Gap{Lang: lang, ID: id})
+			}
+		}
+	}
+	return gaps
 }
 
 // Match returns the loaded language that best fits the given preferences,

@@ -45,24 +45,17 @@ func TestLangs(t *testing.T) {
 // TestComplete fails when any message is missing from any language: a
 // missing translation must never reach a citizen as another language.
 func TestComplete(t *testing.T) {
-	b := mustNew(t)
-	all := map[string]bool{}
-	for _, lang := range b.Langs() {
-		for _, id := range b.IDs(lang) {
-			all[id] = true
-		}
+	for _, g := range mustNew(t).Gaps() {
+		t.Error(g)
 	}
-	for _, lang := range b.Langs() {
-		var missing []string
-		for id := range all {
-			if !b.Has(lang, id) {
-				missing = append(missing, id)
-			}
-		}
-		sort.Strings(missing)
-		for _, id := range missing {
-			t.Errorf("message %s is missing in %s", id, lang)
-		}
+	gapped := mustNew(t, fstest.MapFS{"x.fr.yaml": {Data: []byte("only.fr: Seulement\n")}})
+	var got []string
+	for _, g := range gapped.Gaps() {
+		got = append(got, g.String())
+	}
+	want := "message only.fr is missing in locale en|message only.fr is missing in locale sw"
+	if strings.Join(got, "|") != want {
+		t.Errorf("Gaps = %q, want %q", got, want)
 	}
 }
 
@@ -353,8 +346,35 @@ func TestExtraFiles(t *testing.T) {
 		t.Errorf("later file system: %q, want Second", got)
 	}
 	added := mustNew(t, fstest.MapFS{"mine.pt.yaml": {Data: []byte("nav.back: Voltar\n")}})
-	if got := strings.Join(added.Langs(), " "); got != "en fr pt sw" {
-		t.Errorf("Langs() with a new language = %s", got)
+	if got := strings.Join(added.Langs(), " "); got != "en fr sw pt" {
+		t.Errorf("Langs() with a new unlisted language = %s, want it after the listed ones", got)
+	}
+	reordered := mustNew(t, fstest.MapFS{
+		"mine.pt.yaml": {Data: []byte("nav.back: Voltar\n")},
+		"langs.txt":    {Data: []byte("# ours\nen\npt # first after English\nsw\n")},
+	})
+	if got := strings.Join(reordered.Langs(), " "); got != "en pt sw fr" {
+		t.Errorf("Langs() with an operator's langs.txt = %s, want en pt sw fr", got)
+	}
+}
+
+func TestOrderErrors(t *testing.T) {
+	tests := []struct {
+		name  string
+		order string
+		want  string
+	}{
+		{"language without messages", "en\nfr\nzz\n", `"zz" has no message files`},
+		{"listed twice", "en\nsw\nsw\n", `"sw" is listed twice`},
+		{"default not first", "fr\nen\n", "must come first"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := New(fstest.MapFS{"langs.txt": {Data: []byte(tt.order)}})
+			if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "langs.txt") {
+				t.Fatalf("New = %v, want an error naming langs.txt and %q", err, tt.want)
+			}
+		})
 	}
 }
 
