@@ -34,14 +34,30 @@ const (
 	PurposeOptOut = "opt_out" // the one confirmation a STOP still receives
 )
 
-// Outbound is one SMS to send. Key identifies it for its whole life: a
-// second Enqueue with the same key stores nothing, and delivery reports find
-// the message by it.
+// The kinds of outbound message, each sent by its own sender.
+const (
+	KindSMS     = ""        // an SMS to a phone (the zero value: the first kind)
+	KindPush    = "push"    // a push notice to every device of a phone
+	KindWebhook = "webhook" // a signed POST to an agency's webhook
+)
+
+// Outbound is one message to send: an SMS, a push notice or an agency
+// webhook. Key identifies it for its whole life: a second Enqueue with the
+// same key stores nothing, and delivery reports find the message by it.
 type Outbound struct {
-	Key     string `json:"key"`
-	To      string `json:"to"` // E.164
-	Text    string `json:"text"`
-	Purpose string `json:"purpose"`
+	Key  string `json:"key"`
+	Kind string `json:"kind,omitempty"` // KindSMS, KindPush, KindWebhook
+	// To is an E.164 phone for SMS and push, an agency ID for a webhook.
+	To string `json:"to"`
+	// Text is the SMS; for push, the notice's body (Title its title);
+	// for a webhook, the JSON body.
+	Text    string            `json:"text"`
+	Title   string            `json:"title,omitempty"`
+	Data    map[string]string `json:"data,omitempty"` // push: the data payload (reference, status, deep link)
+	Purpose string            `json:"purpose"`
+	// Fallback is sent instead when this message fails for good: the SMS
+	// of a push notice that no device took.
+	Fallback *Outbound `json:"fallback,omitempty"`
 	// AtMostOnce marks a message that must never reach the phone twice (a
 	// one-time code): an attempt whose outcome was lost in a crash fails it
 	// instead of sending again.

@@ -59,7 +59,10 @@ type Store interface {
 	SessionStore
 	CaseStore
 	PrefStore
+	CaseLog
 	OutboxStore
 	SecretStore
+	DeviceStore
+	AgencyStore
 	Close() error
 }

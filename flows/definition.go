@@ -32,6 +32,7 @@ const (
 //	id: report_problem
 //	title: report.title
 //	keyword: report.keyword
+//	agency: county_works
 //	order: 30
 //	start: category
 //	steps:
@@ -49,10 +50,13 @@ type Service struct {
 	// Keyword is the message ID of the words that start the service by SMS,
 	// comma-separated, in each language ("BIRTH", "NAISSANCE"); optional:
 	// every service is also reached from the SMS menu.
-	Keyword string  `yaml:"keyword"`
-	Order   int     `yaml:"order"` // position on the root menu, ascending
-	Start   string  `yaml:"start"` // ID of the first step; the first step listed when empty
-	Steps   []*Step `yaml:"steps"`
+	Keyword string `yaml:"keyword"`
+	// Agency is the ID of the back office that handles the service's
+	// cases: its API keys list them and its webhook hears of them.
+	Agency string  `yaml:"agency"`
+	Order  int     `yaml:"order"` // position on the root menu, ascending
+	Start  string  `yaml:"start"` // ID of the first step; the first step listed when empty
+	Steps  []*Step `yaml:"steps"`
 
 	File  string           `yaml:"-"` // where it was loaded from, for error reports
 	Line  int              `yaml:"-"`

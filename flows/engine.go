@@ -87,6 +87,7 @@ const (
 type Call struct {
 	Kind    CallKind
 	Service string
+	Agency  string // CallSubmit: the agency that handles the service
 	Lang    string
 	Channel channels.Channel
 	Answers []channels.Answer
@@ -344,7 +345,7 @@ func (e *Engine) enter(svc *Service, id string, st State) Result {
 		sc.Kind = channels.KindEnd
 		sc.CanGoBack = false
 	case StepSubmit:
-		r.Call = &Call{Kind: CallSubmit, Service: svc.ID, Lang: st.Lang, Channel: st.Channel, Answers: st.answers(svc)}
+		r.Call = &Call{Kind: CallSubmit, Service: svc.ID, Agency: svc.Agency, Lang: st.Lang, Channel: st.Channel, Answers: st.answers(svc)}
 		return r
 	case StepLookup:
 		r.Call = &Call{Kind: CallMyCases, Service: svc.ID, Lang: st.Lang, Channel: st.Channel}

@@ -28,6 +28,7 @@ type Host interface {
 type Submission struct {
 	Key     string // idempotency key: the channel's session, so a retry is harmless
 	Service string
+	Agency  string
 	Phone   string
 	Lang    string
 	Channel channels.Channel
@@ -52,7 +53,7 @@ func (e *Engine) Settle(ctx context.Context, h Host, phone, key string, res Resu
 	c := res.Call
 	switch c.Kind {
 	case CallSubmit:
-		out.Ref, out.Err = h.Submit(ctx, Submission{Key: key, Service: c.Service, Phone: phone, Lang: c.Lang, Channel: c.Channel, Answers: c.Answers})
+		out.Ref, out.Err = h.Submit(ctx, Submission{Key: key, Service: c.Service, Agency: c.Agency, Phone: phone, Lang: c.Lang, Channel: c.Channel, Answers: c.Answers})
 	case CallCase:
 		var cs *channels.Case
 		if cs, out.Err = h.Case(ctx, phone, c.Ref); out.Err == nil {
@@ -125,6 +126,7 @@ func (h *StoreHost) Submit(ctx context.Context, sub Submission) (string, error) 
 		c := &channels.Case{
 			Ref:            channels.NewReference(),
 			Service:        sub.Service,
+			Agency:         sub.Agency,
 			Phone:          sub.Phone,
 			Channel:        sub.Channel,
 			Lang:           sub.Lang,

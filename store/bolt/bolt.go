@@ -35,6 +35,13 @@ var (
 	bucketOutboxDue     = []byte("outbox_due")     // next attempt (8 bytes BE) + key → nil, queued messages
 	bucketOutboxSending = []byte("outbox_sending") // key → nil, messages handed to a gateway
 	bucketSecrets       = []byte("secrets")        // name → random bytes
+	bucketCaseAgency    = []byte("case_agency")    // agency 0x00 created (8 bytes BE) ref → nil
+	bucketCaseEvents    = []byte("case_events")    // seq (8 bytes BE) → case event (JSON)
+	bucketCursors       = []byte("cursors")        // follower name → seq (8 bytes BE)
+	bucketDevices       = []byte("devices")        // phone 0x00 token → device (JSON)
+	bucketDeviceTokens  = []byte("device_tokens")  // token → phone
+	bucketAgencies      = []byte("agencies")       // id → agency (JSON)
+	bucketAgencyKeys    = []byte("agency_keys")    // key id → key (JSON)
 	keyVersion          = []byte("version")
 )
 
@@ -76,7 +83,8 @@ func Open(path string, opts Options) (*DB, error) {
 	if opts.BatchDelay == 0 {
 		opts.BatchDelay = 2 * time.Millisecond
 	}
-	db, err := openFile(path, opts, [][]byte{bucketCases, bucketCaseKeys, bucketCasePhone, bucketPrefs, bucketOutbox, bucketOutboxDue, bucketOutboxSending, bucketSecrets})
+	db, err := openFile(path, opts, [][]byte{bucketCases, bucketCaseKeys, bucketCasePhone, bucketPrefs, bucketOutbox, bucketOutboxDue, bucketOutboxSending, bucketSecrets,
+		bucketCaseAgency, bucketCaseEvents, bucketCursors, bucketDevices, bucketDeviceTokens, bucketAgencies, bucketAgencyKeys})
 	if err != nil {
 		return nil, err
 	}

@@ -56,6 +56,14 @@ func (d *DB) CreateCase(_ context.Context, c *channels.Case) (*channels.Case, er
 			}
 		}
 		out = c
+		if c.Agency != "" {
+			if err := tx.Bucket(bucketCaseAgency).Put(agencyKey(c), nil); err != nil {
+				return err
+			}
+		}
+		if err := logEvents(tx, c.Ref, true, c.History[:min(1, len(c.History))]); err != nil {
+			return err
+		}
 		return tx.Bucket(bucketCasePhone).Put(phoneKey(c.Phone, c), nil)
 	})
 	var ce *channels.Error
