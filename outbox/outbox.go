@@ -1,6 +1,7 @@
 package outbox
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -24,6 +25,7 @@ const (
 	ReasonGaveUp         = "gave_up"         // MaxAttempts attempts all failed
 	ReasonOutcomeUnknown = "outcome_unknown" // a crash hid whether the gateway took it
 	ReasonUndelivered    = "undelivered"     // a failure report that gave no reason
+	ReasonNoSender       = "no_sender"       // nothing sends messages of its kind here (push off, no SMS gateway)
 )
 
 const (
@@ -36,22 +38,27 @@ const (
 	recoverBatch = 256
 )
 
-// Config configures an Outbox. Store and Sender are required.
+// Config configures an Outbox. Store is required, and a Sender or a Route.
 type Config struct {
 	Store channels.OutboxStore
 	// Prefs gives the opt-outs: a phone whose Prefs.OptedOut is set gets
-	// nothing but PurposeOptOut messages. When nil, nobody is opted out.
-	Prefs  channels.PrefStore
+	// no SMS but PurposeOptOut messages. When nil, nobody is opted out.
+	Prefs channels.PrefStore
+	// Sender sends the SMS (channels.KindSMS); nil when no SMS gateway is
+	// configured, and then SMS fail with reason "no_sender".
 	Sender Sender
-	// Rate is how many messages per second are handed to Sender; 1 when
-	// zero, the limit of a Twilio long code. Burst is how many may go at
-	// once after a quiet spell; 1 when zero.
+	// Rate is how many SMS per second are handed to Sender; 1 when zero,
+	// the limit of a Twilio long code. Burst is how many may go at once
+	// after a quiet spell; 1 when zero.
 	Rate  float64
 	Burst int
+	// Routes sends the other kinds of message (channels.KindPush,
+	// channels.KindWebhook), each paced on its own.
+	Routes map[string]Route
 	// Workers is how many gateway calls may be in flight at once; 4 when
 	// zero.
 	Workers int
-	// MaxAttempts is how many gateway calls a message gets before it is
+	// MaxAttempts is how many gateway calls an SMS gets before it is
 	// failed with reason "gave_up"; 8 when zero.
 	MaxAttempts int
 	// Backoff and MaxBackoff shape the wait before a retry: a random
@@ -70,8 +77,27 @@ type Config struct {
 	Now func() time.Time
 }
 
-// Outbox sends outbound SMS through the durable queue of a store, paced to
-// one gateway's rate. Send and Report may be called from any goroutine,
+// Route is how the messages of one kind are sent.
+type Route struct {
+	Sender Sender
+	// Rate and Burst pace Sender as Config.Rate and Burst pace SMS; 1 when
+	// zero.
+	Rate  float64
+	Burst int
+	// MaxAttempts is how many calls a message gets before it is failed
+	// with reason "gave_up"; Config.MaxAttempts when zero.
+	MaxAttempts int
+}
+
+// route is a Route ready to pace its sender.
+type route struct {
+	sender      Sender
+	limiter     *rate.Limiter
+	maxAttempts int
+}
+
+// Outbox sends outbound messages through the durable queue of a store, each
+// kind paced to its sender's rate. Send and Report may be called from any goroutine,
 // whether Run is running or not; Run must run in one process per data file.
 //
 // Guarantee: a message marked AtMostOnce reaches the gateway at most once;
@@ -82,9 +108,13 @@ type Config struct {
 // next Run fails an AtMostOnce message (a one-time code) with reason
 // "outcome_unknown", losing it rather than sending it twice, and queues any
 // other message again, possibly sending it twice rather than losing it.
+//
+// A message with a Fallback (the SMS of a push notice) has its fallback
+// enqueued before it is recorded as failed, so a crash between the two
+// cannot lose the notice; the fallback's key makes a repeat harmless.
 type Outbox struct {
 	cfg     Config
-	limiter *rate.Limiter
+	routes  map[string]*route
 	log     *slog.Logger
 	wakeup  chan struct{}
 	running atomic.Bool
@@ -99,16 +129,10 @@ type Outbox struct {
 }
 
 // New returns an Outbox for cfg, with zero fields set to their defaults.
-// It panics when cfg.Store or cfg.Sender is nil.
+// It panics when cfg.Store is nil or nothing sends, a wiring mistake.
 func New(cfg Config) *Outbox {
-	if cfg.Store == nil || cfg.Sender == nil {
-		panic("outbox: Config.Store and Config.Sender are required")
-	}
-	if cfg.Rate <= 0 {
-		cfg.Rate = 1
-	}
-	if cfg.Burst <= 0 {
-		cfg.Burst = 1
+	if cfg.Store == nil || (cfg.Sender == nil && len(cfg.Routes) == 0) {
+		panic("outbox: Config.Store and a Sender or Route are required")
 	}
 	if cfg.Workers <= 0 {
 		cfg.Workers = 4
@@ -132,10 +156,30 @@ func New(cfg Config) *Outbox {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	routes := map[string]*route{}
+	add := func(kind string, r Route) {
+		if r.Sender == nil {
+			return
+		}
+		if r.Rate <= 0 {
+			r.Rate = 1
+		}
+		if r.Burst <= 0 {
+			r.Burst = 1
+		}
+		if r.MaxAttempts <= 0 {
+			r.MaxAttempts = cfg.MaxAttempts
+		}
+		routes[kind] = &route{sender: r.Sender, limiter: rate.NewLimiter(rate.Limit(r.Rate), r.Burst), maxAttempts: r.MaxAttempts}
+	}
+	for kind, r := range cfg.Routes {
+		add(kind, r)
+	}
+	add(channels.KindSMS, Route{Sender: cfg.Sender, Rate: cfg.Rate, Burst: cfg.Burst, MaxAttempts: cfg.MaxAttempts})
 	return &Outbox{
 		cfg:     cfg,
-		limiter: rate.NewLimiter(rate.Limit(cfg.Rate), cfg.Burst),
-		log:     log.With("sender", cfg.Sender.Name()),
+		routes:  routes,
+		log:     log,
 		wakeup:  make(chan struct{}, 1),
 		claimed: make(map[string]struct{}),
 	}
@@ -380,14 +424,15 @@ func (o *Outbox) process(ctx context.Context, key string) {
 	case m.NextAttempt.After(now):
 		return // rescheduled since it was listed
 	}
-	if reason, err := o.refusal(ctx, m, now); err != nil {
+	r := o.routes[m.Kind]
+	if reason, err := o.refusal(ctx, r, m, now); err != nil {
 		o.log.Error("outbox: read preferences", append(o.attrs(m), "err", err)...)
 		return
 	} else if reason != "" {
-		o.fail(ctx, key, reason)
+		o.fail(ctx, m, reason)
 		return
 	}
-	if err := o.limiter.Wait(ctx); err != nil {
+	if err := r.limiter.Wait(ctx); err != nil {
 		return // shutting down; the message stays queued
 	}
 
@@ -404,7 +449,7 @@ func (o *Outbox) process(ctx context.Context, key string) {
 		if expired = !m.ExpiresAt.IsZero() && !now.Before(m.ExpiresAt); expired {
 			return false
 		}
-		m.Status, m.Attempts, m.Sender, m.UpdatedAt = channels.OutboundSending, m.Attempts+1, o.cfg.Sender.Name(), now
+		m.Status, m.Attempts, m.Sender, m.UpdatedAt = channels.OutboundSending, m.Attempts+1, r.sender.Name(), now
 		return true
 	})
 	switch {
@@ -412,15 +457,22 @@ func (o *Outbox) process(ctx context.Context, key string) {
 		o.log.Error("outbox: mark sending", "key", key, "err", err)
 		return
 	case expired:
-		o.fail(ctx, key, ReasonExpired)
+		o.fail(ctx, m, ReasonExpired)
 		return
 	case !marked:
 		return
 	}
 
-	providerID, sendErr := o.cfg.Sender.Send(ctx, m)
+	providerID, sendErr := r.sender.Send(ctx, m)
+	if _, permanent := IsPermanent(sendErr); permanent || (sendErr != nil && m.Attempts >= r.maxAttempts) {
+		if err := o.fallback(ctx, m); err != nil {
+			// Not failed yet, so tried again: the fallback is not lost.
+			o.log.Error("outbox: enqueue fallback", append(o.attrs(m), "err", err)...)
+			sendErr = err
+		}
+	}
 	m, _, err = o.update(ctx, key, func(m *channels.Outbound) bool {
-		return o.outcome(m, providerID, sendErr)
+		return o.outcome(m, r.maxAttempts, providerID, sendErr)
 	})
 	if err != nil {
 		// The message stays sending and is settled as interrupted.
@@ -437,15 +489,20 @@ func (o *Outbox) process(ctx context.Context, key string) {
 	}
 }
 
-// refusal returns why m must not be sent at now, or "" if it may be.
-func (o *Outbox) refusal(ctx context.Context, m *channels.Outbound, now time.Time) (string, error) {
-	if m.Attempts >= o.cfg.MaxAttempts {
+// refusal returns why m must not be sent at now by r, or "" if it may be.
+// Only SMS heed an opt-out: STOP is an SMS keyword, and the app's
+// notices are switched off on the device.
+func (o *Outbox) refusal(ctx context.Context, r *route, m *channels.Outbound, now time.Time) (string, error) {
+	if r == nil {
+		return ReasonNoSender, nil
+	}
+	if m.Attempts >= r.maxAttempts {
 		return ReasonGaveUp, nil
 	}
 	if !m.ExpiresAt.IsZero() && !now.Before(m.ExpiresAt) {
 		return ReasonExpired, nil
 	}
-	if o.cfg.Prefs != nil && m.Purpose != channels.PurposeOptOut {
+	if o.cfg.Prefs != nil && m.Kind == channels.KindSMS && m.Purpose != channels.PurposeOptOut {
 		p, err := o.cfg.Prefs.Prefs(ctx, m.To)
 		if err != nil {
 			return "", err
@@ -459,7 +516,7 @@ func (o *Outbox) refusal(ctx context.Context, m *channels.Outbound, now time.Tim
 
 // outcome applies the result of the attempt m is in and reports whether m
 // changed. A delivery report that arrived first is kept.
-func (o *Outbox) outcome(m *channels.Outbound, providerID string, err error) bool {
+func (o *Outbox) outcome(m *channels.Outbound, maxAttempts int, providerID string, err error) bool {
 	now := o.cfg.Now()
 	if m.Status != channels.OutboundSending {
 		if providerID == "" || m.ProviderID != "" {
@@ -478,7 +535,7 @@ func (o *Outbox) outcome(m *channels.Outbound, providerID string, err error) boo
 		return true
 	}
 	m.Reason = retryReason(err)
-	if m.Attempts >= o.cfg.MaxAttempts {
+	if m.Attempts >= maxAttempts {
 		m.Status = channels.OutboundFailed
 		m.Reason = ReasonGaveUp
 		return true
@@ -511,8 +568,14 @@ func (o *Outbox) backoff(attempts int) time.Duration {
 	return rand.N(ceiling + 1)
 }
 
-// fail fails the message with key for reason unless it is final already.
-func (o *Outbox) fail(ctx context.Context, key, reason string) {
+// fail fails the message m for reason unless it is final already, after
+// enqueueing its fallback.
+func (o *Outbox) fail(ctx context.Context, m *channels.Outbound, reason string) {
+	key := m.Key
+	if err := o.fallback(ctx, m); err != nil {
+		o.log.Error("outbox: enqueue fallback", append(o.attrs(m), "err", err)...)
+		return // still queued: the next pass tries again
+	}
 	m, changed, err := o.update(ctx, key, func(m *channels.Outbound) bool {
 		if m.Status.Final() {
 			return false
@@ -526,6 +589,24 @@ func (o *Outbox) fail(ctx context.Context, key, reason string) {
 	case changed:
 		o.log.Warn("outbox: failed", o.attrs(m)...)
 	}
+}
+
+// fallback enqueues the fallback of m, if it has one, under the fallback's
+// key or m's key with "/fallback" added.
+func (o *Outbox) fallback(ctx context.Context, m *channels.Outbound) error {
+	if m.Fallback == nil {
+		return nil
+	}
+	fb := *m.Fallback
+	if fb.Key == "" {
+		fb.Key = m.Key + "/fallback"
+	}
+	fb.Status, fb.Attempts, fb.NextAttempt, fb.Sender, fb.ProviderID, fb.Reason = "", 0, time.Time{}, "", "", ""
+	if err := o.Send(ctx, &fb); err != nil {
+		return err
+	}
+	o.log.Info("outbox: fallback queued", append(o.attrs(m), "fallback", fb.Key)...)
+	return nil
 }
 
 // update reads the message with key, lets change modify it and stores it
@@ -549,7 +630,14 @@ func (o *Outbox) update(ctx context.Context, key string, change func(*channels.O
 // attrs describes m for a log line: never its text, which may hold a code,
 // and only the last digits of the phone.
 func (o *Outbox) attrs(m *channels.Outbound) []any {
-	a := []any{"key", m.Key, "to", channels.MaskPhone(m.To), "purpose", m.Purpose, "status", m.Status, "attempts", m.Attempts}
+	to := m.To
+	if m.Kind != channels.KindWebhook {
+		to = channels.MaskPhone(to)
+	}
+	a := []any{"key", m.Key, "kind", cmp.Or(m.Kind, "sms"), "to", to, "purpose", m.Purpose, "status", m.Status, "attempts", m.Attempts}
+	if m.Sender != "" {
+		a = append(a, "sender", m.Sender)
+	}
 	if m.ProviderID != "" {
 		a = append(a, "provider_id", m.ProviderID)
 	}

@@ -22,6 +22,7 @@ var t0 = time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)
 // given the message and how many times its key was sent before (0 on the
 // first call). It flags any key handed to it twice at once.
 type fakeSender struct {
+	name   string // "fake" when empty
 	script func(m *channels.Outbound, n int) (string, error)
 	called chan string // receives each key sent, when not nil
 
@@ -32,7 +33,12 @@ type fakeSender struct {
 	overlap  []string
 }
 
-func (s *fakeSender) Name() string { return "fake" }
+func (s *fakeSender) Name() string {
+	if s.name == "" {
+		return "fake"
+	}
+	return s.name
+}
 
 func (s *fakeSender) Send(_ context.Context, m *channels.Outbound) (string, error) {
 	s.mu.Lock()

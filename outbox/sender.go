@@ -1,7 +1,8 @@
-// Package outbox sends every outbound SMS through a durable queue: a
-// message is stored before a gateway sees it, retried with backoff when the
-// gateway fails for a while, given up at once when it refuses for good, and
-// paced to each gateway's rate.
+// Package outbox sends every outbound message (SMS, push notices, agency
+// webhooks) through a durable queue: a message is stored before a gateway
+// sees it, retried with backoff when the gateway fails for a while, given
+// up at once when it refuses for good (its fallback, such as the SMS of a
+// push notice, then sent instead), and paced to each gateway's rate.
 //
 // Messages marked AtMostOnce (one-time codes) reach a gateway at most once:
 // an attempt is recorded as sending before the gateway is called, and one
@@ -18,7 +19,8 @@ import (
 	"github.com/govchannels/channels"
 )
 
-// Sender hands one SMS to a gateway (Twilio, Kannel).
+// Sender hands one message to a gateway (Twilio, Kannel, FCM, an agency's
+// webhook).
 type Sender interface {
 	// Name identifies the gateway in the outbox and in logs: "twilio".
 	Name() string
