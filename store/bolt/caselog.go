@@ -40,6 +40,11 @@ func logEvents(tx *bbolt.Tx, ref string, created bool, changes []channels.Status
 	return nil
 }
 
+// sameChange reports whether two history entries are the same.
+func sameChange(a, b channels.StatusChange) bool {
+	return a.Status == b.Status && a.At.Equal(b.At) && a.Actor == b.Actor && a.Note == b.Note
+}
+
 // UpdateCase applies change to the case ref in one fsynced transaction and
 // logs an event for each history entry it added. change sees a fresh copy
 // and is called once; it may not change what identifies the case.
@@ -59,7 +64,7 @@ func (d *DB) UpdateCase(_ context.Context, ref string, change func(*channels.Cas
 		switch {
 		case c.Ref != before.Ref || c.Phone != before.Phone || c.Agency != before.Agency || !c.CreatedAt.Equal(before.CreatedAt) || c.IdempotencyKey != before.IdempotencyKey:
 			return fmt.Errorf("case %s: an update may not change its reference, phone, agency, creation or key", ref)
-		case len(c.History) < len(before.History):
+		case len(c.History) < len(before.History) || !slices.EqualFunc(c.History[:len(before.History)], before.History, sameChange):
 			return fmt.Errorf("case %s: history is append-only", ref)
 		}
 		rec, err := json.Marshal(caseRecord{Case: c, Key: c.IdempotencyKey})

@@ -26,6 +26,10 @@ func Run(t *testing.T, open func(t *testing.T) channels.Store) {
 	t.Run("Outbox", func(t *testing.T) { testOutbox(t, open(t)) })
 	t.Run("OutboxDue", func(t *testing.T) { testOutboxDue(t, open(t)) })
 	t.Run("Secrets", func(t *testing.T) { testSecrets(t, open(t)) })
+	t.Run("CaseLog", func(t *testing.T) { testCaseLog(t, open(t)) })
+	t.Run("ListCases", func(t *testing.T) { testListCases(t, open(t)) })
+	t.Run("Devices", func(t *testing.T) { testDevices(t, open(t)) })
+	t.Run("Agencies", func(t *testing.T) { testAgencies(t, open(t)) })
 }
 
 // base is the store tests' clock: stores keep microseconds at least.
