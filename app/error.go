@@ -24,8 +24,11 @@ func (e *formError) Error() string {
 // renderErrors is the middleware that answers the last error a handler
 // recorded: its code and localized message, in the language of the request
 // when the handler got as far as choosing it. Internal errors are logged
-// with their detail, which the client never sees.
+// with their detail, which the client never sees. Until a handler chooses
+// the language, Content-Language is the match of Accept-Language, the
+// language of a refusal the sign-in middleware answers itself.
 func (a *API) renderErrors(c *gin.Context) {
+	c.Header("Content-Language", a.cfg.Bundle.Match(c.GetHeader("Accept-Language")))
 	c.Next()
 	if len(c.Errors) == 0 || c.Writer.Written() {
 		return
@@ -34,6 +37,7 @@ func (a *API) renderErrors(c *gin.Context) {
 	lang := c.GetString(langKey)
 	if lang == "" {
 		lang = a.cfg.Bundle.Match(c.GetHeader("Accept-Language"))
+		setLang(c, lang)
 	}
 
 	var fe *formError

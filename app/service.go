@@ -13,6 +13,7 @@ import (
 type serviceList struct {
 	Services []serviceItem `json:"services"`
 	Lang     string        `json:"lang"`
+	Dir      string        `json:"dir"` // "ltr" or "rtl": the direction of Lang's script
 }
 
 type serviceItem struct {
@@ -25,7 +26,7 @@ type serviceItem struct {
 func (a *API) listServices(c *gin.Context) error {
 	lang := a.language(c, c.Query("lang"), "")
 	svcs := a.cfg.Engine.Catalog().Services
-	out := serviceList{Services: make([]serviceItem, len(svcs)), Lang: lang}
+	out := serviceList{Services: make([]serviceItem, len(svcs)), Lang: lang, Dir: direction(lang)}
 	for i, s := range svcs {
 		out.Services[i] = serviceItem{ID: s.ID, Title: a.cfg.Bundle.Text(lang, channels.Msg(s.Title))}
 	}

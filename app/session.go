@@ -62,7 +62,7 @@ func (a *API) getSession(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	c.Set(langKey, st.Lang)
+	setLang(c, st.Lang)
 	sc, err := a.cfg.Engine.Screen(st)
 	if err != nil {
 		return a.forget(c.Request.Context(), id, err)
@@ -92,7 +92,7 @@ func (a *API) postInput(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	c.Set(langKey, st.Lang)
+	setLang(c, st.Lang)
 	res, err := a.cfg.Engine.Step(st, in)
 	if err != nil {
 		return a.forget(ctx, id, err)

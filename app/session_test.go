@@ -152,7 +152,7 @@ func TestSessionScreens(t *testing.T) {
 		}},
 		{"language menu names each language in itself", map[string]string{"text": "4"}, func(sc map[string]any) bool {
 			opts, _ := sc["options"].([]any)
-			return len(opts) == 3 && opts[1].(map[string]any)["label"] == "Francais" && opts[2].(map[string]any)["label"] == "Kiswahili"
+			return len(opts) == 4 && opts[1].(map[string]any)["label"] == "Francais" && opts[2].(map[string]any)["label"] == "Kiswahili" && opts[3].(map[string]any)["label"] == "العربية"
 		}},
 		{"Swahili chosen", map[string]string{"text": "3"}, func(sc map[string]any) bool {
 			return sc["text"] == "Huduma za serikali" && sc["lang"] == "sw"

@@ -27,6 +27,12 @@ const (
 	LookupMyCases = "my_cases" // every case of the caller's phone
 )
 
+// ActionAnswerInfo is the submit action that answers an agency's request
+// for more information: the case whose reference is in the step's Field
+// (it must be the caller's, waiting for information) goes back to review
+// with the other answers as the citizen's note.
+const ActionAnswerInfo = "answer_info"
+
 // Service is one government transaction as its YAML file defines it.
 //
 //	id: report_problem
@@ -90,11 +96,21 @@ type Step struct {
 	Secret    bool      `yaml:"secret"`  // masked where the channel can, never echoed in summaries
 
 	Summary []string `yaml:"summary"` // confirm: fields shown, in order
-	Lookup  string   `yaml:"lookup"`  // lookup: LookupCase or LookupMyCases
-	Empty   string   `yaml:"empty"`   // lookup: message ID when nothing is found
+	// Action is what a submit step does: create a case (when empty), or
+	// ActionAnswerInfo, whose note is made of the fields in Summary.
+	Action string `yaml:"action"`
+	Lookup string `yaml:"lookup"` // lookup: LookupCase or LookupMyCases
+	Empty  string `yaml:"empty"`  // lookup: message ID when nothing is found
 
 	Next     string    `yaml:"next"`     // the step after this one
 	Branches []*Branch `yaml:"branches"` // tried in order before Next
+
+	// Needs lists what the step needs from the channel that some channels
+	// lack (see Capability); a menu or an input only. Alternative is the
+	// message ID those channels show instead, with one choice that goes on
+	// (the branches, then Next) and leaves the step's field empty.
+	Needs       []Capability `yaml:"needs"`
+	Alternative string       `yaml:"alternative"`
 
 	Line int `yaml:"-"`
 

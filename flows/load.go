@@ -358,6 +358,21 @@ func (st *Step) check(s *Service, fields map[string]bool) []string {
 		}
 	case StepSubmit, StepEnd:
 		terminal = true
+		for _, f := range st.Summary {
+			if !fields[f] {
+				bad("summary field %q is not set by any step", f)
+			}
+		}
+		switch {
+		case st.Kind == StepEnd && st.Action != "":
+			bad("only a submit step has an action")
+		case st.Action == ActionAnswerInfo && (st.Field == "" || !fields[st.Field]):
+			bad("action %q needs the field that holds the reference", ActionAnswerInfo)
+		case st.Action == ActionAnswerInfo && len(st.Summary) == 0:
+			bad("action %q needs a summary: the fields that make the citizen's answer", ActionAnswerInfo)
+		case st.Action != "" && st.Action != ActionAnswerInfo:
+			bad("action must be empty (create a case) or %q, not %q", ActionAnswerInfo, st.Action)
+		}
 	case StepLookup:
 		terminal = true
 		switch st.Lookup {
@@ -380,6 +395,7 @@ func (st *Step) check(s *Service, fields map[string]bool) []string {
 	if terminal && (st.Next != "" || len(st.Branches) > 0) {
 		bad("a %s step ends the flow: it cannot have next or branches", st.Kind)
 	}
+	ps = append(ps, st.checkNeeds()...)
 	if p := s.targetCheck(st.Next); p != "" {
 		bad("%s", p)
 	}
@@ -408,6 +424,28 @@ func firstLine(s string) string {
 		return s[:i]
 	}
 	return s
+}
+
+// checkNeeds validates what a step needs from the channel and its
+// alternative. Whether a step that needs something has an alternative is
+// for the lint (Catalog.Lint) to report, not the loader.
+func (st *Step) checkNeeds() []string {
+	var ps []string
+	for _, c := range st.Needs {
+		if !c.Known() {
+			ps = append(ps, fmt.Sprintf("unknown capability %q in needs (known: %s)", c, names(Capabilities())))
+		}
+	}
+	switch {
+	case len(st.Needs) == 0 && st.Alternative != "":
+		ps = append(ps, "an alternative is shown instead of a step that needs something: declare needs")
+	case len(st.Needs) == 0:
+	case st.Kind != StepMenu && st.Kind != StepInput:
+		ps = append(ps, fmt.Sprintf("only a menu or an input can need something, not a %s step", st.Kind))
+	case st.Next == "":
+		ps = append(ps, "a step that needs something needs a next: where the alternative is shown, the flow goes on there")
+	}
+	return ps
 }
 
 // checkInput validates an input step's type and bounds and resolves them.
@@ -583,7 +621,7 @@ func (c *Catalog) Messages() []MessageRef {
 			refs = append(refs, MessageRef{s.Keyword, s.File, s.Line})
 		}
 		for _, st := range s.Steps {
-			ids := []string{st.Text, st.Empty}
+			ids := []string{st.Text, st.Empty, st.Alternative}
 			if st.Label != st.Text {
 				ids = append(ids, st.Label)
 			}

@@ -3,9 +3,21 @@
 // language.
 //
 // The shipped files are split by area so that several people can edit them:
-// system.<lang>.yaml (engine, errors, navigation) and services.<lang>.yaml
-// (the texts of the shipped services). Each file is a flat YAML map from
-// message ID to template, kept sorted by ID.
+// system.<lang>.yaml (engine, errors, navigation), services.<lang>.yaml
+// (the texts of the shipped services), sms.<lang>.yaml (SMS keywords and
+// replies), auth.<lang>.yaml (sign-in) and lang.<lang>.yaml (choosing a
+// language on every channel). Each file is a flat YAML map from message ID
+// to template, kept sorted by ID; a message shown with a count may instead
+// map to its CLDR plural forms (zero, one, two, few, many, other), as
+// go-i18n reads them, as Arabic does for the cases a lookup found:
+//
+//	check.mine:
+//	  zero: "ليست لديك طلبات:"
+//	  one: "طلبك الأخير:"
+//	  two: "طلباك الأخيران:"
+//	  few: "آخر {{.Count}} طلبات لك:"
+//	  many: "آخر {{.Count}} طلبًا لك:"
+//	  other: "آخر {{.Count}} طلب لك:"
 //
 // langs.txt lists the languages in the order the language menus number
 // them, the default first. The order is chosen, not alphabetical: a
@@ -52,8 +64,23 @@ type entry struct {
 	tmpl   string // the "other" template, as written
 	plain  string // the final text when static (no action, no plural forms)
 	static bool
-	plural bool // has plural forms besides "other"
+	forms  []form // the plural forms written, in CLDR order: "other" alone when there are none
 }
+
+// form is one plural form of a message.
+type form struct{ name, tmpl string }
+
+// plural reports whether e has plural forms besides "other".
+func (e entry) plural() bool { return len(e.forms) > 1 }
+
+// pluralForms are the CLDR plural categories, in the order go-i18n's
+// message files and Gap list them.
+var pluralForms = []string{"zero", "one", "two", "few", "many", "other"}
+
+// maxCount bounds the counts whose plural forms Gaps requires: counts of
+// cases, characters or minutes shown to a citizen stay below it. (French
+// has a "many" form for a million, which no message here needs.)
+const maxCount = 1000
 
 // Bundle is the loaded messages of every language. It is safe for
 // concurrent use once New has returned.
@@ -189,11 +216,13 @@ func (b *Bundle) load(fsys fs.FS, name string) error {
 		case m.Other == "":
 			return fmt.Errorf("message file %s: message %s has no text (or no \"other\" plural form)", name, m.ID)
 		}
-		e := entry{
-			tmpl:   m.Other,
-			plural: m.Zero != "" || m.One != "" || m.Two != "" || m.Few != "" || m.Many != "",
+		e := entry{tmpl: m.Other}
+		for i, text := range []string{m.Zero, m.One, m.Two, m.Few, m.Many, m.Other} {
+			if text != "" {
+				e.forms = append(e.forms, form{pluralForms[i], text})
+			}
 		}
-		if !e.plural && !strings.Contains(m.Other, "{{") {
+		if !e.plural() && !strings.Contains(m.Other, "{{") {
 			e.static, e.plain = true, strings.TrimSpace(m.Other)
 		}
 		b.texts[lang][m.ID] = e
@@ -225,17 +254,27 @@ func (b *Bundle) IDs(lang string) []string {
 	return ids
 }
 
-// Gap is a message that exists in some language but not in Lang.
+// Gap is a message that exists in some language but not in Lang or, when
+// Form is set, a plural form that Lang's message ID needs and lacks.
 type Gap struct {
 	Lang string
 	ID   string
+	Form string // a CLDR plural category: zero, one, two, few, many
 }
 
-func (g Gap) String() string { return fmt.Sprintf("message %s is missing in locale %s", g.ID, g.Lang) }
+func (g Gap) String() string {
+	if g.Form != "" {
+		return fmt.Sprintf("message %s is missing plural form %q in locale %s", g.ID, g.Form, g.Lang)
+	}
+	return fmt.Sprintf("message %s is missing in locale %s", g.ID, g.Lang)
+}
 
 // Gaps returns every message that some language has and another lacks,
-// by language (in Langs order) then ID: the translations to write before
-// the catalog ships. Nothing falls back to another language at run time.
+// and every plural form that a message with plural forms lacks for a
+// count its language tells apart (Arabic has six forms, English two): the
+// translations to write before the catalog ships, by language (in Langs
+// order) then ID. Nothing falls back to another language or form at run
+// time.
 func (b *Bundle) Gaps() []Gap {
 	all := map[string]bool{}
 	for _, texts := range b.texts {
@@ -250,13 +289,58 @@ func (b *Bundle) Gaps() []Gap {
 	sort.Strings(ids)
 	var gaps []Gap
 	for _, lang := range b.langs {
+		var needed []string // computed for the first plural message only
 		for _, id := range ids {
-			if _, ok := b.texts[lang][id]; !ok {
+			e, ok := b.texts[lang][id]
+			if !ok {
 				gaps = append(gaps, Gap{Lang: lang, ID: id})
+				continue
+			}
+			if !e.plural() {
+				continue // "other" alone: every count reads it
+			}
+			if needed == nil {
+				needed = neededForms(lang)
+			}
+			for _, name := range needed {
+				if !slices.ContainsFunc(e.forms, func(f form) bool { return f.name == name }) {
+					gaps = append(gaps, Gap{Lang: lang, ID: id, Form: name})
+				}
 			}
 		}
 	}
 	return gaps
+}
+
+// neededForms returns the plural forms go-i18n picks in lang for the counts
+// 0 to maxCount-1, in CLDR order: the forms a message with plural forms
+// must have, since a missing one shows as [[id]]. It asks go-i18n itself,
+// so that the check and the run time agree on every rule.
+func neededForms(lang string) []string {
+	probe := i18n.NewBundle(language.MustParse(Default))
+	tag := language.MustParse(lang)
+	m := &i18n.Message{ID: "probe", Zero: "zero", One: "one", Two: "two", Few: "few", Many: "many", Other: "other"}
+	// Neither call can fail: go-i18n loaded messages of lang, so it has
+	// its plural rule, and the probe has every form.
+	if err := probe.AddMessages(tag, m); err != nil {
+		panic(fmt.Sprintf("locales: plural probe for %s: %v", lang, err))
+	}
+	l := i18n.NewLocalizer(probe, lang)
+	seen := map[string]bool{}
+	for n := range maxCount {
+		form, err := l.Localize(&i18n.LocalizeConfig{MessageID: "probe", PluralCount: n})
+		if err != nil {
+			panic(fmt.Sprintf("locales: plural probe for %s, count %d: %v", lang, n, err))
+		}
+		seen[form] = true
+	}
+	var forms []string
+	for _, f := range pluralForms {
+		if seen[f] {
+			forms = append(forms, f)
+		}
+	}
+	return forms
 }
 
 // Match returns the loaded language that best fits the given preferences,
@@ -312,7 +396,7 @@ func (b *Bundle) text(lang string, m channels.Message, depth int) string {
 	cfg := i18n.LocalizeConfig{MessageID: m.ID}
 	if len(m.Args) > 0 {
 		cfg.TemplateData = b.args(lang, m.Args, depth)
-		if n, ok := m.Args["Count"].(int); ok && e.plural {
+		if n, ok := m.Args["Count"].(int); ok && e.plural() {
 			cfg.PluralCount = n
 		}
 	}
@@ -360,3 +444,13 @@ func (b *Bundle) miss(id string) string {
 
 // raw returns the unexecuted template of id in lang, for tests and lints.
 func (b *Bundle) raw(lang, id string) string { return b.texts[lang][id].tmpl }
+
+// rawForms returns the unexecuted template of each plural form of id in
+// lang, "other" last; just raw for a message without plural forms.
+func (b *Bundle) rawForms(lang, id string) []string {
+	var out []string
+	for _, f := range b.texts[lang][id].forms {
+		out = append(out, f.tmpl)
+	}
+	return out
+}

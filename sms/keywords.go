@@ -23,6 +23,7 @@ const (
 	cmdStart
 	cmdHelp
 	cmdService // start Keyword.Service
+	cmdLang    // choose a language: the menu, or the language named after the word
 )
 
 // The message IDs of the system keywords, each a comma-separated list of
@@ -36,6 +37,7 @@ var systemKeywords = []struct {
 	{"sms.keyword.stop", cmdStop},
 	{"sms.keyword.start", cmdStart},
 	{"sms.keyword.help", cmdHelp},
+	{"sms.keyword.lang", cmdLang},
 }
 
 // keyword is the meaning of one folded word.
@@ -103,13 +105,28 @@ func (k keyword) describe() string {
 	if k.cmd == cmdService {
 		return "service " + k.service
 	}
-	return [...]string{"none", "menu", "back", "stop", "start", "help"}[k.cmd]
+	return [...]string{"none", "menu", "back", "stop", "start", "help", "service", "language"}[k.cmd]
 }
 
-// match returns the meaning of a whole message when it is a keyword.
-func (kw keywords) match(text string) (keyword, bool) {
-	k, ok := kw[fold(text)]
-	return k, ok
+// match returns the meaning of a message that is a keyword, and what
+// follows the keyword, folded: a language keyword may be followed by the
+// language ("LANG ar", "LUGHA 3", "لغة العربية"), which the caller checks
+// (a message that merely starts with the word is not a keyword); every
+// other keyword is the whole message.
+func (kw keywords) match(text string) (k keyword, arg string, ok bool) {
+	f := fold(text)
+	if k, ok := kw[f]; ok {
+		return k, "", true
+	}
+	for i := 0; i < len(f); i++ {
+		if f[i] != ' ' {
+			continue
+		}
+		if k, ok := kw[f[:i]]; ok && k.cmd == cmdLang {
+			return k, f[i+1:], true
+		}
+	}
+	return keyword{}, "", false
 }
 
 // CheckKeywords reports every SMS keyword of the catalog and the system
@@ -121,11 +138,23 @@ func CheckKeywords(cat *flows.Catalog, b *locales.Bundle) []string {
 
 // fold reduces a reply to what matching compares: letters without their
 // accents, upper case, words separated by one space, surrounding
-// punctuation dropped. "  Arrêt! " and "ARRET" fold alike.
+// punctuation dropped. "  Arrêt! " and "ARRET" fold alike. Arabic loses
+// its vowel marks and hamzas the same way (NFD makes them marks), and the
+// letters people write for one another at the end of words fold alike, ة
+// as ه and ى as ي ("العربية", "العربيه"); the tatweel that stretches a
+// word is dropped.
 func fold(s string) string {
 	var b strings.Builder
 	space := false
 	for _, r := range norm.NFD.String(s) {
+		switch r {
+		case 'ة': // teh marbuta
+			r = 'ه'
+		case 'ى': // alef maksura
+			r = 'ي'
+		case 'ـ': // tatweel
+			continue
+		}
 		switch {
 		case unicode.Is(unicode.Mn, r):
 			continue
@@ -141,6 +170,27 @@ func fold(s string) string {
 	}
 	return b.String()
 }
+
+// asciiDigits returns s with the Arabic-Indic digits (٠-٩) and their
+// Persian and Urdu forms (۰-۹) that an Arabic keyboard types replaced by
+// 0-9: the menus number options in ASCII, and dates, phones and
+// references are read in it.
+func asciiDigits(s string) string {
+	if !strings.ContainsFunc(s, isArabicDigit) {
+		return s
+	}
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r >= '٠' && r <= '٩':
+			return '0' + r - '٠'
+		case r >= '۰' && r <= '۹':
+			return '0' + r - '۰'
+		}
+		return r
+	}, s)
+}
+
+func isArabicDigit(r rune) bool { return (r >= '٠' && r <= '٩') || (r >= '۰' && r <= '۹') }
 
 func isNumber(s string) bool {
 	if s == "" {

@@ -65,6 +65,13 @@ func Render(b *locales.Bundle, lang string, sc channels.Screen, l Layout) string
 		if short, ok := p.shorten(budget); ok {
 			return short
 		}
+		// Even cut short the answers do not fit (a long summary in UCS-2,
+		// under an error): the citizen saw them on the screen before, so
+		// the choice goes without them rather than cut off by the gateway.
+		p.lines = nil
+		if bare, n := p.fewest(); n <= budget {
+			return bare
+		}
 	}
 	return out
 }

@@ -122,6 +122,7 @@ func (s *Server) Handle(ctx context.Context, in Inbound) (Reply, error) {
 	}
 	defer s.locks.Lock(in.From)()
 	d := &dialogue{Server: s, ctx: ctx, in: in, now: s.cfg.Now(), lang: locales.Default}
+	d.in.Text = asciiDigits(in.Text) // "٢" from an Arabic keyboard chooses option 2
 	if in.ID != "" {
 		rec, err := s.cfg.Sessions.Session(ctx, d.seenKey(), d.now)
 		switch {
@@ -171,7 +172,12 @@ func (d *dialogue) answer() (Reply, error) {
 	if err := d.load(); err != nil {
 		return Reply{}, err
 	}
-	kw, isKeyword := d.keywords.match(d.in.Text)
+	kw, arg, isKeyword := d.keywords.match(d.in.Text)
+	if isKeyword && kw.cmd == cmdLang && arg != "" {
+		if _, ok := d.langNamed(arg); !ok {
+			isKeyword = false // "Lugha ya alama…" typed as an answer is an answer
+		}
+	}
 	switch {
 	case d.prefs.Lang != "":
 	case isKeyword && kw.lang != "":
@@ -195,6 +201,8 @@ func (d *dialogue) answer() (Reply, error) {
 		return d.begin("")
 	case isKeyword && kw.cmd == cmdService:
 		return d.begin(kw.service)
+	case isKeyword && kw.cmd == cmdLang:
+		return d.chooseLang(arg)
 	}
 	if d.sess == nil {
 		return d.begin("") // a first message, whatever it says, gets the menu

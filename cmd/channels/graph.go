@@ -1,9 +1,12 @@
 package main
 
 import (
+	"bytes"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"os/exec"
 	"strings"
 
 	"github.com/govchannels/channels"
@@ -11,23 +14,29 @@ import (
 	"github.com/govchannels/channels/locales"
 )
 
+// The diagrams of the shipped services in docs/services are what graph
+// draws now, in English; the test that checks them rewrites them with
+// -update (SVG only where Graphviz's dot is installed).
+//go:generate go test -run ^TestServiceDiagramsCurrent$ . -update
+
 // runGraph is `channels graph SERVICE`: the flow as a Mermaid or Graphviz
-// diagram, steps labelled in a chosen language, so that a reviewer can see a
-// service before it goes live.
+// diagram (DOT, or SVG rendered by Graphviz's dot), steps labelled in a
+// chosen language, so that a reviewer can see a service before it goes
+// live.
 func runGraph(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("graph", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	format := fs.String("format", "mermaid", "mermaid or dot")
+	format := fs.String("format", "mermaid", "mermaid, dot, or svg (dot rendered by Graphviz, which must be installed)")
 	lang := fs.String("lang", "en", "language of the labels")
 	services := fs.String("services", "", "service catalog directory (default: the shipped catalog)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: channels graph [-format mermaid|dot] [-lang LANG] [-services DIR] SERVICE")
+		fmt.Fprintln(stderr, "usage: channels graph [-format mermaid|dot|svg] [-lang LANG] [-services DIR] SERVICE")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if fs.NArg() != 1 || (*format != "mermaid" && *format != "dot") {
+	if fs.NArg() != 1 || (*format != "mermaid" && *format != "dot" && *format != "svg") {
 		fs.Usage()
 		return 2
 	}
@@ -45,8 +54,35 @@ func runGraph(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "channels graph: no messages in %q (have %v)\n", *lang, bundle.Langs())
 		return 1
 	}
-	fmt.Fprint(stdout, graph(svc, bundle, *lang, *format))
+	if *format != "svg" {
+		fmt.Fprint(stdout, graph(svc, bundle, *lang, *format))
+		return 0
+	}
+	svg, err := renderSVG(graph(svc, bundle, *lang, "dot"))
+	if err != nil {
+		fmt.Fprintf(stderr, "channels graph: %v\n", err)
+		return 1
+	}
+	stdout.Write(svg)
 	return 0
+}
+
+// errNoDot says that SVG needs Graphviz.
+var errNoDot = errors.New("-format svg needs Graphviz's dot on the PATH (Debian: apt-get install graphviz; or use -format dot)")
+
+// renderSVG renders a DOT diagram as SVG with Graphviz's dot.
+func renderSVG(dot string) ([]byte, error) {
+	path, err := exec.LookPath("dot")
+	if err != nil {
+		return nil, errNoDot
+	}
+	var out, errOut bytes.Buffer
+	cmd := exec.Command(path, "-Tsvg")
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = strings.NewReader(dot), &out, &errOut
+	if err := cmd.Run(); err != nil {
+		return nil, fmt.Errorf("dot -Tsvg: %v: %s", err, strings.TrimSpace(errOut.String()))
+	}
+	return out.Bytes(), nil
 }
 
 // graphEdge is one arrow of a service's diagram.
@@ -54,43 +90,47 @@ type graphEdge struct {
 	from, to, label string
 }
 
-// graph draws svc: one node a step (its kind and text), one arrow each way
-// it can go on, labelled with the option or the branch condition.
+// graph draws svc: one node a step (its kind and text, and for a step that
+// needs what some channels lack, what those show instead), one arrow each
+// way the engine can go on (flows.Service.Ways), labelled with the choice
+// or the branch condition.
 func graph(svc *flows.Service, b *locales.Bundle, lang, format string) string {
 	// Texts that take arguments show placeholders: a diagram has no case.
 	text := func(id string) string { return b.Text(lang, channels.Msg(id, "Reference", "[reference]", "Count", 1)) }
 	var edges []graphEdge
 	for _, st := range svc.Steps {
-		// As the engine decides: an option's own next first, then the
-		// branches, then the step's next.
-		throughBranches := len(st.Options) == 0
-		for _, o := range st.Options {
+		for _, w := range svc.Ways(st) {
+			e := graphEdge{from: st.ID, to: w.To}
 			switch {
-			case o.Next != "":
-				edges = append(edges, graphEdge{st.ID, o.Next, text(o.Text)})
-			case len(st.Branches) > 0:
-				throughBranches = true
-			case st.Next != "":
-				edges = append(edges, graphEdge{st.ID, st.Next, text(o.Text)})
+			case w.To == "":
+				continue // a dead end: channels validate reports it
+			case w.Option != nil:
+				e.label = text(w.Option.Text)
+			case w.Branch != nil:
+				e.label = "if " + w.Branch.If
+			case w.Otherwise:
+				e.label = "otherwise"
+			}
+			if w.Alternative {
+				e.label = join(st.LackingChannels()) // the way on after the alternative
+			}
+			edges = append(edges, e)
+		}
+	}
+	// label is a step's node text, one line a slice.
+	label := func(st *flows.Step) []string {
+		lines := []string{fmt.Sprintf("%s (%s)", st.ID, st.Kind), text(st.Text)}
+		if len(st.Needs) > 0 {
+			lines[0] = fmt.Sprintf("%s (%s, needs %s)", st.ID, st.Kind, join(st.Needs))
+			if st.Alternative != "" {
+				lines = append(lines, join(st.LackingChannels())+": "+text(st.Alternative))
 			}
 		}
-		if !throughBranches {
-			continue
-		}
-		for _, br := range st.Branches {
-			edges = append(edges, graphEdge{st.ID, br.Next, "if " + br.If})
-		}
-		if st.Next != "" {
-			label := ""
-			if len(st.Branches) > 0 {
-				label = "otherwise"
-			}
-			edges = append(edges, graphEdge{st.ID, st.Next, label})
-		}
+		return lines
 	}
 	var w strings.Builder
 	if format == "dot" {
-		fmt.Fprintf(&w, "digraph %q {\n  label=%q;\n  node [shape=box, fontname=\"sans-serif\"];\n", svc.ID, text(svc.Title))
+		fmt.Fprintf(&w, "digraph %q {\n  label=%q;\n  graph [fontname=\"sans-serif\"];\n  node [shape=box, fontname=\"sans-serif\"];\n  edge [fontname=\"sans-serif\"];\n", svc.ID, text(svc.Title))
 		for _, st := range svc.Steps {
 			shape := "box"
 			switch st.Kind {
@@ -99,7 +139,7 @@ func graph(svc *flows.Service, b *locales.Bundle, lang, format string) string {
 			case flows.StepMenu:
 				shape = "diamond"
 			}
-			fmt.Fprintf(&w, "  %q [shape=%s, label=%q];\n", st.ID, shape, fmt.Sprintf("%s (%s)\n%s", st.ID, st.Kind, text(st.Text)))
+			fmt.Fprintf(&w, "  %q [shape=%s, label=%q];\n", st.ID, shape, strings.Join(label(st), "\n"))
 		}
 		for _, e := range edges {
 			fmt.Fprintf(&w, "  %q -> %q [label=%q];\n", e.from, e.to, e.label)
@@ -109,7 +149,7 @@ func graph(svc *flows.Service, b *locales.Bundle, lang, format string) string {
 	}
 	fmt.Fprintf(&w, "---\ntitle: %s\n---\nflowchart TD\n", mermaidText(text(svc.Title)))
 	for _, st := range svc.Steps {
-		label := mermaidText(fmt.Sprintf("%s (%s)<br/>%s", st.ID, st.Kind, text(st.Text)))
+		label := mermaidText(strings.Join(label(st), "<br/>"))
 		switch st.Kind {
 		case flows.StepSubmit, flows.StepEnd, flows.StepLookup:
 			fmt.Fprintf(&w, "  %s([\"%s\"])\n", st.ID, label)
@@ -127,6 +167,15 @@ func graph(svc *flows.Service, b *locales.Bundle, lang, format string) string {
 		}
 	}
 	return w.String()
+}
+
+// join lists capabilities or channels in a label: "ussd, sms".
+func join[T ~string](xs []T) string {
+	s := make([]string, len(xs))
+	for i, x := range xs {
+		s[i] = string(x)
+	}
+	return strings.Join(s, ", ")
 }
 
 // mermaidText escapes what Mermaid reads as syntax inside a quoted label.
