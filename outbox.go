@@ -32,6 +32,7 @@ const (
 	PurposeOTP    = "otp"     // a one-time sign-in code
 	PurposeNotice = "notice"  // news of a case
 	PurposeOptOut = "opt_out" // the one confirmation a STOP still receives
+	PurposeEvent  = "event"   // an agency's webhook of a case event
 )
 
 // The kinds of outbound message, each sent by its own sender.

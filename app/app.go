@@ -18,6 +18,12 @@
 // still accepted but must then be the signed-in phone (403 otherwise), and
 // a session answers only the phone that started it. Browsing the services
 // and this document stay open.
+//
+// Every text is in one language per answer, named by its Content-Language
+// header and its "lang" field, with "dir" ("ltr", or "rtl" for Arabic)
+// for the app's layout. The language a citizen chooses, on the profile
+// (GET and PUT /v1/profile) or on any other channel's language menu, is
+// remembered per phone and used by every channel.
 package app
 
 import (
@@ -53,6 +59,11 @@ type Config struct {
 	// Host carries out the engine's calls (creating and reading cases,
 	// remembering a language); usually a *flows.StoreHost over Store.
 	Host flows.Host
+	// Devices, when set, serves the push-notice device endpoints
+	// (push.Devices) as part of this API, under its document.
+	Devices interface {
+		Register(r gin.IRouter, require gin.HandlerFunc)
+	}
 	// Store keeps the app's sessions and reads the phones' preferences.
 	Store  channels.Store
 	Bundle *locales.Bundle
@@ -116,7 +127,13 @@ func (a *API) Register(r gin.IRouter) {
 	signedIn.POST("/sessions", a.handle(a.startSession))
 	signedIn.GET("/sessions/:id", a.handle(a.getSession))
 	signedIn.POST("/sessions/:id/input", a.handle(a.postInput))
+	signedIn.GET("/cases", a.handle(a.listCases))
+	if a.cfg.Devices != nil {
+		a.cfg.Devices.Register(r, a.cfg.Auth.Require())
+	}
 	signedIn.GET("/cases/:ref", a.handle(a.getCase))
+	signedIn.GET("/profile", a.handle(a.getProfile))
+	signedIn.PUT("/profile", a.handle(a.putProfile))
 }
 
 // handle adapts an endpoint that returns its error to gin: the error is
@@ -142,6 +159,15 @@ func (a *API) limitBody(c *gin.Context) {
 // an error is told in the language the rest of the exchange uses.
 const langKey = "app.lang"
 
+// setLang records lang as the language of the request's answer: for the
+// error middleware, and in the Content-Language header, which every
+// answer of the /v1 endpoints carries (the body's "dir" says which way
+// its script runs).
+func setLang(c *gin.Context, lang string) {
+	c.Set(langKey, lang)
+	c.Header("Content-Language", lang)
+}
+
 // language picks the language of a request and remembers it for errors:
 // explicit (a "lang" field or parameter) when the bundle supports it, else
 // the language the phone chose on any channel, else the best match of
@@ -163,7 +189,7 @@ func (a *API) language(c *gin.Context, explicit, phone string) string {
 	if lang == "" {
 		lang = a.cfg.Bundle.Match(c.GetHeader("Accept-Language"))
 	}
-	c.Set(langKey, lang)
+	setLang(c, lang)
 	return lang
 }
 

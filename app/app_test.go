@@ -26,6 +26,7 @@ import (
 	"github.com/govchannels/channels/auth"
 	"github.com/govchannels/channels/channelstest"
 	"github.com/govchannels/channels/flows"
+	"github.com/govchannels/channels/push"
 	"github.com/govchannels/channels/store/bolt"
 )
 
@@ -143,6 +144,7 @@ func newServer(t *testing.T, opts ...func(*setup)) *testServer {
 		Store:   db,
 		Bundle:  bundle,
 		Auth:    auth.New(ac),
+		Devices: push.NewDevices(push.DevicesConfig{Store: db, Bundle: bundle, Log: log, Now: s.clock.Now}),
 		Log:     log,
 		Region:  "KE",
 		MaxBody: su.maxBody,
@@ -189,6 +191,7 @@ type req struct {
 // reply is a response, its JSON decoded.
 type reply struct {
 	status int
+	header http.Header
 	body   map[string]any
 	raw    []byte
 }
@@ -286,10 +289,13 @@ func (s *testServer) try(r req) (reply, error) {
 		return reply{}, err
 	}
 	var m map[string]any
+	if resp.StatusCode == http.StatusNoContent && len(out) == 0 {
+		return reply{status: resp.StatusCode, header: resp.Header}, nil
+	}
 	if err := json.Unmarshal(out, &m); err != nil {
 		return reply{}, fmt.Errorf("%s %s: the body is not a JSON object: %s", r.method, r.path, out)
 	}
-	return reply{status: resp.StatusCode, body: m, raw: out}, nil
+	return reply{status: resp.StatusCode, header: resp.Header, body: m, raw: out}, nil
 }
 
 // checkOpenAPI reports how the exchange of hr and resp (its body read into
@@ -439,7 +445,7 @@ func TestOpenAPICoversRoutes(t *testing.T) {
 	served := map[string]bool{}
 	for _, r := range s.routes {
 		path := r.Path
-		for _, p := range []string{"id", "ref"} {
+		for _, p := range []string{"id", "ref", "token"} {
 			path = strings.ReplaceAll(path, ":"+p, "{"+p+"}")
 		}
 		served[r.Method+" "+path] = true

@@ -1,12 +1,14 @@
 package app
 
 import (
+	"fmt"
 	"net/http"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/govchannels/channels"
+	"github.com/govchannels/channels/flows"
 )
 
 // caseView is a case as the app shows it: what it is and where it stands,
@@ -20,6 +22,7 @@ type caseView struct {
 	CreatedAt   time.Time       `json:"created_at"`
 	History     []historyItem   `json:"history"`
 	Lang        string          `json:"lang"`
+	Dir         string          `json:"dir"` // "ltr" or "rtl": the direction of Lang's script
 }
 
 // historyItem is one status change of a case, oldest first.
@@ -48,6 +51,40 @@ func (a *API) getCase(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
+	c.JSON(http.StatusOK, a.view(lang, cs))
+	return nil
+}
+
+// maxListed is how many cases GET /v1/cases returns.
+const maxListed = 100
+
+// listCases is GET /v1/cases?lang=: the signed-in phone's cases, newest
+// first, each with its whole history.
+func (a *API) listCases(c *gin.Context) error {
+	a.language(c, c.Query("lang"), "")
+	phone, err := a.phone(c, "")
+	if err != nil {
+		return err
+	}
+	lang := a.language(c, c.Query("lang"), phone)
+	cs, err := a.cfg.Store.CasesByPhone(c.Request.Context(), phone, maxListed)
+	if err != nil {
+		return fmt.Errorf("list cases: %w", err)
+	}
+	out := struct {
+		Cases []caseView `json:"cases"`
+	}{Cases: make([]caseView, len(cs))}
+	for i, x := range cs {
+		out.Cases[i] = a.view(lang, x)
+	}
+	c.JSON(http.StatusOK, out)
+	return nil
+}
+
+// view is cs as the citizen sees it in lang. An agency's notes are shown
+// only where they are meant for the citizen (flows.CitizenNote); the
+// citizen's own answers are shown whole.
+func (a *API) view(lang string, cs *channels.Case) caseView {
 	title := cs.Service
 	if svc := a.cfg.Engine.Catalog().Service(cs.Service); svc != nil {
 		title = a.cfg.Bundle.Text(lang, channels.Msg(svc.Title))
@@ -61,13 +98,21 @@ func (a *API) getCase(c *gin.Context) error {
 		CreatedAt:   cs.CreatedAt.UTC(),
 		History:     make([]historyItem, len(cs.History)),
 		Lang:        lang,
+		Dir:         direction(lang),
 	}
 	for i, h := range cs.History {
-		out.History[i] = historyItem{Status: h.Status, Label: a.statusLabel(lang, h.Status), At: h.At.UTC(), Note: h.Note}
+		note := h.Note
+		if h.Actor != flows.ActorCitizen {
+			note = flows.CitizenNote(h.Status, h.Note, maxNote)
+		}
+		out.History[i] = historyItem{Status: h.Status, Label: a.statusLabel(lang, h.Status), At: h.At.UTC(), Note: note}
 	}
-	c.JSON(http.StatusOK, out)
-	return nil
+	return out
 }
+
+// maxNote is the longest agency note the app shows: the agency API's own
+// limit, so nothing is cut.
+const maxNote = 1000
 
 // statusLabel is the name of a status in lang.
 func (a *API) statusLabel(lang string, s channels.Status) string {

@@ -24,7 +24,13 @@ var samples = map[string]struct{ bad, good string }{
 	"reference":   {"123", "4821773057"},
 	"location":    {"K", "Kisumu, near the bus park"},
 	"description": {"Pipe", "Broken water pipe next to stall 4 of the Kibuye market, leaking since Monday"},
+	"answer_ref":  {"4821773058", "4821773057"},
+	"answer":      {"A", "Milimani estate, Oginga Odinga street"},
 }
+
+// walkQuestion is the agency's question on the case the walk finds
+// waiting for information: as long as the case lines show.
+const walkQuestion = "Which estate and street is the pipe in, and is there a landmark near it that our team can find easily?"
 
 // walkRef is the reference of every case in the walk.
 const walkRef = "4821773057"
@@ -173,6 +179,13 @@ func outcomes(c *flows.Call) []outcome {
 		return cs
 	}
 	switch c.Kind {
+	case flows.CallAnswer:
+		return []outcome{
+			{"answered", flows.Outcome{Ref: walkRef}},
+			{"nothing asked", flows.Outcome{Err: channels.Errorf(channels.ECONFLICT, "info.not_requested", "case is in review")}},
+			{"another phone's", flows.Outcome{Err: channels.Errorf(channels.ENOTFOUND, "error.reference", "another phone")}},
+			{"store failed", flows.Outcome{Err: errWalkInjected}},
+		}
 	case flows.CallSubmit:
 		return []outcome{
 			{"stored", flows.Outcome{Ref: walkRef}},
@@ -181,6 +194,10 @@ func outcomes(c *flows.Call) []outcome {
 	case flows.CallCase:
 		return []outcome{
 			{"found", flows.Outcome{Cases: found(1)}},
+			{"found, waiting for information", flows.Outcome{Cases: []*channels.Case{{
+				Ref: walkRef, Service: "report_problem", Status: channels.StatusMoreInfo,
+				History: []channels.StatusChange{{Status: channels.StatusMoreInfo, Actor: "agency:county_works/key:k1", Note: walkQuestion}},
+			}}}},
 			{"not found", flows.Outcome{Err: channels.Errorf(channels.ENOTFOUND, "error.not_found", "no case")}},
 			{"lookup failed", flows.Outcome{Err: errWalkInjected}},
 		}

@@ -1,7 +1,9 @@
 package flows
 
 import (
+	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -80,6 +82,7 @@ const (
 	CallSubmit  CallKind = iota + 1 // create a case from Answers; report its reference
 	CallCase                        // read the case Ref
 	CallMyCases                     // read the caller's cases
+	CallAnswer                      // answer the request for information on case Ref with Answers
 )
 
 // Call is work with side effects the engine needs done before it can show
@@ -156,6 +159,9 @@ func (e *Engine) Step(st State, in Input) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
+	if step.showsAlternative(st.Channel) {
+		return e.passAlternative(svc, step, st, in)
+	}
 	var value string
 	var next string
 	switch step.Kind {
@@ -201,8 +207,14 @@ func (e *Engine) Complete(st State, out Outcome) (Result, error) {
 	case StepSubmit:
 		if out.Err != nil || out.Ref == "" {
 			// Nothing was stored: return to the step before (the confirm
-			// step) so the citizen can try again without retyping.
-			return e.backWith(svc, st, msgPtr("error.internal"))
+			// step) so the citizen can try again without retyping, told
+			// why when it is something they can change.
+			why := "error.internal"
+			var ce *channels.Error
+			if errors.As(out.Err, &ce) && ce.Code != channels.EINTERNAL {
+				why = ce.Message
+			}
+			return e.backWith(svc, st, msgPtr(why))
 		}
 		end.Text = channels.Msg(step.Text, "Reference", out.Ref)
 		end.Reference = out.Ref
@@ -230,7 +242,37 @@ func (e *Engine) caseLine(c *channels.Case) channels.Message {
 	if svc := e.catalog.Service(c.Service); svc != nil {
 		title.ID = svc.Title
 	}
-	return channels.Msg("case.line", "Reference", c.Ref, "Service", title, "Status", channels.Msg("status."+string(c.Status)))
+	status := channels.Msg("status." + string(c.Status))
+	last := ""
+	if len(c.History) > 0 {
+		last = c.History[len(c.History)-1].Note
+	}
+	if note := CitizenNote(c.Status, last, maxNote); note != "" {
+		return channels.Msg("case.line.note", "Reference", c.Ref, "Service", title, "Status", status, "Note", note)
+	}
+	return channels.Msg("case.line", "Reference", c.Ref, "Service", title, "Status", status)
+}
+
+// maxNote is how many characters of an agency's note a case line shows.
+const maxNote = 120
+
+// CitizenNote returns the part of an agency's note on a change to status
+// that the citizen is shown: the question when the agency waits for
+// information, the reason of a rejection, the instructions for
+// collection; "" for other statuses, whose notes are the agency's own. The
+// note is put on one line and cut to max characters, ending in "..."
+// (GSM-7, where "…" would make the whole SMS UCS-2).
+func CitizenNote(status channels.Status, note string, max int) string {
+	switch status {
+	case channels.StatusMoreInfo, channels.StatusRejected, channels.StatusReady:
+	default:
+		return ""
+	}
+	note = strings.Join(strings.Fields(note), " ")
+	if r := []rune(note); len(r) > max {
+		note = strings.TrimSpace(string(r[:max-3])) + "..."
+	}
+	return note
 }
 
 // Screen re-renders the screen st is waiting on, for a session resumed after
@@ -319,6 +361,10 @@ func (e *Engine) enter(svc *Service, id string, st State) Result {
 	step := svc.steps[id]
 	st.Step = id
 	r := Result{State: st}
+	if step.showsAlternative(st.Channel) {
+		r.Screen = alternativeScreen(svc, step)
+		return r
+	}
 	sc := channels.Screen{Service: svc.ID, Step: id, Text: channels.Msg(step.Text), CanGoBack: true}
 	switch step.Kind {
 	case StepMenu:
@@ -346,6 +392,11 @@ func (e *Engine) enter(svc *Service, id string, st State) Result {
 		sc.CanGoBack = false
 	case StepSubmit:
 		r.Call = &Call{Kind: CallSubmit, Service: svc.ID, Agency: svc.Agency, Lang: st.Lang, Channel: st.Channel, Answers: st.answers(svc)}
+		if step.Action == ActionAnswerInfo {
+			r.Call.Kind, r.Call.Agency = CallAnswer, ""
+			r.Call.Ref, _ = st.answer(svc, step.Field)
+			r.Call.Answers = slices.DeleteFunc(r.Call.Answers, func(a channels.Answer) bool { return !slices.Contains(step.Summary, a.Field) })
+		}
 		return r
 	case StepLookup:
 		r.Call = &Call{Kind: CallMyCases, Service: svc.ID, Lang: st.Lang, Channel: st.Channel}
@@ -366,6 +417,9 @@ func (e *Engine) summaryLine(svc *Service, st State, field string) (channels.Mes
 		step := svc.steps[st.Trail[i].Step]
 		if step == nil || step.Field != field {
 			continue
+		}
+		if step.showsAlternative(st.Channel) {
+			return channels.Message{}, false // nothing was given here
 		}
 		var value any = st.Trail[i].Value
 		switch {

@@ -57,6 +57,18 @@ type config struct {
 	SMSSender  string // "twilio" or "kannel": which gateway sends when both are set
 	SMSIdle    time.Duration
 	SMSReplies string // "inline" or "outbox"
+
+	// Push notices through FCM: on when a project is set, with a service
+	// account's key file or, without one, the platform's own credentials
+	// (workload identity).
+	FirebaseProject     string
+	FirebaseCredentials string // path of a service-account JSON key
+	FCMEndpoint         string // the FCM API's base URL: a local peer in tests
+	PushLink            string // the app link of a case, "{ref}" replaced
+
+	// AdminSocket is the Unix socket on which `channels agency` and the
+	// other admin commands reach a running server.
+	AdminSocket string
 }
 
 // secretFlags are the flags whose value may come from the file named by
@@ -93,6 +105,11 @@ var envNames = map[string]string{
 	"sms-sender":               "CHANNELS_SMS_SENDER",
 	"sms-idle":                 "CHANNELS_SMS_IDLE",
 	"sms-replies":              "CHANNELS_SMS_REPLIES",
+	"firebase-project":         "CHANNELS_FIREBASE_PROJECT",
+	"firebase-credentials":     "CHANNELS_FIREBASE_CREDENTIALS",
+	"fcm-endpoint":             "CHANNELS_FCM_ENDPOINT",
+	"push-link":                "CHANNELS_PUSH_LINK",
+	"admin-socket":             "CHANNELS_ADMIN_SOCKET",
 }
 
 // flags registers the settings on fs. Call parse instead of fs.Parse: it
@@ -126,6 +143,11 @@ func (c *config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.SMSSender, "sms-sender", "", "twilio or kannel: the gateway that sends, when both are configured")
 	fs.DurationVar(&c.SMSIdle, "sms-idle", 12*time.Hour, "how long an SMS dialogue waits for the next reply")
 	fs.StringVar(&c.SMSReplies, "sms-replies", "inline", "inline (in the gateway's response) or outbox (queued, rate-limited, reported)")
+	fs.StringVar(&c.FirebaseProject, "firebase-project", "", "Firebase project ID; turns push notices over FCM on")
+	fs.StringVar(&c.FirebaseCredentials, "firebase-credentials", "", "service-account JSON key file for FCM; empty: the platform's credentials (workload identity)")
+	fs.StringVar(&c.FCMEndpoint, "fcm-endpoint", "", "FCM API base URL, e.g. http://127.0.0.1:4010/v1 for a local peer; empty: Google's")
+	fs.StringVar(&c.PushLink, "push-link", "channels://cases/{ref}", "app link sent with a case's push notices; {ref} is replaced by the reference")
+	fs.StringVar(&c.AdminSocket, "admin-socket", "", "Unix socket for admin commands (channels agency ...); empty: the data file's path + .admin.sock")
 	fs.VisitAll(func(f *flag.Flag) {
 		if env := envNames[f.Name]; env != "" {
 			f.Usage += " ($" + env + ")"
@@ -200,6 +222,17 @@ func (c *config) validate() error {
 		}
 	}
 	problems = append(problems, c.validateSMS()...)
+	if c.FirebaseProject == "" && (c.FirebaseCredentials != "" || c.FCMEndpoint != "") {
+		problems = append(problems, "firebase-credentials and fcm-endpoint need firebase-project")
+	}
+	if c.FCMEndpoint != "" {
+		if u, err := url.Parse(c.FCMEndpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			problems = append(problems, fmt.Sprintf("fcm-endpoint %q is not an http(s) URL", c.FCMEndpoint))
+		}
+	}
+	if !strings.Contains(c.PushLink, "{ref}") {
+		problems = append(problems, fmt.Sprintf("push-link %q must contain {ref}", c.PushLink))
+	}
 	if len(problems) > 0 {
 		return fmt.Errorf("invalid configuration: %s", strings.Join(problems, "; "))
 	}

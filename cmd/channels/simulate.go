@@ -83,7 +83,7 @@ func runSimulate(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer db.Close()
-	host := &flows.StoreHost{Cases: db, Prefs: db}
+	host := &flows.StoreHost{Cases: db, Prefs: db, Log: db}
 	ctx := context.Background()
 
 	if *channel == "ussd" {

@@ -213,7 +213,7 @@ func TestServeSMSOverTwilio(t *testing.T) {
 // Twilio, with attr and the SID Twilio gave it.
 func sentWith(log, attr string) bool {
 	for _, line := range strings.Split(log, "\n") {
-		if strings.Contains(line, `msg="outbox: sent" sender=twilio`) && strings.Contains(line, attr) && strings.Contains(line, "provider_id=SM") {
+		if strings.Contains(line, `msg="outbox: sent"`) && strings.Contains(line, " sender=twilio") && strings.Contains(line, attr) && strings.Contains(line, "provider_id=SM") {
 			return true
 		}
 	}
