@@ -36,15 +36,20 @@ type StatusChange struct {
 // Case is a submitted transaction: what the citizen asked for, under a
 // reference they can quote on any channel.
 type Case struct {
-	Ref     string         `json:"reference"`
-	Service string         `json:"service"`
-	Agency  string         `json:"agency,omitempty"` // the agency that handles the service, fixed at submission
-	Phone   string         `json:"phone"`
-	Channel Channel        `json:"channel"`
-	Lang    string         `json:"lang"`
-	Answers []Answer       `json:"answers"`
-	Status  Status         `json:"status"`
-	History []StatusChange `json:"history"`
+	Ref     string `json:"reference"`
+	Service string `json:"service"`
+	Agency  string `json:"agency,omitempty"` // the agency that handles the service, fixed at submission
+	Phone   string `json:"phone"`            // E.164; empty for a citizen served at a kiosk without a phone
+	// NationalID is the identity document number of a citizen served at
+	// a kiosk without a phone: their cases are found by it.
+	NationalID string `json:"national_id,omitempty"`
+	// Assisted is set when a kiosk operator made the case for the citizen.
+	Assisted *Assistance    `json:"assisted,omitempty"`
+	Channel  Channel        `json:"channel"`
+	Lang     string         `json:"lang"`
+	Answers  []Answer       `json:"answers"`
+	Status   Status         `json:"status"`
+	History  []StatusChange `json:"history"`
 	// IdempotencyKey makes a retried submission return the first case
 	// instead of creating a second one.
 	IdempotencyKey string    `json:"-"`
@@ -61,6 +66,9 @@ type CaseStore interface {
 	Case(ctx context.Context, ref string) (*Case, error)
 	// CasesByPhone returns up to limit cases of a phone, newest first.
 	CasesByPhone(ctx context.Context, phone string, limit int) ([]*Case, error)
+	// CasesByNationalID returns up to limit cases made at kiosks for the
+	// citizen with the identity document id, newest first.
+	CasesByNationalID(ctx context.Context, id string, limit int) ([]*Case, error)
 }
 
 // transitions lists where a case may go from each status. A closed case

@@ -64,5 +64,7 @@ type Store interface {
 	SecretStore
 	DeviceStore
 	AgencyStore
+	OperatorStore
+	AuditLog
 	Close() error
 }

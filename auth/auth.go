@@ -9,12 +9,17 @@
 // # Codes
 //
 // A code is six digits drawn uniformly from crypto/rand. Only a keyed,
-// salted hash of it is stored, as the Session "otp/<E.164 phone>" of the
-// app channel, expiring with the code (CodeTTL). A guess is compared in
-// constant time; after MaxAttempts wrong guesses the code is burnt and the
-// citizen asks for a new one. A new request replaces the pending code.
-// Requests are rate-limited per phone and per client address, so that
-// nobody can flood a phone with SMS or spend the SMS budget.
+// salted hash of it is stored, as the Session "<purpose>/<E.164 phone>",
+// expiring with the code (CodeTTL, or the TTL of its request). The app's
+// sign-in codes have the purpose SignIn ("otp/<phone>"); other edges send
+// and check codes of their own purposes through SendCode and CheckCode (a
+// kiosk asks a citizen's consent with one), and a code is found only under
+// the purpose it was sent for, so it never stands for another. A guess is
+// compared in constant time; after MaxAttempts wrong guesses the code is
+// burnt and the citizen asks for a new one. A new request replaces the
+// pending code of its purpose. Requests are rate-limited per phone (over
+// every purpose) and per client (an address, or whoever an edge names),
+// so that nobody can flood a phone with SMS or spend the SMS budget.
 //
 // # Tokens
 //

@@ -2,7 +2,6 @@ package auth
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"math"
 	"net/http"
@@ -107,88 +106,48 @@ func (a *Auth) fail(c *gin.Context, err error) {
 	apijson.WriteError(c, a.cfg.Bundle, a.cfg.Bundle.Match(c.GetHeader("Accept-Language")), a.log, err)
 }
 
-// limited answers a refused request: Retry-After, in whole seconds.
-func limited(c *gin.Context, wait time.Duration, what string) error {
-	c.Header("Retry-After", strconv.Itoa(max(1, int(math.Ceil(wait.Seconds())))))
-	return channels.Errorf(channels.ERATELIMITED, "error.rate_limited", "%s over its limit for %v", what, wait)
+// refuse answers a request over a rate limit: Retry-After, in whole
+// seconds, and the error for fail to answer.
+func refuse(c *gin.Context, err error) error {
+	if wait, ok := RetryAfter(err); ok {
+		c.Header("Retry-After", strconv.Itoa(max(1, int(math.Ceil(wait.Seconds())))))
+	}
+	return err
 }
 
-// requestCode is POST /v1/auth/otp {"phone"}: a new code for phone, sent
-// by SMS in the phone's language (else the request's), replacing any code
-// pending; 202 {"expires_in"}.
+// requestCode is POST /v1/auth/otp {"phone"}: a new sign-in code for
+// phone, sent by SMS in the phone's language (else the request's),
+// replacing any code pending; 202 {"expires_in"}.
 func (a *Auth) requestCode(c *gin.Context) error {
-	ctx, now := c.Request.Context(), a.cfg.Now()
-	if wait, ok := a.perClient.allow(clientKey(c.ClientIP()), now); !ok {
-		return limited(c, wait, "client")
+	if wait, ok := a.perClient.allow(clientKey(c.ClientIP()), a.cfg.Now()); !ok {
+		return refuse(c, limited(wait, "client"))
 	}
 	var req otpRequest
 	if err := decodeBody(c, &req); err != nil {
 		return err
 	}
-	phone, err := a.phone(req.Phone)
-	if err != nil {
-		return err
-	}
-	prefs, err := a.cfg.Prefs.Prefs(ctx, phone)
-	if err != nil {
-		// Without the preferences, an opt-out cannot be honoured.
-		return fmt.Errorf("read preferences of %s: %w", channels.MaskPhone(phone), err)
-	}
-	if prefs.OptedOut {
-		a.log.InfoContext(ctx, "auth: code refused to an opted-out phone", "phone", channels.MaskPhone(phone))
-		return channels.Errorf(channels.EFORBIDDEN, "error.opted_out", "phone opted out of SMS")
-	}
-	if wait, ok := a.perPhone.allow(phone, now); !ok {
-		a.log.WarnContext(ctx, "auth: codes of a phone over their limit", "phone", channels.MaskPhone(phone))
-		return limited(c, wait, "phone")
-	}
-	lang := prefs.Lang
-	if !a.cfg.Bundle.Supports(lang) {
-		lang = a.cfg.Bundle.Match(c.GetHeader("Accept-Language"))
-	}
-
-	code := newCode()
-	p := a.newPending(phone, code)
-	exp := now.Add(a.cfg.CodeTTL)
-	unlock := a.lock(phone)
-	err = a.cfg.Sessions.PutSession(ctx, &channels.Session{
-		ID:        sessionID(phone),
-		Phone:     phone,
-		Channel:   channels.ChannelApp,
-		Edge:      p.encode(),
-		UpdatedAt: now,
-		ExpiresAt: exp,
-	})
-	unlock()
-	if err != nil {
-		return fmt.Errorf("store the code of %s: %w", channels.MaskPhone(phone), err)
-	}
-	minutes := int(math.Ceil(a.cfg.CodeTTL.Minutes()))
-	err = a.cfg.Outbox.Send(ctx, &channels.Outbound{
-		Key:        "otp/" + p.challengeID(), // no phone: keys reach logs
-		To:         phone,
-		Text:       a.cfg.Bundle.Text(lang, channels.Msg("auth.code_sms", "Code", code, "Minutes", minutes)),
-		Purpose:    channels.PurposeOTP,
-		AtMostOnce: true,
-		ExpiresAt:  exp,
+	ttl, err := a.SendCode(c.Request.Context(), CodeRequest{
+		Phone:   req.Phone,
+		Purpose: SignIn,
+		Channel: channels.ChannelApp,
+		Lang:    a.cfg.Bundle.Match(c.GetHeader("Accept-Language")),
 	})
 	if err != nil {
-		return fmt.Errorf("queue the code of %s: %w", channels.MaskPhone(phone), err)
+		return refuse(c, err)
 	}
-	a.log.InfoContext(ctx, "auth: code sent", "phone", channels.MaskPhone(phone), "challenge", p.challengeID(), "expires_at", exp)
-	c.JSON(http.StatusAccepted, otpReply{ExpiresIn: int(a.cfg.CodeTTL / time.Second)})
+	c.JSON(http.StatusAccepted, otpReply{ExpiresIn: int(ttl / time.Second)})
 	return nil
 }
 
 // verify is POST /v1/auth/verify {"phone", "code"}: the token of phone
-// when code is its pending code, which is then used up. A wrong code is
-// 400 and counts as an attempt (a malformed one does not: it cannot be
-// right); the attempt that reaches MaxAttempts burns the code. No code
-// pending (never asked, expired, used or burnt) is 404.
+// when code is its pending sign-in code, which is then used up. A wrong
+// code is 400 and counts as an attempt (a malformed one does not: it
+// cannot be right); the attempt that reaches MaxAttempts burns the code.
+// No code pending (never asked, expired, used or burnt) is 404.
 func (a *Auth) verify(c *gin.Context) error {
 	ctx, now := c.Request.Context(), a.cfg.Now()
 	if wait, ok := a.perClient.allow(clientKey(c.ClientIP()), now); !ok {
-		return limited(c, wait, "client")
+		return refuse(c, limited(wait, "client"))
 	}
 	var req verifyRequest
 	if err := decodeBody(c, &req); err != nil {
@@ -198,57 +157,14 @@ func (a *Auth) verify(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	code, ok := cleanCode(req.Code)
-	if !ok {
-		return channels.Errorf(channels.EINVALID, "error.code_wrong", "code of %d bytes is not %d digits", len(req.Code), codeDigits)
-	}
-
-	defer a.lock(phone)()
-	id := sessionID(phone)
-	s, err := a.cfg.Sessions.Session(ctx, id, now)
-	if channels.ErrorCode(err) == channels.ENOTFOUND {
-		return channels.Errorf(channels.ENOTFOUND, "error.code_expired", "no code pending")
-	}
-	if err != nil {
-		return fmt.Errorf("load the code of %s: %w", channels.MaskPhone(phone), err)
-	}
-	p, ok := decodePending(s.Edge)
-	if !ok {
-		if err := a.cfg.Sessions.DeleteSession(ctx, id); err != nil {
-			return fmt.Errorf("delete the unreadable code of %s: %w", channels.MaskPhone(phone), err)
-		}
-		return channels.Errorf(channels.ENOTFOUND, "error.code_expired", "unreadable pending code of %d bytes", len(s.Edge))
-	}
-
-	if !a.matches(p, phone, code) {
-		p.attempts++
-		if p.attempts >= a.cfg.MaxAttempts {
-			if err := a.cfg.Sessions.DeleteSession(ctx, id); err != nil {
-				return fmt.Errorf("burn the code of %s: %w", channels.MaskPhone(phone), err)
-			}
-			a.log.WarnContext(ctx, "auth: code burnt after too many wrong attempts", "phone", channels.MaskPhone(phone), "attempts", p.attempts)
-			return channels.Errorf(channels.ENOTFOUND, "error.code_burnt", "wrong code, attempt %d: burnt", p.attempts)
-		}
-		s.Edge, s.UpdatedAt = p.encode(), now
-		if err := a.cfg.Sessions.PutSession(ctx, s); err != nil {
-			return fmt.Errorf("count a wrong code of %s: %w", channels.MaskPhone(phone), err)
-		}
-		a.log.InfoContext(ctx, "auth: wrong code", "phone", channels.MaskPhone(phone), "attempts", p.attempts)
-		return channels.Errorf(channels.EINVALID, "error.code_wrong", "wrong code, attempt %d", p.attempts)
-	}
-
-	// Used up before the token is given, so a code signs in once.
-	if err := a.cfg.Sessions.DeleteSession(ctx, id); err != nil {
-		return fmt.Errorf("use up the code of %s: %w", channels.MaskPhone(phone), err)
+	if err := a.CheckCode(ctx, phone, SignIn, req.Code); err != nil {
+		return err
 	}
 	exp := now.Add(a.cfg.TokenTTL).Truncate(time.Second)
 	a.log.InfoContext(ctx, "auth: signed in", "phone", channels.MaskPhone(phone), "expires_at", exp)
 	c.JSON(http.StatusOK, verifyReply{Token: a.issue(phone, exp), ExpiresAt: exp.UTC(), Phone: phone})
 	return nil
 }
-
-// sessionID is the store ID of the code pending for phone.
-func sessionID(phone string) string { return "otp/" + phone }
 
 // phone normalizes a phone number of a request to E.164; EINVALID with
 // error.phone when it is not a valid number.

@@ -113,3 +113,23 @@ func clientKey(ip string) string {
 	}
 	return p.String()
 }
+
+// Limiter rate-limits the requests of many keys (client addresses,
+// operators), each with its own bucket of Limit, in bounded memory, as
+// Auth limits its own: for the edges that limit an endpoint of their own,
+// such as the kiosk console's sign-in. It is safe for concurrent use.
+type Limiter struct{ l *limiter }
+
+// NewLimiter returns a Limiter giving each key the bucket l.
+func NewLimiter(l Limit) *Limiter { return &Limiter{l: newLimiter(l, maxTracked)} }
+
+// Allow takes one request of key at now, and reports whether it was
+// allowed; when not, wait is how long until it would be. A refused
+// request takes nothing.
+func (l *Limiter) Allow(key string, now time.Time) (wait time.Duration, ok bool) {
+	return l.l.allow(key, now)
+}
+
+// ClientKey is the key of a client's IP address for a Limiter: the
+// address for IPv4, its /64 for IPv6.
+func ClientKey(ip string) string { return clientKey(ip) }

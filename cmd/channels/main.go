@@ -6,6 +6,9 @@
 //	channels simulate [flags]      try a service in the terminal as USSD or the app
 //	channels load [flags]          drive concurrent USSD sessions and compare to a no-op baseline
 //	channels graph SERVICE         draw a service (Mermaid or Graphviz DOT)
+//	channels agency add|key|revoke|list|webhook   manage agencies and their API keys
+//	channels operator add|disable|enable|reset-password|list   manage kiosk operators' accounts
+//	channels audit [filters] | -verify   list the audit log, or verify its hash chain
 package main
 
 import (
@@ -27,6 +30,9 @@ commands:
   simulate    run a service in the terminal, rendered for USSD or the app
   load        load-test USSD sessions against a no-op baseline on the same server stack
   graph       draw a service as a Mermaid or Graphviz diagram
+  agency      add agencies, make and revoke their API keys, set their webhooks
+  operator    add kiosk operators, disable and enable them, reset their passwords
+  audit       list who did what, when, for which citizen; verify the log is intact
 
 Run 'channels <command> -h' for the flags of a command. Every flag can also be
 set by the environment variable named in its help.
@@ -51,6 +57,12 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return runLoad(rest, stdout, stderr)
 	case "graph":
 		return runGraph(rest, stdout, stderr)
+	case "agency":
+		return runAgency(rest, stdout, stderr)
+	case "operator":
+		return runOperator(rest, stdout, stderr)
+	case "audit":
+		return runAudit(rest, stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0

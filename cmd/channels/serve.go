@@ -20,16 +20,22 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/govchannels/channels"
+	"github.com/govchannels/channels/admin"
+	"github.com/govchannels/channels/agency"
 	"github.com/govchannels/channels/app"
 	"github.com/govchannels/channels/auth"
 	"github.com/govchannels/channels/flows"
 	"github.com/govchannels/channels/kannel"
+	"github.com/govchannels/channels/kiosk"
 	"github.com/govchannels/channels/locales"
+	"github.com/govchannels/channels/notify"
 	"github.com/govchannels/channels/outbox"
+	"github.com/govchannels/channels/push"
 	"github.com/govchannels/channels/sms"
 	"github.com/govchannels/channels/store/bolt"
 	"github.com/govchannels/channels/twilio"
 	"github.com/govchannels/channels/ussd"
+	"github.com/govchannels/channels/webhook"
 )
 
 // server is the wired service: store, catalog, engine and every channel on
@@ -42,8 +48,10 @@ type server struct {
 	catalog *flows.Catalog
 	engine  *flows.Engine
 	router  *gin.Engine
-	box     *outbox.Outbox // nil when no SMS gateway is configured
-	routes  []string       // what listens where, for the startup banner
+	box     *outbox.Outbox   // every outbound message: SMS, push notices, agency webhooks
+	notify  *notify.Notifier // follows the case log into the outbox
+	admin   *http.Server     // admin commands over a Unix socket
+	routes  []string         // what listens where, for the startup banner
 	stop    context.CancelFunc
 	wg      sync.WaitGroup
 }
@@ -73,7 +81,7 @@ func newServer(cfg config, log *slog.Logger) (_ *server, err error) {
 		}
 	}()
 	s := &server{cfg: cfg, log: log, db: db, bundle: bundle, catalog: cat, engine: engine}
-	host := &flows.StoreHost{Cases: db, Prefs: db}
+	host := &flows.StoreHost{Cases: db, Prefs: db, Log: db}
 
 	router := gin.New()
 	if err := router.SetTrustedProxies(cfg.proxies()); err != nil {
@@ -115,30 +123,63 @@ func newServer(cfg config, log *slog.Logger) (_ *server, err error) {
 	if err != nil {
 		return nil, err
 	}
+	hooks, err := webhook.New(webhook.Config{Agencies: db})
+	if err != nil {
+		return nil, err
+	}
+	routes := map[string]outbox.Route{
+		// "Until acknowledged": about a day and a half of retries at the
+		// 10-minute cap before the message is failed and logged.
+		channels.KindWebhook: {Sender: hooks, Rate: 20, Burst: 20, MaxAttempts: webhookAttempts},
+	}
+	pushOn, err := s.pushRoute(routes)
+	if err != nil {
+		return nil, err
+	}
+	s.box = outbox.New(outbox.Config{Store: db, Prefs: db, Sender: sender, Rate: cfg.rate(), Routes: routes, Log: log})
 	var codes auth.Outbox = unavailable{}
 	if sender != nil {
-		s.box = outbox.New(outbox.Config{Store: db, Prefs: db, Sender: sender, Rate: cfg.rate(), Log: log})
 		codes = s.box
 	}
+	s.notify = notify.New(notify.Config{
+		Store: db, Outbox: s.box, Bundle: bundle, Catalog: cat, Webhook: webhook.Message,
+		Push: pushOn, DeepLink: cfg.PushLink, Log: log,
+	})
 	key, err := db.Secret(context.Background(), "auth-token", auth.MinKeySize)
 	if err != nil {
 		return nil, err
 	}
 	authn := auth.New(auth.Config{Sessions: db, Prefs: db, Outbox: codes, Bundle: bundle, Key: key, Region: cfg.Region, Log: log})
 	api := app.New(app.Config{
-		Engine:     engine,
-		Host:       host,
-		Store:      db,
-		Bundle:     bundle,
-		Auth:       authn,
+		Engine: engine,
+		Host:   host,
+		Store:  db,
+		Bundle: bundle,
+		Auth:   authn,
+		// Devices register even while push is off: their notices then go
+		// by SMS, and by push once it is configured.
+		Devices:    push.NewDevices(push.DevicesConfig{Store: db, Bundle: bundle, Log: log}),
 		Log:        log,
 		Region:     cfg.Region,
 		SessionTTL: cfg.AppSession,
 	})
 	api.Register(router)
 	s.routes = append(s.routes, "app API: /v1 (OpenAPI at /v1/openapi.json)")
+	kiosk.New(kiosk.Config{
+		Engine: engine, Host: host, Store: db, Auth: authn, Outbox: s.box, Bundle: bundle, Region: cfg.Region,
+		// Requests over TLS get Secure cookies anyway; behind a proxy that
+		// ends TLS, the public URL tells.
+		Secure:   strings.HasPrefix(cfg.PublicURL, "https://"),
+		Location: cfg.location, Log: log,
+	}).Register(router)
+	s.routes = append(s.routes, "kiosk console: /kiosk/ (operators from 'channels operator add')")
+	agency.New(agency.Config{Cases: db, Keys: db, Bundle: bundle, Log: log}).Register(router)
+	s.routes = append(s.routes, "agency API: /v1/agency (keys from 'channels agency add')")
 
 	if err := s.mountSMS(host); err != nil {
+		return nil, err
+	}
+	if err := s.listenAdmin(); err != nil {
 		return nil, err
 	}
 
@@ -146,15 +187,19 @@ func newServer(cfg config, log *slog.Logger) (_ *server, err error) {
 	s.stop = stop
 	s.wg.Add(1)
 	go s.purge(ctx, time.Minute)
-	if s.box != nil {
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			if err := s.box.Run(ctx); err != nil {
-				log.Error("sms outbox stopped", "err", err)
-			}
-		}()
-	}
+	s.wg.Add(2)
+	go func() {
+		defer s.wg.Done()
+		if err := s.box.Run(ctx); err != nil {
+			log.Error("outbox stopped", "err", err)
+		}
+	}()
+	go func() {
+		defer s.wg.Done()
+		if err := s.notify.Run(ctx); err != nil {
+			log.Error("notifier stopped", "err", err)
+		}
+	}()
 	return s, nil
 }
 
@@ -217,6 +262,51 @@ func newSender(cfg config) (outbox.Sender, error) {
 	return nil, nil
 }
 
+// pushRoute adds the FCM route to routes when push is configured, and
+// says in the log and the banner whether it is.
+func (s *server) pushRoute(routes map[string]outbox.Route) (bool, error) {
+	cfg := s.cfg
+	if cfg.FirebaseProject == "" {
+		s.log.Warn("push is off: no Firebase project is configured; case notices go by SMS")
+		s.routes = append(s.routes, "push: off (configure -firebase-project); devices: POST/DELETE /v1/devices")
+		return false, nil
+	}
+	client, err := push.NewClient(context.Background(), push.Config{ProjectID: cfg.FirebaseProject, CredentialsFile: cfg.FirebaseCredentials, Endpoint: cfg.FCMEndpoint})
+	if err != nil {
+		return false, fmt.Errorf("push: %w", err)
+	}
+	// A notice no device took goes by SMS soon: a few tries only.
+	routes[channels.KindPush] = outbox.Route{Sender: push.NewSender(client, s.db, s.log), Rate: 100, Burst: 100, MaxAttempts: 4}
+	s.log.Info("push is on", "project", cfg.FirebaseProject)
+	s.routes = append(s.routes, "push: FCM project "+cfg.FirebaseProject+"; devices: POST/DELETE /v1/devices")
+	return true, nil
+}
+
+// listenAdmin serves the admin commands on the admin socket, so that keys
+// can be made while the server holds the data file.
+func (s *server) listenAdmin() error {
+	path := s.cfg.AdminSocket
+	if path == "" {
+		path = admin.SocketPath(s.cfg.Data)
+	}
+	ln, err := admin.Listen(path)
+	if err != nil {
+		return fmt.Errorf("admin socket: %w", err)
+	}
+	s.admin = &http.Server{Handler: admin.NewServer(admin.New(s.db, agency.NewKey, time.Now), s.log), ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := s.admin.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("admin socket stopped", "err", err)
+		}
+	}()
+	s.routes = append(s.routes, "admin: unix socket "+path)
+	return nil
+}
+
+// webhookAttempts is how many deliveries an agency webhook gets: with the
+// outbox's backoff capped at 10 minutes, about a day and a half.
+const webhookAttempts = 200
+
 // rate is the configured sending rate of the gateway that sends.
 func (c *config) rate() float64 {
 	if c.sender() == "kannel" {
@@ -266,6 +356,9 @@ func (s *server) serviceIndex(id string) int {
 
 // Close stops background work and closes the store.
 func (s *server) Close() error {
+	if s.admin != nil {
+		s.admin.Close() // also removes the socket file
+	}
 	s.stop()
 	s.wg.Wait()
 	return s.db.Close()

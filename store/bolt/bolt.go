@@ -24,25 +24,28 @@ import (
 const schemaVersion = 1
 
 var (
-	bucketMeta          = []byte("meta")
-	bucketSessions      = []byte("sessions")       // id → session record
-	bucketSessionExpiry = []byte("session_expiry") // expiry (8 bytes BE unix nanos) + id → nil
-	bucketCases         = []byte("cases")          // ref → case record (JSON)
-	bucketCaseKeys      = []byte("case_keys")      // idempotency key → ref
-	bucketCasePhone     = []byte("case_phone")     // phone 0x00 created (8 bytes BE) ref → nil
-	bucketPrefs         = []byte("prefs")          // phone → JSON
-	bucketOutbox        = []byte("outbox")         // key → outbound message (JSON)
-	bucketOutboxDue     = []byte("outbox_due")     // next attempt (8 bytes BE) + key → nil, queued messages
-	bucketOutboxSending = []byte("outbox_sending") // key → nil, messages handed to a gateway
-	bucketSecrets       = []byte("secrets")        // name → random bytes
-	bucketCaseAgency    = []byte("case_agency")    // agency 0x00 created (8 bytes BE) ref → nil
-	bucketCaseEvents    = []byte("case_events")    // seq (8 bytes BE) → case event (JSON)
-	bucketCursors       = []byte("cursors")        // follower name → seq (8 bytes BE)
-	bucketDevices       = []byte("devices")        // phone 0x00 token → device (JSON)
-	bucketDeviceTokens  = []byte("device_tokens")  // token → phone
-	bucketAgencies      = []byte("agencies")       // id → agency (JSON)
-	bucketAgencyKeys    = []byte("agency_keys")    // key id → key (JSON)
-	keyVersion          = []byte("version")
+	bucketMeta           = []byte("meta")
+	bucketSessions       = []byte("sessions")         // id → session record
+	bucketSessionExpiry  = []byte("session_expiry")   // expiry (8 bytes BE unix nanos) + id → nil
+	bucketCases          = []byte("cases")            // ref → case record (JSON)
+	bucketCaseKeys       = []byte("case_keys")        // idempotency key → ref
+	bucketCasePhone      = []byte("case_phone")       // phone 0x00 created (8 bytes BE) ref → nil
+	bucketPrefs          = []byte("prefs")            // phone → JSON
+	bucketOutbox         = []byte("outbox")           // key → outbound message (JSON)
+	bucketOutboxDue      = []byte("outbox_due")       // next attempt (8 bytes BE) + key → nil, queued messages
+	bucketOutboxSending  = []byte("outbox_sending")   // key → nil, messages handed to a gateway
+	bucketSecrets        = []byte("secrets")          // name → random bytes
+	bucketCaseAgency     = []byte("case_agency")      // agency 0x00 created (8 bytes BE) ref → nil
+	bucketCaseEvents     = []byte("case_events")      // seq (8 bytes BE) → case event (JSON)
+	bucketCursors        = []byte("cursors")          // follower name → seq (8 bytes BE)
+	bucketDevices        = []byte("devices")          // phone 0x00 token → device (JSON)
+	bucketDeviceTokens   = []byte("device_tokens")    // token → phone
+	bucketAgencies       = []byte("agencies")         // id → agency (JSON)
+	bucketAgencyKeys     = []byte("agency_keys")      // key id → key (JSON)
+	bucketCaseNationalID = []byte("case_national_id") // document number 0x00 created (8 bytes BE) ref → nil
+	bucketOperators      = []byte("operators")        // id → operator (JSON)
+	bucketAudit          = []byte("audit")            // seq (8 bytes BE) → audit entry (JSON)
+	keyVersion           = []byte("version")
 )
 
 // DB is a channels.Store in two bbolt files. Cases, preferences, the outbox
@@ -84,7 +87,8 @@ func Open(path string, opts Options) (*DB, error) {
 		opts.BatchDelay = 2 * time.Millisecond
 	}
 	db, err := openFile(path, opts, [][]byte{bucketCases, bucketCaseKeys, bucketCasePhone, bucketPrefs, bucketOutbox, bucketOutboxDue, bucketOutboxSending, bucketSecrets,
-		bucketCaseAgency, bucketCaseEvents, bucketCursors, bucketDevices, bucketDeviceTokens, bucketAgencies, bucketAgencyKeys})
+		bucketCaseAgency, bucketCaseEvents, bucketCursors, bucketDevices, bucketDeviceTokens, bucketAgencies, bucketAgencyKeys,
+		bucketCaseNationalID, bucketOperators, bucketAudit})
 	if err != nil {
 		return nil, err
 	}

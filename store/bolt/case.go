@@ -64,6 +64,14 @@ func (d *DB) CreateCase(_ context.Context, c *channels.Case) (*channels.Case, er
 		if err := logEvents(tx, c.Ref, true, c.History[:min(1, len(c.History))]); err != nil {
 			return err
 		}
+		if c.NationalID != "" {
+			if err := tx.Bucket(bucketCaseNationalID).Put(phoneKey(c.NationalID, c), nil); err != nil {
+				return err
+			}
+		}
+		if c.Phone == "" {
+			return nil
+		}
 		return tx.Bucket(bucketCasePhone).Put(phoneKey(c.Phone, c), nil)
 	})
 	var ce *channels.Error
@@ -103,11 +111,25 @@ func (d *DB) Case(_ context.Context, ref string) (*channels.Case, error) {
 // CasesByPhone returns up to limit cases of phone, newest first, walking the
 // phone index backwards.
 func (d *DB) CasesByPhone(_ context.Context, phone string, limit int) ([]*channels.Case, error) {
+	return d.newestCases(bucketCasePhone, phone, limit)
+}
+
+// CasesByNationalID returns up to limit cases made at kiosks for the
+// holder of identity document id, newest first.
+func (d *DB) CasesByNationalID(_ context.Context, id string, limit int) ([]*channels.Case, error) {
+	return d.newestCases(bucketCaseNationalID, id, limit)
+}
+
+// newestCases walks the index bucket back from the newest case of who.
+func (d *DB) newestCases(bucket []byte, who string, limit int) ([]*channels.Case, error) {
 	out := []*channels.Case{}
-	prefix := append([]byte(phone), 0)
+	if who == "" {
+		return out, nil
+	}
+	prefix := append([]byte(who), 0)
 	err := d.db.View(func(tx *bbolt.Tx) error {
 		cases := tx.Bucket(bucketCases)
-		c := tx.Bucket(bucketCasePhone).Cursor()
+		c := tx.Bucket(bucket).Cursor()
 		// Seek past the last key of the prefix, then step back.
 		end := append(bytes.Clone(prefix[:len(prefix)-1]), 1)
 		k, _ := c.Seek(end)

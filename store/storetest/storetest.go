@@ -30,6 +30,9 @@ func Run(t *testing.T, open func(t *testing.T) channels.Store) {
 	t.Run("ListCases", func(t *testing.T) { testListCases(t, open(t)) })
 	t.Run("Devices", func(t *testing.T) { testDevices(t, open(t)) })
 	t.Run("Agencies", func(t *testing.T) { testAgencies(t, open(t)) })
+	t.Run("Operators", func(t *testing.T) { testOperators(t, open(t)) })
+	t.Run("Audit", func(t *testing.T) { testAudit(t, open(t)) })
+	t.Run("NationalIDCases", func(t *testing.T) { testNationalIDCases(t, open(t)) })
 }
 
 // base is the store tests' clock: stores keep microseconds at least.

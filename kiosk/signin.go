@@ -1,0 +1,219 @@
+package kiosk
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/govchannels/channels"
+	"github.com/govchannels/channels/auth"
+	"github.com/govchannels/channels/password"
+)
+
+// operatorID is the shape of an operator's ID (see channels.Operator).
+var operatorID = regexp.MustCompile(`^[a-z0-9._-]{1,64}$`)
+
+// maxPassword bounds the password a sign-in checks, in bytes.
+const maxPassword = 1024
+
+// decoyHash returns the hash of a random password, checked when someone
+// signs in as an unknown operator.
+func decoyHash() string {
+	h, err := password.Hash(password.Generate())
+	if err != nil {
+		panic(fmt.Sprintf("kiosk: decoy password hash: %v", err))
+	}
+	return h
+}
+
+// signInPage is GET /kiosk/sign-in: the sign-in form.
+func (k *Console) signInPage(c *gin.Context) {
+	k.signInForm(c, http.StatusOK, channels.Message{}, "")
+}
+
+// signInForm shows the sign-in form with status and notice (none when its
+// ID is empty), the operator ID filled in with id. Its form token is bound to
+// a cookie of its own, kept while it is valid, so that two tabs both work.
+func (k *Console) signInForm(c *gin.Context, status int, notice channels.Message, id string) {
+	token, err := c.Cookie(signInCookie)
+	if err != nil || !validToken(token) {
+		token = newToken()
+	}
+	k.setCookie(c, signInCookie, token)
+	k.page(c, status, "signin", &view{
+		Lang:   k.operatorLang(c, nil),
+		CSRF:   token,
+		Notice: notice,
+		Form:   map[string]string{"id": id},
+	})
+}
+
+// signIn is POST /kiosk/sign-in {csrf, id, password}: a new session for
+// the operator, then the home page. Refused: a client address over its
+// limit (429), a missing or wrong form token (403), an unknown operator or
+// a wrong password (401, the same answer for both; the wrong password
+// counts towards a lockout), a locked or disabled operator (403).
+func (k *Console) signIn(c *gin.Context) {
+	ctx, now := c.Request.Context(), k.cfg.Now()
+	lang := k.operatorLang(c, nil)
+	if wait, ok := k.signIns.Allow(clientKey(c), now); !ok {
+		k.log.WarnContext(ctx, "kiosk: sign-ins of a client over their limit", "client", c.ClientIP())
+		c.Header("Retry-After", strconv.Itoa(max(1, int(math.Ceil(wait.Seconds())))))
+		k.page(c, http.StatusTooManyRequests, "error", &view{Lang: lang, Notice: channels.Msg("error.rate_limited")})
+		return
+	}
+	token, _ := c.Cookie(signInCookie)
+	if !validToken(token) || !sameToken(c.PostForm(csrfField), token) {
+		k.log.WarnContext(ctx, "kiosk: sign-in without its form token", "client", c.ClientIP())
+		k.page(c, http.StatusForbidden, "error", &view{Lang: lang, Notice: channels.Msg("kiosk.error.csrf")})
+		return
+	}
+	id := strings.ToLower(strings.TrimSpace(c.PostForm("id")))
+	pw := c.PostForm("password")
+	if !operatorID.MatchString(id) || pw == "" || len(pw) > maxPassword {
+		k.signInForm(c, http.StatusUnauthorized, channels.Msg("kiosk.signin.wrong"), "")
+		return
+	}
+
+	op, err := k.cfg.Store.Operator(ctx, id)
+	if channels.ErrorCode(err) == channels.ENOTFOUND {
+		// As long as a wrong password takes, so that the answer does not
+		// tell which operators exist.
+		_, _ = password.Check(k.decoy, pw)
+		k.refuseSignIn(c, channels.AuditEntry{Actor: actor(id), Action: channels.AuditSignInFailed, Detail: "unknown operator"}, channels.Msg("kiosk.signin.wrong"), id)
+		return
+	}
+	if err != nil {
+		k.fail(c, lang, fmt.Errorf("sign in %s: %w", id, err))
+		return
+	}
+	failed := channels.AuditEntry{Actor: actor(id), Kiosk: op.Kiosk, Action: channels.AuditSignInFailed}
+	if now.Before(op.LockedUntil) {
+		failed.Detail = "locked"
+		k.refuseSignIn(c, failed, lockedNotice(op.LockedUntil.Sub(now)), id)
+		return
+	}
+	ok, err := password.Check(op.PasswordHash, pw)
+	if err != nil {
+		k.fail(c, lang, fmt.Errorf("check the password of %s: %w", id, err))
+		return
+	}
+	if !ok {
+		locked, err := k.countFailure(ctx, id, now)
+		if err != nil {
+			k.fail(c, lang, err)
+			return
+		}
+		msg := channels.Msg("kiosk.signin.wrong")
+		failed.Detail = "wrong password"
+		if locked {
+			failed.Detail, msg = fmt.Sprintf("wrong password: locked for %v", LockoutTime), lockedNotice(LockoutTime)
+		}
+		k.refuseSignIn(c, failed, msg, id)
+		return
+	}
+	if op.Disabled {
+		failed.Detail = "disabled"
+		k.refuseSignIn(c, failed, channels.Msg("kiosk.signin.disabled"), id)
+		return
+	}
+	if op.FailedSignIns != 0 || !op.LockedUntil.IsZero() {
+		if _, err := k.cfg.Store.UpdateOperator(ctx, id, func(o *channels.Operator) error {
+			o.FailedSignIns, o.LockedUntil = 0, time.Time{}
+			return nil
+		}); err != nil {
+			k.fail(c, lang, fmt.Errorf("reset the failed sign-ins of %s: %w", id, err))
+			return
+		}
+	}
+
+	if err := k.audit(ctx, channels.AuditEntry{Actor: actor(id), Kiosk: op.Kiosk, Action: channels.AuditSignIn}); err != nil {
+		k.fail(c, lang, err)
+		return
+	}
+	if old, err := c.Cookie(sessionCookie); err == nil && validToken(old) {
+		// A browser signing in again leaves no second session behind.
+		if err := k.cfg.Store.DeleteSession(ctx, storeID(old)); err != nil {
+			k.fail(c, lang, fmt.Errorf("end the previous session of %s: %w", id, err))
+			return
+		}
+	}
+	token = newToken()
+	s := &session{Operator: id, SignedInAt: now, CSRF: newToken(), id: storeID(token)}
+	if err := k.save(ctx, s); err != nil {
+		k.fail(c, lang, err)
+		return
+	}
+	k.setCookie(c, sessionCookie, token)
+	k.setCookie(c, signInCookie, "")
+	k.log.InfoContext(ctx, "kiosk: signed in", "operator", id, "kiosk", op.Kiosk)
+	c.Redirect(http.StatusSeeOther, "/kiosk/")
+}
+
+// countFailure records a wrong password of the operator id at now, and
+// reports whether it locked the account: the MaxFailedSignIns-th in a row
+// locks it for LockoutTime and starts the count again.
+func (k *Console) countFailure(ctx context.Context, id string, now time.Time) (locked bool, err error) {
+	_, err = k.cfg.Store.UpdateOperator(ctx, id, func(o *channels.Operator) error {
+		o.FailedSignIns++
+		if o.FailedSignIns >= MaxFailedSignIns {
+			o.FailedSignIns, o.LockedUntil, locked = 0, now.Add(LockoutTime), true
+		}
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("count a wrong password of %s: %w", id, err)
+	}
+	if locked {
+		k.log.WarnContext(ctx, "kiosk: operator locked after wrong passwords", "operator", id, "until", now.Add(LockoutTime))
+	}
+	return locked, nil
+}
+
+// lockedNotice tells an operator locked out for another d.
+func lockedNotice(d time.Duration) channels.Message {
+	return channels.Msg("kiosk.signin.locked", "Minutes", max(1, int(math.Ceil(d.Minutes()))))
+}
+
+// refuseSignIn audits a refused sign-in and shows the form again with
+// msg: 403 for a locked or disabled account, 401 otherwise.
+func (k *Console) refuseSignIn(c *gin.Context, e channels.AuditEntry, msg channels.Message, id string) {
+	if err := k.audit(c.Request.Context(), e); err != nil {
+		k.fail(c, k.operatorLang(c, nil), err)
+		return
+	}
+	status := http.StatusUnauthorized
+	if msg.ID != "kiosk.signin.wrong" {
+		status = http.StatusForbidden
+	}
+	k.log.InfoContext(c.Request.Context(), "kiosk: sign-in refused", "operator", id, "why", e.Detail)
+	k.signInForm(c, status, msg, id)
+}
+
+// signOut is POST /kiosk/sign-out: the session and every consent given in
+// it end; the sign-in page follows.
+func (k *Console) signOut(c *gin.Context) {
+	ctx, s := c.Request.Context(), current(c)
+	if err := k.cfg.Store.DeleteSession(ctx, s.id); err != nil {
+		k.fail(c, s.lang, fmt.Errorf("sign out %s: %w", s.Operator, err))
+		return
+	}
+	k.setCookie(c, sessionCookie, "")
+	if err := k.audit(ctx, channels.AuditEntry{Actor: actor(s.Operator), Kiosk: s.op.Kiosk, Action: channels.AuditSignOut}); err != nil {
+		k.fail(c, s.lang, err)
+		return
+	}
+	k.log.InfoContext(ctx, "kiosk: signed out", "operator", s.Operator)
+	c.Redirect(http.StatusSeeOther, "/kiosk/sign-in")
+}
+
+// clientKey is the rate-limit key of the request's client address (an
+// IPv6 address counts as its /64).
+func clientKey(c *gin.Context) string { return auth.ClientKey(c.ClientIP()) }

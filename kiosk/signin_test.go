@@ -1,0 +1,197 @@
+package kiosk
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/govchannels/channels"
+	"github.com/govchannels/channels/auth"
+)
+
+// TestSignIn checks the answers to a sign-in: the right password opens a
+// session and lands on the home page in the operator's language; a wrong
+// password, an unknown operator and a disabled one are refused, each
+// audited, with no session.
+func TestSignIn(t *testing.T) {
+	tests := []struct {
+		name     string
+		id, pw   string
+		change   func(*channels.Operator)
+		status   int
+		says     string // on the page that follows
+		audit    string // the action recorded
+		detail   string
+		lang     string // the lang attribute of the page that follows
+		rtl      bool
+		signedIn bool
+	}{
+		{"right password", amina, aminaPW, nil, http.StatusSeeOther, "Amina Otieno at kisumu-post-office", channels.AuditSignIn, "", "en", false, true},
+		{"ID typed with capitals and blanks", " Amina ", aminaPW, nil, http.StatusSeeOther, "Serve a citizen", channels.AuditSignIn, "", "en", false, true},
+		{"in the operator's language", amina, aminaPW, func(o *channels.Operator) { o.Lang = "sw" }, http.StatusSeeOther, "Hudumia mwananchi", channels.AuditSignIn, "", "sw", false, true},
+		{"in Arabic, right to left", amina, aminaPW, func(o *channels.Operator) { o.Lang = "ar" }, http.StatusSeeOther, "خدمة مواطن", channels.AuditSignIn, "", "ar", true, true},
+		{"wrong password", amina, "not the password", nil, http.StatusUnauthorized, "Wrong operator ID or password.", channels.AuditSignInFailed, "wrong password", "en", false, false},
+		{"unknown operator", "nobody", aminaPW, nil, http.StatusUnauthorized, "Wrong operator ID or password.", channels.AuditSignInFailed, "unknown operator", "en", false, false},
+		{"disabled operator, right password", amina, aminaPW, func(o *channels.Operator) { o.Disabled = true }, http.StatusForbidden, "This operator account is disabled. Ask your administrator.", channels.AuditSignInFailed, "disabled", "en", false, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			if tt.change != nil {
+				e.update(t, amina, tt.change)
+			}
+			c := e.client(t)
+			c.get("/kiosk/sign-in")
+			p := c.post("/kiosk/sign-in", "id", tt.id, "password", tt.pw)
+			if p.status != tt.status {
+				t.Fatalf("sign-in: %d %s, want %d", p.status, p.text(), tt.status)
+			}
+			if p.status == http.StatusSeeOther {
+				p = c.follow(p)
+			}
+			if !p.has(tt.says) || !strings.Contains(p.body, `lang="`+tt.lang+`"`) || strings.Contains(p.body, `dir="rtl"`) != tt.rtl {
+				t.Errorf("page %d in %s (rtl %v): %s", p.status, tt.lang, tt.rtl, p.body)
+			}
+			if strings.Contains(p.text(), tt.pw) {
+				t.Error("the page shows the password")
+			}
+			es := e.audit(t, "")
+			if len(es) != 1 || es[0].Action != tt.audit || es[0].Detail != tt.detail || es[0].Actor != "operator:"+strings.ToLower(strings.TrimSpace(tt.id)) || !es[0].At.Equal(now) {
+				t.Errorf("audit %+v, want one %s (%s)", es, tt.audit, tt.detail)
+			}
+			if got := c.get("/kiosk/"); (got.status == http.StatusOK) != tt.signedIn {
+				t.Errorf("home after the sign-in: %d, signed in %v", got.status, tt.signedIn)
+			}
+		})
+	}
+}
+
+// TestLockout checks that five wrong passwords in a row lock the account
+// for fifteen minutes, even against the right password, that the lock
+// ends by itself, and that a successful sign-in clears the count.
+func TestLockout(t *testing.T) {
+	e := newEnv(t)
+	c := e.client(t)
+	c.get("/kiosk/sign-in")
+	try := func(pw string) page { return c.post("/kiosk/sign-in", "id", amina, "password", pw) }
+	for i := 1; i < MaxFailedSignIns; i++ {
+		if p := try("wrong " + strings.Repeat("x", i)); p.status != http.StatusUnauthorized || !p.has("Wrong operator ID or password.") {
+			t.Fatalf("wrong password %d: %d %s", i, p.status, p.text())
+		}
+	}
+	if p := try("wrong again"); p.status != http.StatusForbidden || !p.has("This account is locked: try again in 15 min.") {
+		t.Fatalf("wrong password %d: %d %s", MaxFailedSignIns, p.status, p.text())
+	}
+	op, err := e.db.Operator(t.Context(), amina)
+	if err != nil || !op.LockedUntil.Equal(now.Add(LockoutTime)) {
+		t.Fatalf("operator %+v, %v: want locked until %v", op, err, now.Add(LockoutTime))
+	}
+	e.clock.Add(10 * time.Minute)
+	if p := try(aminaPW); p.status != http.StatusForbidden || !p.has("try again in 5 min.") {
+		t.Errorf("the right password while locked: %d %s", p.status, p.text())
+	}
+	if got := e.audit(t, channels.AuditSignInFailed); len(got) != MaxFailedSignIns+1 || got[len(got)-1].Detail != "locked" {
+		t.Errorf("failures audited: %+v", got)
+	}
+	e.clock.Add(5 * time.Minute)
+	if p := try(aminaPW); p.status != http.StatusSeeOther {
+		t.Fatalf("the right password when the lock ends: %d %s", p.status, p.text())
+	}
+	if op, _ := e.db.Operator(t.Context(), amina); op.FailedSignIns != 0 || !op.LockedUntil.IsZero() {
+		t.Errorf("after a sign-in: %d failures, locked until %v", op.FailedSignIns, op.LockedUntil)
+	}
+
+	// Four wrong, one right, four wrong again: never five in a row.
+	c2 := e.client(t)
+	for round := range 2 {
+		c2.get("/kiosk/sign-in")
+		for i := 1; i < MaxFailedSignIns; i++ {
+			if p := c2.post("/kiosk/sign-in", "id", amina, "password", "wrong"); p.status != http.StatusUnauthorized {
+				t.Fatalf("round %d, wrong password %d: %d %s", round, i, p.status, p.text())
+			}
+		}
+		if round == 0 {
+			c2.signIn(amina, aminaPW)
+		}
+	}
+	if op, _ := e.db.Operator(t.Context(), amina); !op.LockedUntil.IsZero() || op.FailedSignIns != MaxFailedSignIns-1 {
+		t.Errorf("four wrong after a sign-in: %d failures, locked until %v", op.FailedSignIns, op.LockedUntil)
+	}
+}
+
+// TestSignInRateLimit checks that sign-in attempts are limited per client
+// address, whatever the operator tried: 429 with Retry-After, in the
+// browser's language, nothing checked or audited, and another address is
+// not held back.
+func TestSignInRateLimit(t *testing.T) {
+	e := newEnv(t, withConfig(func(c *Config) { c.SignInLimit = auth.Limit{Every: time.Minute, Burst: 2} }))
+	c := e.client(t)
+	c.ip, c.lang = "198.51.100.7", "fr"
+	c.get("/kiosk/sign-in")
+	for i, id := range []string{amina, baraka} {
+		if p := c.post("/kiosk/sign-in", "id", id, "password", "wrong"); p.status != http.StatusUnauthorized {
+			t.Fatalf("attempt %d: %d %s", i+1, p.status, p.text())
+		}
+	}
+	p := c.post("/kiosk/sign-in", "id", amina, "password", aminaPW)
+	if p.status != http.StatusTooManyRequests || p.header.Get("Retry-After") != "60" || !p.has("Trop de tentatives") {
+		t.Errorf("third attempt: %d %v %s", p.status, p.header, p.text())
+	}
+	if n := len(e.audit(t, "")); n != 2 {
+		t.Errorf("%d entries audited, want the 2 attempts checked", n)
+	}
+	if op, _ := e.db.Operator(t.Context(), amina); op.FailedSignIns != 1 {
+		t.Errorf("%d failures counted, want 1: the refused attempt checked nothing", op.FailedSignIns)
+	}
+
+	other := e.client(t)
+	other.ip = "203.0.113.9"
+	other.signIn(amina, aminaPW)
+
+	e.clock.Add(time.Minute)
+	c.get("/kiosk/sign-in")
+	if p := c.post("/kiosk/sign-in", "id", amina, "password", aminaPW); p.status != http.StatusSeeOther {
+		t.Errorf("a minute later: %d %s", p.status, p.text())
+	}
+}
+
+// TestSignInPage checks the sign-in page: in the browser's language, its
+// form token bound to a cookie of its own, and the cookie attributes.
+func TestSignInPage(t *testing.T) {
+	e := newEnv(t)
+	c := e.client(t)
+	c.lang = "sw-KE,sw;q=0.9"
+	p := c.get("/kiosk/sign-in")
+	if p.status != http.StatusOK || !p.has("Kuingia kwa mhudumu") || !strings.Contains(p.body, `<html lang="sw" dir="ltr">`) || p.header.Get("Content-Language") != "sw" {
+		t.Errorf("sign-in page: %d %v %s", p.status, p.header, p.body)
+	}
+	ck := cookie(t, p, signInCookie)
+	if ck.Value != c.csrf || !ck.HttpOnly || ck.SameSite != http.SameSiteStrictMode || ck.Path != "/kiosk/" || ck.Secure {
+		t.Errorf("sign-in cookie %+v for the form token %q", ck, c.csrf)
+	}
+	for _, h := range []string{"Content-Security-Policy", "X-Frame-Options", "Cache-Control"} {
+		if p.header.Get(h) == "" {
+			t.Errorf("no %s header", h)
+		}
+	}
+	if strings.Contains(p.body, "<script") {
+		t.Error("the page has a script")
+	}
+	if p := c.get("/kiosk/"); p.status != http.StatusSeeOther || p.header.Get("Location") != "/kiosk/sign-in" {
+		t.Errorf("home without a session: %d %v", p.status, p.header)
+	}
+}
+
+// cookie returns the cookie name that p sets.
+func cookie(t *testing.T, p page, name string) *http.Cookie {
+	t.Helper()
+	for _, line := range p.header.Values("Set-Cookie") {
+		ck, err := http.ParseSetCookie(line)
+		if err == nil && ck.Name == name {
+			return ck
+		}
+	}
+	t.Fatalf("no cookie %s set: %v", name, p.header.Values("Set-Cookie"))
+	return nil
+}
