@@ -89,3 +89,17 @@ func TestWriteError(t *testing.T) {
 		})
 	}
 }
+
+func TestDocument(t *testing.T) {
+	doc := Document("good.yaml", []byte("openapi: 3.0.3\ninfo: {title: t, version: '1'}\n"))
+	got, err := doc()
+	if err != nil || string(got) != `{"info":{"title":"t","version":"1"},"openapi":"3.0.3"}` {
+		t.Errorf("Document = %s, %v", got, err)
+	}
+	if again, _ := doc(); &again[0] != &got[0] {
+		t.Error("the document was converted twice")
+	}
+	if _, err := Document("bad.yaml", []byte("a: [\n"))(); err == nil || !strings.Contains(err.Error(), "bad.yaml") {
+		t.Errorf("broken YAML: %v, want an error naming the file", err)
+	}
+}

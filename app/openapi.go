@@ -2,13 +2,11 @@ package app
 
 import (
 	_ "embed"
-	"encoding/json"
-	"fmt"
 	"net/http"
-	"sync"
 
 	"github.com/gin-gonic/gin"
-	"gopkg.in/yaml.v3"
+
+	"github.com/govchannels/channels/apijson"
 )
 
 // openAPIYAML is the API's description, written by hand next to the code
@@ -21,17 +19,7 @@ var openAPIYAML []byte
 func OpenAPI() ([]byte, error) { return openAPIJSON() }
 
 // openAPIJSON converts the embedded YAML once, on first use.
-var openAPIJSON = sync.OnceValues(func() ([]byte, error) {
-	var doc map[string]any
-	if err := yaml.Unmarshal(openAPIYAML, &doc); err != nil {
-		return nil, fmt.Errorf("read openapi.yaml: %w", err)
-	}
-	b, err := json.Marshal(doc)
-	if err != nil {
-		return nil, fmt.Errorf("convert openapi.yaml to JSON: %w", err)
-	}
-	return b, nil
-})
+var openAPIJSON = apijson.Document("app/openapi.yaml", openAPIYAML)
 
 // openAPI is GET /v1/openapi.json.
 func (a *API) openAPI(c *gin.Context) error {

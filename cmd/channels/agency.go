@@ -35,8 +35,9 @@ commands then go through its admin socket, found with the same -data.
 flags of every command:
 `
 
-// agencyFlags are the flags every `channels agency` command takes.
-type agencyFlags struct {
+// adminFlags are the flags of the admin commands (agency, operator,
+// audit): where the data file and the running server's admin socket are.
+type adminFlags struct {
 	data     string
 	socket   string
 	services string
@@ -44,7 +45,7 @@ type agencyFlags struct {
 
 // register adds the common flags to fs, their defaults from the
 // environment as serve takes them.
-func (f *agencyFlags) register(fs *flag.FlagSet) {
+func (f *adminFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.data, "data", envOr("CHANNELS_DATA", "channels.db"), "bbolt data file, used directly when no server answers on the admin socket ($CHANNELS_DATA)")
 	fs.StringVar(&f.socket, "admin-socket", os.Getenv(envAdminSocket), "admin socket of a running server; empty: the data file path + "+admin.SocketSuffix+" ($"+envAdminSocket+")")
 	fs.StringVar(&f.services, "services", os.Getenv("CHANNELS_SERVICES"), "service catalog directory, to warn of an agency no service names; empty: the shipped catalog ($CHANNELS_SERVICES)")
@@ -62,11 +63,11 @@ func envOr(name, def string) string {
 func runAgency(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, agencyUsage)
-		agencyFlagSet("agency", stderr, &agencyFlags{}).PrintDefaults()
+		agencyFlagSet("agency", stderr, &adminFlags{}).PrintDefaults()
 		return 2
 	}
 	cmd, rest := args[0], args[1:]
-	var f agencyFlags
+	var f adminFlags
 	fs := agencyFlagSet("agency "+cmd, stderr, &f)
 	webhook := ""
 	rotate := false
@@ -101,11 +102,7 @@ func runAgency(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "channels agency %s: want %d arguments, got %d\n\n%s", cmd, want, fs.NArg(), agencyUsage)
 		return 2
 	}
-	if f.socket == "" {
-		f.socket = admin.SocketPath(f.data)
-	}
-
-	ops, done, err := f.open(stderr)
+	ops, done, err := f.open("channels agency", stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "channels agency %s: %v\n", cmd, err)
 		return 1
@@ -133,18 +130,23 @@ func runAgency(args []string, stdout, stderr io.Writer) int {
 }
 
 // agencyFlagSet returns the flag set of a command with the common flags.
-func agencyFlagSet(name string, stderr io.Writer, f *agencyFlags) *flag.FlagSet {
+func agencyFlagSet(name string, stderr io.Writer, f *adminFlags) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	f.register(fs)
 	return fs
 }
 
-// open returns the operations: through the admin socket when a server
-// answers on it, else on the data file, which done closes.
-func (f *agencyFlags) open(stderr io.Writer) (ops admin.Operations, done func(), err error) {
+// open returns the operations for the command named cmd: through the
+// admin socket (the data file's when -admin-socket is not given) when a
+// server answers on it, else on the data file, which done closes. It says
+// on stderr which it took.
+func (f *adminFlags) open(cmd string, stderr io.Writer) (ops admin.Operations, done func(), err error) {
+	if f.socket == "" {
+		f.socket = admin.SocketPath(f.data)
+	}
 	if admin.Answers(f.socket) {
-		fmt.Fprintf(stderr, "channels agency: through the admin socket %s\n", f.socket)
+		fmt.Fprintf(stderr, "%s: through the admin socket %s\n", cmd, f.socket)
 		return admin.NewClient(f.socket), func() {}, nil
 	}
 	db, err := bolt.Open(f.data, bolt.Options{})
@@ -154,7 +156,7 @@ func (f *agencyFlags) open(stderr io.Writer) (ops admin.Operations, done func(),
 	if err != nil {
 		return nil, nil, err
 	}
-	fmt.Fprintf(stderr, "channels agency: on the data file %s\n", f.data)
+	fmt.Fprintf(stderr, "%s: on the data file %s\n", cmd, f.data)
 	return admin.New(db, agency.NewKey, time.Now), func() { db.Close() }, nil
 }
 

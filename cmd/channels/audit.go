@@ -44,7 +44,7 @@ var auditFormats = []string{"text", "json"}
 // runAudit is `channels audit`: the audit log listed, or its chain
 // verified, through a running server's admin socket or on the data file.
 func runAudit(args []string, stdout, stderr io.Writer) int {
-	var f agencyFlags
+	var f adminFlags
 	fs := adminFlagSet("audit", stderr, &f, false)
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), auditUsage)
@@ -115,7 +115,7 @@ func runAudit(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 	}
-	ops, done, err := f.openAs("channels audit", stderr)
+	ops, done, err := f.open("channels audit", stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "channels audit: %v\n", err)
 		return 1

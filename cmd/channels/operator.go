@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -38,11 +37,11 @@ flags of every command:
 func runOperator(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, operatorUsage)
-		adminFlagSet("operator", stderr, &agencyFlags{}, false).PrintDefaults()
+		adminFlagSet("operator", stderr, &adminFlags{}, false).PrintDefaults()
 		return 2
 	}
 	cmd, rest := args[0], args[1:]
-	var f agencyFlags
+	var f adminFlags
 	fs := adminFlagSet("operator "+cmd, stderr, &f, cmd == "add")
 	var kiosk, region, lang string
 	var want int
@@ -82,7 +81,7 @@ func runOperator(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 
-	ops, done, err := f.openAs("channels operator", stderr)
+	ops, done, err := f.open("channels operator", stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "channels operator %s: %v\n", cmd, err)
 		return 1
@@ -113,7 +112,7 @@ func runOperator(args []string, stdout, stderr io.Writer) int {
 // `channels agency`: its -data and -admin-socket flags (and -services when
 // withServices is set, to check a language), with the same defaults and
 // environment variables.
-func adminFlagSet(name string, stderr io.Writer, f *agencyFlags, withServices bool) *flag.FlagSet {
+func adminFlagSet(name string, stderr io.Writer, f *adminFlags, withServices bool) *flag.FlagSet {
 	common := agencyFlagSet(name, io.Discard, f)
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -125,32 +124,6 @@ func adminFlagSet(name string, stderr io.Writer, f *agencyFlags, withServices bo
 		fs.Var(common.Lookup("services").Value, "services", "service catalog directory whose languages -lang must be one of; empty: the shipped catalog ($CHANNELS_SERVICES)")
 	}
 	return fs
-}
-
-// openAs is agencyFlags.open for the command named cmd: it defaults the
-// socket as `channels agency` does, and its notices name cmd.
-func (f *agencyFlags) openAs(cmd string, stderr io.Writer) (admin.Operations, func(), error) {
-	if f.socket == "" {
-		f.socket = admin.SocketPath(f.data)
-	}
-	return f.open(renamed{w: stderr, from: []byte("channels agency:"), to: []byte(cmd + ":")})
-}
-
-// renamed writes to w, replacing the prefix from of a write with to.
-type renamed struct {
-	w        io.Writer
-	from, to []byte
-}
-
-func (r renamed) Write(p []byte) (int, error) {
-	rest, ok := bytes.CutPrefix(p, r.from)
-	if !ok {
-		return r.w.Write(p)
-	}
-	if _, err := r.w.Write(append(append([]byte{}, r.to...), rest...)); err != nil {
-		return 0, err
-	}
-	return len(p), nil
 }
 
 // offered checks that lang is a language of the catalog in services (the

@@ -1,0 +1,26 @@
+package apijson
+
+import (
+	"encoding/json"
+	"fmt"
+	"sync"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Document returns a function that converts an OpenAPI document written
+// in YAML (name says which, for errors) to JSON once, on first use, and
+// returns that JSON on every call: what GET .../openapi.json serves.
+func Document(name string, src []byte) func() ([]byte, error) {
+	return sync.OnceValues(func() ([]byte, error) {
+		var doc map[string]any
+		if err := yaml.Unmarshal(src, &doc); err != nil {
+			return nil, fmt.Errorf("read %s: %w", name, err)
+		}
+		b, err := json.Marshal(doc)
+		if err != nil {
+			return nil, fmt.Errorf("convert %s to JSON: %w", name, err)
+		}
+		return b, nil
+	})
+}
