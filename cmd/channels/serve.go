@@ -128,8 +128,8 @@ func newServer(cfg config, log *slog.Logger) (_ *server, err error) {
 		return nil, err
 	}
 	routes := map[string]outbox.Route{
-		// "Until acknowledged": about a day and a half of retries at the
-		// 10-minute cap before the message is failed and logged.
+		// "Until acknowledged": about a day and a half of retries before
+		// the message is failed and logged.
 		channels.KindWebhook: {Sender: hooks, Rate: 20, Burst: 20, MaxAttempts: webhookAttempts},
 	}
 	pushOn, err := s.pushRoute(routes)
@@ -303,9 +303,10 @@ func (s *server) listenAdmin() error {
 	return nil
 }
 
-// webhookAttempts is how many deliveries an agency webhook gets: with the
-// outbox's backoff capped at 10 minutes, about a day and a half.
-const webhookAttempts = 200
+// webhookAttempts is how many deliveries an agency webhook gets. Once the
+// outbox's backoff reaches its 10-minute cap, a retry waits 5 minutes on
+// average (full jitter): 430 attempts last about a day and a half.
+const webhookAttempts = 430
 
 // rate is the configured sending rate of the gateway that sends.
 func (c *config) rate() float64 {
