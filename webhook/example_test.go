@@ -33,8 +33,9 @@ func ExampleVerify() {
 			http.Error(w, "bad signature", http.StatusUnauthorized)
 			return
 		}
-		// Record r.Header.Get(webhook.HeaderID) and the event in one
-		// transaction, skipping an ID already recorded; then:
+		// Decode the body and record its "id" (signed, unlike the
+		// webhook.HeaderID header) and the event in one transaction,
+		// skipping an ID already recorded; then:
 		w.WriteHeader(http.StatusNoContent)
 	}
 

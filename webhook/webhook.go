@@ -12,8 +12,8 @@
 //   - Verify is what a receiver written in Go calls to check a delivery.
 //
 // Delivery is at least once: an attempt whose acknowledgement is lost is
-// made again, with the same Channels-Webhook-Id, which receivers use to
-// drop duplicates.
+// made again with the same body, whose signed "id" receivers use to drop
+// duplicates (the Channels-Webhook-Id header repeats it, unsigned).
 package webhook
 
 import (
