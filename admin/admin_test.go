@@ -343,3 +343,38 @@ func TestSetWebhook(t *testing.T) {
 		})
 	}
 }
+
+// TestLogsKeepWebhookTokens checks that the admin socket's log names a
+// webhook by its host only: its path or query may hold the receiver's
+// token, which the webhook sender keeps out of its errors too.
+func TestLogsKeepWebhookTokens(t *testing.T) {
+	const token = "tok_9f8e7d6c5b4a"
+	tests := []struct {
+		name string
+		do   func(ctx context.Context, ops admin.Operations) error
+	}{
+		{"agency added", func(ctx context.Context, ops admin.Operations) error {
+			_, err := ops.AddAgency(ctx, "lands", "Lands", "https://lands.example/hooks/"+token+"?sig="+token)
+			return err
+		}},
+		{"webhook set", func(ctx context.Context, ops admin.Operations) error {
+			if _, err := ops.AddAgency(ctx, "lands", "Lands", ""); err != nil {
+				return err
+			}
+			_, err := ops.SetWebhook(ctx, "lands", "https://lands.example/hooks?token="+token, true)
+			return err
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := socket(t)
+			if err := tt.do(context.Background(), s.ops); err != nil {
+				t.Fatal(err)
+			}
+			logs := s.logs.String()
+			if strings.Contains(logs, token) || !strings.Contains(logs, "lands.example") {
+				t.Errorf("the log shows the webhook's token or not its host:\n%s", logs)
+			}
+		})
+	}
+}

@@ -160,7 +160,7 @@ func (s *Server) addAgency(r *http.Request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	s.log.InfoContext(r.Context(), "admin: agency added", "agency", out.Agency.ID, "key", out.Key.ID, "webhook", out.Agency.WebhookURL)
+	s.log.InfoContext(r.Context(), "admin: agency added", "agency", out.Agency.ID, "key", out.Key.ID, "webhook", webhookHost(out.Agency.WebhookURL))
 	return http.StatusCreated, out, nil
 }
 
@@ -191,8 +191,18 @@ func (s *Server) webhook(r *http.Request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	s.log.InfoContext(r.Context(), "admin: webhook set", "agency", out.Agency, "url", out.URL, "new_secret", out.Secret != "")
+	s.log.InfoContext(r.Context(), "admin: webhook set", "agency", out.Agency, "webhook", webhookHost(out.URL), "new_secret", out.Secret != "")
 	return http.StatusOK, out, nil
+}
+
+// webhookHost is what a log line shows of a webhook URL: its host, not its
+// path or query, which may hold the receiver's token ("" for none).
+func webhookHost(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	return u.Host
 }
 
 // Describe is what an operator is told of an operation's error: the

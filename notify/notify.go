@@ -185,7 +185,9 @@ func (n *Notifier) handle(ctx context.Context, e channels.CaseEvent) error {
 	if hook != nil {
 		ms = append(ms, hook)
 	}
-	if !e.Created && e.Change.Actor != flows.ActorCitizen {
+	// A citizen served at a kiosk without a phone has nowhere to be
+	// told: they ask at a kiosk. Their case still reaches its agency.
+	if !e.Created && e.Change.Actor != flows.ActorCitizen && c.Phone != "" {
 		notice, err := n.notice(ctx, e, c)
 		if err != nil {
 			return err

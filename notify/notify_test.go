@@ -219,3 +219,47 @@ func TestPushNotices(t *testing.T) {
 		t.Errorf("fallback %+v, want the same text by SMS under notice/3/sms", fb)
 	}
 }
+
+// TestCaseWithoutPhone checks that a case made at a kiosk for a citizen
+// without a phone, whom no notice can reach, neither stops the notifier
+// nor costs its agency the webhook, for push on and off.
+func TestCaseWithoutPhone(t *testing.T) {
+	for _, push := range []bool{false, true} {
+		t.Run(map[bool]string{false: "push off", true: "push on"}[push], func(t *testing.T) {
+			f := newFixture(t, push)
+			ref, err := f.host.Submit(t.Context(), flows.Submission{
+				Key: "kiosk/1", Service: "birth_certificate", Agency: "civil_registry", Lang: "en",
+				Channel: channels.ChannelKiosk, NationalID: "12345678",
+				Assisted: &channels.Assistance{Operator: "amina", Kiosk: "Kisumu Huduma Centre", Consent: channels.ConsentIDDocument},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.move(t, ref, channels.StatusInReview, "")
+			other := f.submit(t, "birth_certificate", "civil_registry", "en")
+			f.move(t, other, channels.StatusInReview, "")
+
+			n, err := f.n.Pass(t.Context())
+			if err != nil || n != 4 {
+				t.Fatalf("pass handled %d events, err %v; want all 4 handled", n, err)
+			}
+			tests := []struct {
+				name string
+				key  string
+				want bool
+			}{
+				{"the agency hears of the new case", "evt_1_" + ref, true},
+				{"the agency hears of the change", "evt_2_" + ref, true},
+				{"no notice to nobody", "notice/2", false},
+				{"the next citizen is still told", "notice/4", true},
+			}
+			for _, tt := range tests {
+				t.Run(tt.name, func(t *testing.T) {
+					if m := f.queued(t, tt.key); (m != nil) != tt.want {
+						t.Errorf("queued under %s: %+v, want queued %v", tt.key, m, tt.want)
+					}
+				})
+			}
+		})
+	}
+}

@@ -464,14 +464,26 @@ func (o *Outbox) process(ctx context.Context, key string) {
 	}
 
 	providerID, sendErr := r.sender.Send(ctx, m)
+	fallbackUnqueued := false
 	if _, permanent := IsPermanent(sendErr); permanent || (sendErr != nil && m.Attempts >= r.maxAttempts) {
 		if err := o.fallback(ctx, m); err != nil {
-			// Not failed yet, so tried again: the fallback is not lost.
 			o.log.Error("outbox: enqueue fallback", append(o.attrs(m), "err", err)...)
-			sendErr = err
+			fallbackUnqueued = true
 		}
 	}
 	m, _, err = o.update(ctx, key, func(m *channels.Outbound) bool {
+		if fallbackUnqueued && m.Status == channels.OutboundSending {
+			// Not failed before its fallback is queued, whatever its
+			// attempts: queued again, it is failed by the next pass
+			// (through fail, which queues the fallback first) or, with
+			// attempts left, tried again.
+			now := o.cfg.Now()
+			m.Status, m.NextAttempt, m.UpdatedAt = channels.OutboundQueued, now.Add(o.backoff(m.Attempts)), now
+			if m.Reason, _ = IsPermanent(sendErr); m.Reason == "" {
+				m.Reason = retryReason(sendErr)
+			}
+			return true
+		}
 		return o.outcome(m, r.maxAttempts, providerID, sendErr)
 	})
 	if err != nil {

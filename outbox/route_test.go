@@ -1,10 +1,12 @@
 package outbox
 
 import (
+	"context"
 	"errors"
 	"testing"
 
 	"github.com/govchannels/channels"
+	"github.com/govchannels/channels/store/bolt"
 )
 
 // TestRoutes checks that each kind of message goes to its own sender, and
@@ -134,5 +136,73 @@ func TestNoSMSGateway(t *testing.T) {
 	}
 	if m := f.get(t, "hook"); m.Status != channels.OutboundSent || hook.count("hook") != 1 {
 		t.Errorf("webhook: %s after %d calls, want sent once", m.Status, hook.count("hook"))
+	}
+}
+
+// flakyEnqueue is the bolt store with Enqueue failing while fails is
+// above zero, as a full disk or a store error would.
+type flakyEnqueue struct {
+	*bolt.DB
+	fails int
+}
+
+func (s *flakyEnqueue) Enqueue(ctx context.Context, ms ...*channels.Outbound) error {
+	if s.fails > 0 {
+		s.fails--
+		return errors.New("disk full")
+	}
+	return s.DB.Enqueue(ctx, ms...)
+}
+
+// TestFallbackNotLostOnLastAttempt fails the enqueueing of a notice's
+// fallback when the notice fails for good on its last attempt: the notice
+// must not be recorded as failed before its fallback is queued, and the
+// SMS must go once the store works again.
+func TestFallbackNotLostOnLastAttempt(t *testing.T) {
+	const phone = "+254712345678"
+	tests := []struct {
+		name string
+		push func(*channels.Outbound, int) (string, error)
+	}{
+		{"the last attempt fails", func(*channels.Outbound, int) (string, error) { return "", errors.New("503") }},
+		{"the last attempt is refused for good", func(*channels.Outbound, int) (string, error) {
+			return "", Permanent("unregistered", errors.New("every token is dead"))
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sms := &fakeSender{name: "sms"}
+			push := &fakeSender{name: "fcm", script: tt.push}
+			var store *flakyEnqueue
+			f := newFixture(t, sms, func(c *Config) {
+				store = &flakyEnqueue{DB: c.Store.(*bolt.DB)}
+				c.Store = store
+				c.Routes = map[string]Route{channels.KindPush: {Sender: push, Rate: 1e6, Burst: 10, MaxAttempts: 1}}
+			})
+			if err := f.box.Send(t.Context(), &channels.Outbound{
+				Key: "notice/1", Kind: channels.KindPush, To: phone, Text: "Approved", Purpose: channels.PurposeNotice,
+				Fallback: &channels.Outbound{To: phone, Text: "Your application is approved", Purpose: channels.PurposeNotice},
+			}); err != nil {
+				t.Fatal(err)
+			}
+			store.fails = 1
+			f.step(t) // the push's one attempt; its fallback cannot be stored
+			if m := f.get(t, "notice/1"); m.Status.Final() {
+				t.Fatalf("notice %s (%s) although its fallback was never queued", m.Status, m.Reason)
+			}
+			for range 3 {
+				f.clock.Add(f.box.cfg.MaxBackoff)
+				f.step(t)
+			}
+			if m := f.get(t, "notice/1"); m.Status != channels.OutboundFailed {
+				t.Errorf("notice %s (%s), want failed", m.Status, m.Reason)
+			}
+			if fb := f.get(t, "notice/1/fallback"); fb.Status != channels.OutboundSent || sms.count("notice/1/fallback") != 1 {
+				t.Errorf("fallback %s after %d calls, want sent once", fb.Status, sms.count("notice/1/fallback"))
+			}
+			if n := push.total(); n != 1 && tt.name == "the last attempt fails" {
+				t.Errorf("push sent %d times, want its one attempt", n)
+			}
+		})
 	}
 }
