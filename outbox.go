@@ -78,17 +78,20 @@ type Outbound struct {
 	UpdatedAt  time.Time `json:"updated_at"`
 }
 
-// OutboxStore keeps outbound SMS durably until they are sent and reported.
+// OutboxStore keeps outbound messages durably until they are sent and
+// reported.
 type OutboxStore interface {
 	// Enqueue stores each of ms, all in one durable write, except those
 	// whose Key is already stored, which are left as they are.
 	Enqueue(ctx context.Context, ms ...*Outbound) error
 	// Outbound returns the message with key; ENOTFOUND if none.
 	Outbound(ctx context.Context, key string) (*Outbound, error)
-	// DueOutbound returns up to limit queued messages whose NextAttempt is
-	// at or before now, earliest first, and every message left in
-	// OutboundSending (an attempt interrupted by a crash).
-	DueOutbound(ctx context.Context, now time.Time, limit int) ([]*Outbound, error)
+	// DueOutbound returns up to limit messages of kind: those left in
+	// OutboundSending (an attempt interrupted by a crash) first, then the
+	// queued ones whose NextAttempt is at or before now, earliest first.
+	// Each kind is read on its own, so that a backlog of one (SMS paced
+	// at one a second) never hides the others.
+	DueOutbound(ctx context.Context, kind string, now time.Time, limit int) ([]*Outbound, error)
 	// UpdateOutbound replaces the stored message with m.Key durably;
 	// ENOTFOUND if there is none.
 	UpdateOutbound(ctx context.Context, m *Outbound) error

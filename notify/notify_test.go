@@ -171,9 +171,13 @@ func TestNotices(t *testing.T) {
 		if n := f.pass(t); n != 6 {
 			t.Fatalf("pass from the start handled %d", n)
 		}
-		due, err := f.db.DueOutbound(t.Context(), time.Now().Add(time.Hour), 100)
-		if err != nil {
-			t.Fatal(err)
+		var due []*channels.Outbound
+		for _, kind := range []string{channels.KindSMS, channels.KindPush, channels.KindWebhook} {
+			ms, err := f.db.DueOutbound(t.Context(), kind, time.Now().Add(time.Hour), 100)
+			if err != nil {
+				t.Fatal(err)
+			}
+			due = append(due, ms...)
 		}
 		keys := []string{}
 		for _, m := range due {

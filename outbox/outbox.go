@@ -55,8 +55,10 @@ type Config struct {
 	// Routes sends the other kinds of message (channels.KindPush,
 	// channels.KindWebhook), each paced on its own.
 	Routes map[string]Route
-	// Workers is how many gateway calls may be in flight at once; 4 when
-	// zero.
+	// Workers is how many calls may be in flight at once to each kind's
+	// sender; 4 when zero. Each kind has its own workers and reads its own
+	// due messages, so a backlog of SMS paced at one a second, or an agency
+	// whose webhook hangs, holds up no other kind.
 	Workers int
 	// MaxAttempts is how many gateway calls an SMS gets before it is
 	// failed with reason "gave_up"; 8 when zero.
@@ -116,7 +118,7 @@ type Outbox struct {
 	cfg     Config
 	routes  map[string]*route
 	log     *slog.Logger
-	wakeup  chan struct{}
+	wakeup  map[string]chan struct{} // by kind: Send wakes the kind it queued
 	running atomic.Bool
 
 	mu      sync.Mutex
@@ -180,7 +182,7 @@ func New(cfg Config) *Outbox {
 		cfg:     cfg,
 		routes:  routes,
 		log:     log,
-		wakeup:  make(chan struct{}, 1),
+		wakeup:  wakeups(routes),
 		claimed: make(map[string]struct{}),
 	}
 }
@@ -200,6 +202,9 @@ func (o *Outbox) Send(ctx context.Context, ms ...*channels.Outbound) error {
 		if m.Key == "" || m.To == "" {
 			return channels.Errorf(channels.EINVALID, "error.internal", "outbound message %q without a key or recipient", m.Key)
 		}
+		if o.wakeup[m.Kind] == nil {
+			return channels.Errorf(channels.EINVALID, "error.internal", "outbound message %q of unknown kind %q", m.Key, m.Kind)
+		}
 		m.Status = channels.OutboundQueued
 		if m.NextAttempt.IsZero() {
 			m.NextAttempt = now
@@ -209,14 +214,34 @@ func (o *Outbox) Send(ctx context.Context, ms ...*channels.Outbound) error {
 	if err := o.cfg.Store.Enqueue(ctx, ms...); err != nil {
 		return fmt.Errorf("outbox: send %d messages: %w", len(ms), err)
 	}
-	o.wake()
+	for _, m := range ms {
+		o.wake(m.Kind)
+	}
 	return nil
 }
 
-// wake makes Run look for due messages now rather than at its next poll.
-func (o *Outbox) wake() {
+// kinds are the kinds of message an Outbox dispatches: those with a
+// route and the three the system sends, whose messages fail as having no
+// sender when nothing sends them here, rather than wait forever.
+var kinds = []string{channels.KindSMS, channels.KindPush, channels.KindWebhook}
+
+// wakeups returns a wake-up channel for each kind dispatched.
+func wakeups(routes map[string]*route) map[string]chan struct{} {
+	w := map[string]chan struct{}{}
+	for _, kind := range kinds {
+		w[kind] = make(chan struct{}, 1)
+	}
+	for kind := range routes {
+		w[kind] = make(chan struct{}, 1)
+	}
+	return w
+}
+
+// wake makes Run look for due messages of kind now rather than at its
+// next poll.
+func (o *Outbox) wake(kind string) {
 	select {
-	case o.wakeup <- struct{}{}:
+	case o.wakeup[kind] <- struct{}{}:
 	default:
 	}
 }
@@ -258,17 +283,30 @@ func (o *Outbox) Report(ctx context.Context, key string, status channels.Outboun
 
 // Run dispatches due messages until ctx ends, then waits for the attempts
 // in flight to be recorded and returns nil. It first recovers the messages
-// a crash left in OutboundSending, as the guarantee on Outbox says. It
-// returns an error if that recovery fails or if the Outbox is running
-// already.
+// a crash left in OutboundSending, as the guarantee on Outbox says. Each
+// kind is dispatched on its own, by its own workers. It returns an error
+// if that recovery fails or if the Outbox is running already.
 func (o *Outbox) Run(ctx context.Context) error {
 	if !o.running.CompareAndSwap(false, true) {
 		return errors.New("outbox: Run is already running")
 	}
 	defer o.running.Store(false)
-	if err := o.recoverInterrupted(ctx); err != nil {
-		return err
+	for kind := range o.wakeup {
+		if err := o.recoverInterrupted(ctx, kind); err != nil {
+			return err
+		}
 	}
+	var wg sync.WaitGroup
+	for kind := range o.wakeup {
+		wg.Go(func() { o.dispatch(ctx, kind) })
+	}
+	wg.Wait()
+	return nil
+}
+
+// dispatch hands the due messages of kind to its workers until ctx ends,
+// then waits for them.
+func (o *Outbox) dispatch(ctx context.Context, kind string) {
 	jobs := make(chan string)
 	var wg sync.WaitGroup
 	for range o.cfg.Workers {
@@ -285,12 +323,12 @@ func (o *Outbox) Run(ctx context.Context) error {
 	poll := time.NewTimer(o.cfg.Poll)
 	defer poll.Stop()
 	for {
-		more, err := o.feed(ctx, jobs)
+		more, err := o.feed(ctx, kind, jobs)
 		if err != nil {
-			o.log.Error("outbox: read due messages", "err", err)
+			o.log.Error("outbox: read due messages", "kind", cmp.Or(kind, "sms"), "err", err)
 		}
 		if ctx.Err() != nil {
-			return nil
+			return
 		}
 		if more {
 			continue // the workers pace the loop
@@ -298,22 +336,22 @@ func (o *Outbox) Run(ctx context.Context) error {
 		poll.Reset(o.cfg.Poll)
 		select {
 		case <-ctx.Done():
-			return nil
-		case <-o.wakeup:
+			return
+		case <-o.wakeup[kind]:
 		case <-poll.C:
 		}
 	}
 }
 
-// feed hands the due messages no worker holds to the workers. It reports
-// whether more may be due than it read, so that Run reads again at once
-// instead of waiting for a wake-up or its next poll.
-func (o *Outbox) feed(ctx context.Context, jobs chan<- string) (more bool, err error) {
+// feed hands the due messages of kind no worker holds to the workers. It
+// reports whether more may be due than it read, so that the dispatcher
+// reads again at once instead of waiting for a wake-up or its next poll.
+func (o *Outbox) feed(ctx context.Context, kind string, jobs chan<- string) (more bool, err error) {
 	// The messages in flight come back as well (those sending first, those
 	// waiting for the rate limiter among the earliest due), so ask for that
 	// many more than a useful batch.
 	limit := 2*o.cfg.Workers + 64
-	ms, err := o.cfg.Store.DueOutbound(ctx, o.cfg.Now(), limit)
+	ms, err := o.cfg.Store.DueOutbound(ctx, kind, o.cfg.Now(), limit)
 	if err != nil {
 		return false, err
 	}
@@ -350,11 +388,11 @@ func (o *Outbox) release(key string) {
 	delete(o.claimed, key)
 }
 
-// recoverInterrupted settles every message left in OutboundSending by an
-// earlier process, before any worker starts.
-func (o *Outbox) recoverInterrupted(ctx context.Context) error {
+// recoverInterrupted settles every message of kind left in OutboundSending
+// by an earlier process, before any worker starts.
+func (o *Outbox) recoverInterrupted(ctx context.Context, kind string) error {
 	for {
-		ms, err := o.cfg.Store.DueOutbound(ctx, o.cfg.Now(), recoverBatch)
+		ms, err := o.cfg.Store.DueOutbound(ctx, kind, o.cfg.Now(), recoverBatch)
 		if err != nil {
 			return fmt.Errorf("outbox: recover interrupted messages: %w", err)
 		}

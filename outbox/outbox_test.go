@@ -111,9 +111,13 @@ func newFixture(t *testing.T, sender *fakeSender, tweak func(*Config)) *fixture 
 func (f *fixture) step(t *testing.T) {
 	t.Helper()
 	ctx := t.Context()
-	ms, err := f.store.DueOutbound(ctx, f.clock.Now(), 1000)
-	if err != nil {
-		t.Fatal(err)
+	var ms []*channels.Outbound
+	for _, kind := range kinds {
+		due, err := f.store.DueOutbound(ctx, kind, f.clock.Now(), 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ms = append(ms, due...)
 	}
 	for _, m := range ms {
 		if !f.box.claim(m.Key) {

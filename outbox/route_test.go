@@ -3,9 +3,12 @@ package outbox
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
+	"time"
 
 	"github.com/govchannels/channels"
+	"github.com/govchannels/channels/channelstest"
 	"github.com/govchannels/channels/store/bolt"
 )
 
@@ -204,5 +207,49 @@ func TestFallbackNotLostOnLastAttempt(t *testing.T) {
 				t.Errorf("push sent %d times, want its one attempt", n)
 			}
 		})
+	}
+}
+
+// TestKindsDoNotWaitForEachOther queues a backlog of SMS paced at one a
+// second, then a push notice and a webhook, and checks that both go out
+// while the SMS backlog is still there: each kind has its own workers and
+// its own window of due messages.
+func TestKindsDoNotWaitForEachOther(t *testing.T) {
+	db := channelstest.OpenStore(t)
+	sms := &fakeSender{name: "sms"}
+	push := &fakeSender{name: "fcm", called: make(chan string, 1)}
+	hook := &fakeSender{name: "webhook", called: make(chan string, 1)}
+	box := New(Config{
+		Store: db, Sender: sms, Rate: 1, Burst: 1,
+		Routes: map[string]Route{
+			channels.KindPush:    {Sender: push, Rate: 100, Burst: 10},
+			channels.KindWebhook: {Sender: hook, Rate: 100, Burst: 10},
+		},
+		Poll: 10 * time.Millisecond,
+	})
+	var backlog []*channels.Outbound
+	for i := range 200 {
+		backlog = append(backlog, &channels.Outbound{Key: fmt.Sprintf("sms-%03d", i), To: "+254712345678", Text: "notice"})
+	}
+	if err := box.Send(t.Context(), backlog...); err != nil {
+		t.Fatal(err)
+	}
+	stop := run(t, box)
+	defer stop()
+	if err := box.Send(t.Context(),
+		&channels.Outbound{Key: "push-1", Kind: channels.KindPush, To: "+254712345678", Text: "approved"},
+		&channels.Outbound{Key: "hook-1", Kind: channels.KindWebhook, To: "civil_registry", Text: "{}"},
+	); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []*fakeSender{push, hook} {
+		select {
+		case <-s.called:
+		case <-time.After(30 * time.Second):
+			t.Fatalf("%s never sent while %d SMS of the backlog went", s.name, sms.total())
+		}
+	}
+	if n := sms.total(); n >= 100 {
+		t.Errorf("the push notice and the webhook waited for %d SMS of the backlog", n)
 	}
 }

@@ -170,7 +170,7 @@ func TestTwilioRepliesThroughOutbox(t *testing.T) {
 	if m.To != phone || !strings.HasPrefix(m.Text, "Government services") || m.Status != channels.OutboundQueued {
 		t.Errorf("queued %+v", m)
 	}
-	due, _ := f.db.DueOutbound(context.Background(), f.clk.Now(), 10)
+	due, _ := f.db.DueOutbound(context.Background(), channels.KindSMS, f.clk.Now(), 10)
 	if len(due) != 1 {
 		t.Errorf("%d messages queued for two deliveries of one, want 1", len(due))
 	}

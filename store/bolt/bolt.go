@@ -21,7 +21,8 @@ import (
 
 // schemaVersion is the layout of the buckets below; Open refuses a file
 // written by a newer version.
-const schemaVersion = 1
+// Version 2 keys the outbox's due index by kind.
+const schemaVersion = 2
 
 var (
 	bucketMeta           = []byte("meta")
@@ -32,8 +33,8 @@ var (
 	bucketCasePhone      = []byte("case_phone")       // phone 0x00 created (8 bytes BE) ref → nil
 	bucketPrefs          = []byte("prefs")            // phone → JSON
 	bucketOutbox         = []byte("outbox")           // key → outbound message (JSON)
-	bucketOutboxDue      = []byte("outbox_due")       // next attempt (8 bytes BE) + key → nil, queued messages
-	bucketOutboxSending  = []byte("outbox_sending")   // key → nil, messages handed to a gateway
+	bucketOutboxDue      = []byte("outbox_due")       // kind 0x00 next attempt (8 bytes BE) key → nil, queued messages
+	bucketOutboxSending  = []byte("outbox_sending")   // key → kind, messages handed to a gateway
 	bucketSecrets        = []byte("secrets")          // name → random bytes
 	bucketCaseAgency     = []byte("case_agency")      // agency 0x00 created (8 bytes BE) ref → nil
 	bucketCaseEvents     = []byte("case_events")      // seq (8 bytes BE) → case event (JSON)
@@ -92,6 +93,10 @@ func Open(path string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := migrate(db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("bolt: upgrade %s: %w", path, err)
+	}
 	spath := path + "-sessions"
 	if err := checkBoot(spath); err != nil {
 		db.Close()
@@ -138,6 +143,22 @@ func openFile(path string, opts Options, buckets [][]byte) (*bbolt.DB, error) {
 		return nil, fmt.Errorf("bolt: open %s: %w", path, err)
 	}
 	return db, nil
+}
+
+// migrate brings a data file written by an older version to
+// schemaVersion, in one transaction.
+func migrate(db *bbolt.DB) error {
+	return db.Update(func(tx *bbolt.Tx) error {
+		meta := tx.Bucket(bucketMeta)
+		if v := binary.BigEndian.Uint32(meta.Get(keyVersion)); v == schemaVersion {
+			return nil
+		}
+		// Only version 1 is older: its due index did not name kinds.
+		if err := reindex(tx); err != nil {
+			return err
+		}
+		return meta.Put(keyVersion, binary.BigEndian.AppendUint32(nil, schemaVersion))
+	})
 }
 
 // bootIDFile holds the kernel's identifier of the current boot on Linux.

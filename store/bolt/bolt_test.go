@@ -3,6 +3,8 @@ package bolt
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -279,5 +281,71 @@ func TestSessionsSurviveRestartNotReboot(t *testing.T) {
 	}
 	if _, err := db.Case(ctx, "4821773057"); err != nil {
 		t.Errorf("case lost: %v", err)
+	}
+}
+
+// TestMigrateVersion1 opens a data file as version 1 wrote it, whose due
+// index did not name kinds, and checks that every message is due again by
+// its kind and the file is marked version 2.
+func TestMigrateVersion1(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "channels.db")
+	at := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	raw, err := bbolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgs := []channels.Outbound{
+		{Key: "otp/1", To: "+254712345678", Text: "code", Status: channels.OutboundQueued, NextAttempt: at},
+		{Key: "notice/2", Kind: channels.KindPush, To: "+254712345678", Text: "approved", Status: channels.OutboundQueued, NextAttempt: at.Add(time.Second)},
+		{Key: "evt_3", Kind: channels.KindWebhook, To: "civil_registry", Text: "{}", Status: channels.OutboundSending, NextAttempt: at},
+		{Key: "old", To: "+254712345678", Text: "sent", Status: channels.OutboundSent, NextAttempt: at},
+	}
+	err = raw.Update(func(tx *bbolt.Tx) error {
+		meta, _ := tx.CreateBucket(bucketMeta)
+		box, _ := tx.CreateBucket(bucketOutbox)
+		due, _ := tx.CreateBucket(bucketOutboxDue)
+		sending, _ := tx.CreateBucket(bucketOutboxSending)
+		for _, m := range msgs {
+			v, _ := json.Marshal(m)
+			if err := box.Put([]byte(m.Key), v); err != nil {
+				return err
+			}
+			switch m.Status {
+			case channels.OutboundQueued: // version 1's key: time, then key
+				if err := due.Put(append(appendTimeKey(nil, m.NextAttempt), m.Key...), nil); err != nil {
+					return err
+				}
+			case channels.OutboundSending:
+				if err := sending.Put([]byte(m.Key), nil); err != nil {
+					return err
+				}
+			}
+		}
+		return meta.Put(keyVersion, binary.BigEndian.AppendUint32(nil, 1))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw.Close()
+
+	db, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for kind, want := range map[string]string{channels.KindSMS: "otp/1", channels.KindPush: "notice/2", channels.KindWebhook: "evt_3"} {
+		ms, err := db.DueOutbound(context.Background(), kind, at.Add(time.Hour), 10)
+		if err != nil || len(ms) != 1 || ms[0].Key != want {
+			t.Errorf("due %q after the upgrade: %v %v, want %s", kind, ms, err, want)
+		}
+	}
+	err = db.db.View(func(tx *bbolt.Tx) error {
+		if v := binary.BigEndian.Uint32(tx.Bucket(bucketMeta).Get(keyVersion)); v != schemaVersion {
+			t.Errorf("version %d after the upgrade, want %d", v, schemaVersion)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }

@@ -1,6 +1,7 @@
 package bolt
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/json"
@@ -13,10 +14,13 @@ import (
 	"github.com/govchannels/channels"
 )
 
-// dueKey indexes a queued message by when it is next due.
+// dueKey indexes a queued message by its kind, then when it is next due.
 func dueKey(m *channels.Outbound) []byte {
-	return append(appendTimeKey(nil, m.NextAttempt), m.Key...)
+	return append(appendTimeKey(duePrefix(m.Kind), m.NextAttempt), m.Key...)
 }
+
+// duePrefix is the part of the due index that holds the messages of kind.
+func duePrefix(kind string) []byte { return append([]byte(kind), 0) }
 
 // index keeps a message's entries in the due and sending indexes in step
 // with its status: queued messages are in the due index, messages in
@@ -35,9 +39,29 @@ func index(tx *bbolt.Tx, old, m *channels.Outbound) error {
 	case channels.OutboundQueued:
 		return due.Put(dueKey(m), nil)
 	case channels.OutboundSending:
-		return sending.Put([]byte(m.Key), nil)
+		return sending.Put([]byte(m.Key), []byte(m.Kind))
 	}
 	return nil
+}
+
+// reindex rebuilds the due and sending indexes from the messages: the
+// migration from schema version 1, whose due index did not name kinds.
+func reindex(tx *bbolt.Tx) error {
+	for _, b := range [][]byte{bucketOutboxDue, bucketOutboxSending} {
+		if err := tx.DeleteBucket(b); err != nil {
+			return err
+		}
+		if _, err := tx.CreateBucket(b); err != nil {
+			return err
+		}
+	}
+	return tx.Bucket(bucketOutbox).ForEach(func(k, v []byte) error {
+		var m channels.Outbound
+		if err := json.Unmarshal(v, &m); err != nil {
+			return fmt.Errorf("outbound message %s: %w", k, err)
+		}
+		return index(tx, nil, &m)
+	})
 }
 
 // Enqueue stores each message whose key is new, in one fsynced batch.
@@ -97,15 +121,19 @@ func (d *DB) Outbound(_ context.Context, key string) (*channels.Outbound, error)
 	return m, err
 }
 
-// DueOutbound returns every message left sending, then queued messages due
-// by now, earliest first, up to limit in all.
-func (d *DB) DueOutbound(_ context.Context, now time.Time, limit int) ([]*channels.Outbound, error) {
+// DueOutbound returns the messages of kind left sending, then its queued
+// messages due by now, earliest first, up to limit in all.
+func (d *DB) DueOutbound(_ context.Context, kind string, now time.Time, limit int) ([]*channels.Outbound, error) {
 	var out []*channels.Outbound
-	end := appendTimeKey(nil, now)
+	prefix := duePrefix(kind)
+	end := appendTimeKey(bytes.Clone(prefix), now)
 	err := d.db.View(func(tx *bbolt.Tx) error {
 		box := tx.Bucket(bucketOutbox)
 		c := tx.Bucket(bucketOutboxSending).Cursor()
-		for k, _ := c.First(); k != nil && len(out) < limit; k, _ = c.Next() {
+		for k, v := c.First(); k != nil && len(out) < limit; k, v = c.Next() {
+			if string(v) != kind {
+				continue
+			}
 			m, err := readOutbound(box, k)
 			if err != nil {
 				return err
@@ -113,11 +141,11 @@ func (d *DB) DueOutbound(_ context.Context, now time.Time, limit int) ([]*channe
 			out = append(out, m)
 		}
 		c = tx.Bucket(bucketOutboxDue).Cursor()
-		for k, _ := c.First(); k != nil && len(out) < limit; k, _ = c.Next() {
-			if string(k[:8]) > string(end) {
+		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) && len(out) < limit; k, _ = c.Next() {
+			if bytes.Compare(k[:len(end)], end) > 0 {
 				break
 			}
-			m, err := readOutbound(box, k[8:])
+			m, err := readOutbound(box, k[len(end):])
 			if err != nil {
 				return err
 			}

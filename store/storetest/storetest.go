@@ -25,6 +25,7 @@ func Run(t *testing.T, open func(t *testing.T) channels.Store) {
 	t.Run("UpdatePrefs", func(t *testing.T) { testUpdatePrefs(t, open(t)) })
 	t.Run("Outbox", func(t *testing.T) { testOutbox(t, open(t)) })
 	t.Run("OutboxDue", func(t *testing.T) { testOutboxDue(t, open(t)) })
+	t.Run("OutboxKinds", func(t *testing.T) { testOutboxKinds(t, open(t)) })
 	t.Run("Secrets", func(t *testing.T) { testSecrets(t, open(t)) })
 	t.Run("CaseLog", func(t *testing.T) { testCaseLog(t, open(t)) })
 	t.Run("ListCases", func(t *testing.T) { testListCases(t, open(t)) })
@@ -487,7 +488,7 @@ func testOutboxDue(t *testing.T, s channels.Store) {
 	}
 	due := func(now time.Time, limit int) []string {
 		t.Helper()
-		ms, err := s.DueOutbound(ctx, now, limit)
+		ms, err := s.DueOutbound(ctx, channels.KindSMS, now, limit)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -540,6 +541,52 @@ func testOutboxDue(t *testing.T, s channels.Store) {
 		if got := due(st.now, st.limit); !reflect.DeepEqual(got, st.want) {
 			t.Errorf("%s: due = %v, want %v", st.name, got, st.want)
 		}
+	}
+}
+
+// testOutboxKinds checks that each kind of message is read on its own: a
+// backlog of one never hides another, sending ones included.
+func testOutboxKinds(t *testing.T, s channels.Store) {
+	ctx := context.Background()
+	var ms []*channels.Outbound
+	for i := range 5 {
+		ms = append(ms, outbound(fmt.Sprintf("sms-%d", i), base.Add(time.Duration(i)*time.Second)))
+	}
+	push, hook := outbound("push-1", base.Add(time.Minute)), outbound("hook-1", base.Add(2*time.Minute))
+	push.Kind, hook.Kind = channels.KindPush, channels.KindWebhook
+	if err := s.Enqueue(ctx, append(ms, push, hook)...); err != nil {
+		t.Fatal(err)
+	}
+	sendingHook := *outbound("hook-0", base.Add(time.Hour))
+	sendingHook.Kind = channels.KindWebhook
+	if err := s.Enqueue(ctx, &sendingHook); err != nil {
+		t.Fatal(err)
+	}
+	sendingHook.Status = channels.OutboundSending
+	if err := s.UpdateOutbound(ctx, &sendingHook); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name  string
+		kind  string
+		limit int
+		want  []string
+	}{
+		{"SMS fill their own window", channels.KindSMS, 3, []string{"sms-0", "sms-1", "sms-2"}},
+		{"push is not behind them", channels.KindPush, 3, []string{"push-1"}},
+		{"webhooks: sending first, then due", channels.KindWebhook, 3, []string{"hook-0", "hook-1"}},
+		{"a kind with nothing", "fax", 3, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := s.DueOutbound(ctx, tt.kind, base.Add(time.Hour), tt.limit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(keys(got), tt.want) {
+				t.Errorf("due = %v, want %v", keys(got), tt.want)
+			}
+		})
 	}
 }
 
