@@ -7,11 +7,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/govchannels/channels/admin"
 	"github.com/govchannels/channels/agency"
 	"github.com/govchannels/channels/store/bolt"
+	"github.com/govchannels/channels/store/postgres"
 )
 
 // envAdminSocket sets the admin socket of `channels agency`, as it does
@@ -39,6 +41,8 @@ flags of every command:
 // audit): where the data file and the running server's admin socket are.
 type adminFlags struct {
 	data     string
+	database string // a PostgreSQL URL, used instead of data when set
+	envErr   error  // reading CHANNELS_DATABASE_URL_FILE failed
 	socket   string
 	services string
 }
@@ -47,8 +51,28 @@ type adminFlags struct {
 // environment as serve takes them.
 func (f *adminFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.data, "data", envOr("CHANNELS_DATA", "channels.db"), "bbolt data file, used directly when no server answers on the admin socket ($CHANNELS_DATA)")
+	var database string
+	database, f.envErr = envSecret("CHANNELS_DATABASE_URL")
+	fs.StringVar(&f.database, "database-url", database, "PostgreSQL URL, used directly instead of the data file when no server answers on the admin socket ($CHANNELS_DATABASE_URL or _FILE)")
 	fs.StringVar(&f.socket, "admin-socket", os.Getenv(envAdminSocket), "admin socket of a running server; empty: the data file path + "+admin.SocketSuffix+" ($"+envAdminSocket+")")
 	fs.StringVar(&f.services, "services", os.Getenv("CHANNELS_SERVICES"), "service catalog directory, to warn of an agency no service names; empty: the shipped catalog ($CHANNELS_SERVICES)")
+}
+
+// envSecret returns the variable name, or the contents of the file named
+// by name_FILE, as serve reads its secrets.
+func envSecret(name string) (string, error) {
+	if v := os.Getenv(name); v != "" {
+		return v, nil
+	}
+	path := os.Getenv(name + "_FILE")
+	if path == "" {
+		return "", nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("%s_FILE: %w", name, err)
+	}
+	return strings.TrimSpace(string(b)), nil
 }
 
 func envOr(name, def string) string {
@@ -148,6 +172,17 @@ func (f *adminFlags) open(cmd string, stderr io.Writer) (ops admin.Operations, d
 	if admin.Answers(f.socket) {
 		fmt.Fprintf(stderr, "%s: through the admin socket %s\n", cmd, f.socket)
 		return admin.NewClient(f.socket), func() {}, nil
+	}
+	if f.envErr != nil {
+		return nil, nil, f.envErr
+	}
+	if f.database != "" {
+		db, err := postgres.Open(context.Background(), f.database)
+		if err != nil {
+			return nil, nil, err
+		}
+		fmt.Fprintf(stderr, "%s: on the database\n", cmd)
+		return admin.New(db, agency.NewKey, time.Now), func() { db.Close() }, nil
 	}
 	db, err := bolt.Open(f.data, bolt.Options{})
 	if errors.Is(err, bolt.ErrLocked) {

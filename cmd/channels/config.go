@@ -20,8 +20,11 @@ import (
 // better not given as flags, which other users of the machine can read:
 // each also reads a CHANNELS_..._FILE variable naming a file that holds it.
 type config struct {
-	Addr         string
-	Data         string
+	Addr string
+	Data string
+	// DatabaseURL, when set, keeps everything in PostgreSQL instead of the
+	// bbolt file Data (a secret: it may hold a password).
+	DatabaseURL  string
 	Services     string
 	Region       string
 	TimeZone     string
@@ -73,12 +76,13 @@ type config struct {
 
 // secretFlags are the flags whose value may come from the file named by
 // their variable with _FILE appended.
-var secretFlags = []string{"twilio-auth-token", "kannel-password", "kannel-secret"}
+var secretFlags = []string{"twilio-auth-token", "kannel-password", "kannel-secret", "database-url"}
 
 // envNames maps each flag to the environment variable that sets it.
 var envNames = map[string]string{
 	"addr":          "CHANNELS_ADDR",
 	"data":          "CHANNELS_DATA",
+	"database-url":  "CHANNELS_DATABASE_URL",
 	"services":      "CHANNELS_SERVICES",
 	"region":        "CHANNELS_REGION",
 	"timezone":      "CHANNELS_TIMEZONE",
@@ -118,6 +122,7 @@ var envNames = map[string]string{
 func (c *config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Addr, "addr", ":8080", "address to listen on")
 	fs.StringVar(&c.Data, "data", "channels.db", "bbolt data file, created if missing")
+	fs.StringVar(&c.DatabaseURL, "database-url", "", "PostgreSQL URL (postgres://user@host/db); when set, data goes there instead of the bbolt file")
 	fs.StringVar(&c.Services, "services", "", "service catalog directory (*.yaml, optional locales/); empty: the shipped catalog")
 	fs.StringVar(&c.Region, "region", "KE", "ISO 3166 country of national phone numbers")
 	fs.StringVar(&c.TimeZone, "timezone", "Africa/Nairobi", "IANA time zone in which \"today\" is reckoned for date answers")

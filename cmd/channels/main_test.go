@@ -45,6 +45,7 @@ func TestMain(m *testing.M) {
 type process struct {
 	cmd    *exec.Cmd
 	base   string
+	banner string // the line that says where it listens
 	stderr *lockedBuffer
 }
 
@@ -94,19 +95,19 @@ func startServe(t *testing.T, data string, extra ...string) *process {
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
-			if m := listening.FindStringSubmatch(sc.Text()); m != nil {
-				found <- m[1]
+			if listening.MatchString(sc.Text()) {
+				found <- sc.Text()
 			}
 		}
 		close(found)
 	}()
 	select {
-	case base, ok := <-found:
+	case banner, ok := <-found:
 		if !ok {
 			cmd.Wait()
 			t.Fatalf("serve exited without listening: %s", p.stderr)
 		}
-		p.base = base
+		p.base, p.banner = listening.FindStringSubmatch(banner)[1], banner
 	case <-time.After(30 * time.Second):
 		t.Fatalf("serve did not print its address: %s", p.stderr)
 	}

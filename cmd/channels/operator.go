@@ -116,7 +116,7 @@ func adminFlagSet(name string, stderr io.Writer, f *adminFlags, withServices boo
 	common := agencyFlagSet(name, io.Discard, f)
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	for _, name := range []string{"data", "admin-socket"} {
+	for _, name := range []string{"data", "database-url", "admin-socket"} {
 		fl := common.Lookup(name)
 		fs.Var(fl.Value, fl.Name, fl.Usage)
 	}

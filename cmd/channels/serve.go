@@ -33,6 +33,7 @@ import (
 	"github.com/govchannels/channels/push"
 	"github.com/govchannels/channels/sms"
 	"github.com/govchannels/channels/store/bolt"
+	"github.com/govchannels/channels/store/postgres"
 	"github.com/govchannels/channels/twilio"
 	"github.com/govchannels/channels/ussd"
 	"github.com/govchannels/channels/webhook"
@@ -43,7 +44,7 @@ import (
 type server struct {
 	cfg     config
 	log     *slog.Logger
-	db      *bolt.DB
+	db      channels.Store
 	bundle  *locales.Bundle
 	catalog *flows.Catalog
 	engine  *flows.Engine
@@ -71,7 +72,7 @@ func newServer(cfg config, log *slog.Logger) (_ *server, err error) {
 	if err != nil {
 		return nil, err
 	}
-	db, err := bolt.Open(cfg.Data, bolt.Options{})
+	db, err := openStore(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -262,6 +263,41 @@ func newSender(cfg config) (outbox.Sender, error) {
 	return nil, nil
 }
 
+// openStore opens the store of cfg: PostgreSQL when a database URL is set,
+// held by this process alone, else the bbolt file, which its lock holds.
+func openStore(cfg config) (channels.Store, error) {
+	if cfg.DatabaseURL == "" {
+		db, err := bolt.Open(cfg.Data, bolt.Options{})
+		if err != nil {
+			return nil, err
+		}
+		return db, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	db, err := postgres.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return nil, err
+	}
+	if err := db.LockInstance(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// dataName says where the data is kept, for the banner: the bbolt file, or
+// the PostgreSQL database without its password.
+func (c *config) dataName() string {
+	if c.DatabaseURL == "" {
+		return c.Data
+	}
+	if u, err := url.Parse(c.DatabaseURL); err == nil && u.Host != "" {
+		return "PostgreSQL " + u.Redacted()
+	}
+	return "PostgreSQL"
+}
+
 // pushRoute adds the FCM route to routes when push is configured, and
 // says in the log and the banner whether it is.
 func (s *server) pushRoute(routes map[string]outbox.Route) (bool, error) {
@@ -411,7 +447,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		catalogName = cfg.Services
 	}
 	fmt.Fprintf(stdout, "channels: listening on http://%s (%d services from %s, languages %v, data %s)\n",
-		listenURL(ln.Addr()), len(srv.catalog.Services), catalogName, srv.bundle.Langs(), cfg.Data)
+		listenURL(ln.Addr()), len(srv.catalog.Services), catalogName, srv.bundle.Langs(), cfg.dataName())
 	for _, r := range srv.routes {
 		fmt.Fprintf(stdout, "channels: %s\n", r)
 	}

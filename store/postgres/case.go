@@ -1,0 +1,183 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/govchannels/channels"
+)
+
+// caseColumns are the columns scanCase reads, in its order.
+const caseColumns = `ref, service, agency, phone, national_id, assisted, channel, lang, answers, status, history, idempotency_key, created_at`
+
+// scanCase reads a row of caseColumns.
+func scanCase(row pgx.Row) (*channels.Case, error) {
+	var (
+		c                          channels.Case
+		assisted, answers, history []byte
+		key                        []byte
+	)
+	err := row.Scan(&c.Ref, &c.Service, &c.Agency, &c.Phone, &c.NationalID, &assisted, &c.Channel, &c.Lang,
+		&answers, &c.Status, &history, &key, &c.CreatedAt)
+	if err != nil {
+		return nil, err
+	}
+	if assisted != nil {
+		c.Assisted = &channels.Assistance{}
+		if err := json.Unmarshal(assisted, c.Assisted); err != nil {
+			return nil, fmt.Errorf("case %s: assistance: %w", c.Ref, err)
+		}
+	}
+	if err := json.Unmarshal(answers, &c.Answers); err != nil {
+		return nil, fmt.Errorf("case %s: answers: %w", c.Ref, err)
+	}
+	if err := json.Unmarshal(history, &c.History); err != nil {
+		return nil, fmt.Errorf("case %s: history: %w", c.Ref, err)
+	}
+	c.IdempotencyKey = string(key)
+	c.CreatedAt = fromDB(c.CreatedAt)
+	return &c, nil
+}
+
+// collectCases reads every row of rows with scanCase; never nil.
+func collectCases(rows pgx.Rows, err error) ([]*channels.Case, error) {
+	if err != nil {
+		return nil, err
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*channels.Case, error) { return scanCase(row) })
+	if out == nil && err == nil {
+		out = []*channels.Case{}
+	}
+	return out, err
+}
+
+// caseJSON is the nested parts of a case as their columns keep them.
+type caseJSON struct {
+	assisted, answers, history []byte
+}
+
+func encodeCase(c *channels.Case) (caseJSON, error) {
+	var (
+		j   caseJSON
+		err error
+	)
+	if c.Assisted != nil {
+		if j.assisted, err = json.Marshal(c.Assisted); err != nil {
+			return j, err
+		}
+	}
+	if j.answers, err = json.Marshal(c.Answers); err != nil {
+		return j, err
+	}
+	j.history, err = json.Marshal(c.History)
+	return j, err
+}
+
+// stored returns a copy of c with its times as the store keeps them.
+func stored(c *channels.Case) *channels.Case {
+	s := *c
+	s.CreatedAt = micro(c.CreatedAt)
+	s.Answers = slices.Clone(c.Answers)
+	s.History = slices.Clone(c.History)
+	for i := range s.History {
+		s.History[i].At = micro(s.History[i].At)
+	}
+	if c.Assisted != nil {
+		a := *c.Assisted
+		s.Assisted = &a
+	}
+	return &s
+}
+
+// CreateCase stores c, and its first history entry in the case log, in
+// one transaction that returns once committed. With an idempotency key
+// seen before it returns that key's case instead. Two submissions with
+// the same key at once are settled by the key's unique index: the second
+// waits for the first to commit, then finds its case.
+func (d *DB) CreateCase(ctx context.Context, c *channels.Case) (*channels.Case, error) {
+	if c.Ref == "" {
+		return nil, channels.Errorf(channels.EINVALID, "error.internal", "case without a reference")
+	}
+	s := stored(c)
+	j, err := encodeCase(s)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: create case %s: %w", c.Ref, err)
+	}
+	var key []byte
+	if s.IdempotencyKey != "" {
+		key = []byte(s.IdempotencyKey)
+	}
+	var out *channels.Case
+	err = pgx.BeginFunc(ctx, d.pool, func(tx pgx.Tx) error {
+		// DO NOTHING covers both unique constraints, the reference and
+		// the idempotency key; which one clashed is found below.
+		tag, err := tx.Exec(ctx, `INSERT INTO cases (`+caseColumns+`)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+			ON CONFLICT DO NOTHING`,
+			s.Ref, s.Service, s.Agency, s.Phone, s.NationalID, j.assisted, string(s.Channel), s.Lang,
+			j.answers, string(s.Status), j.history, key, s.CreatedAt)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			if key != nil {
+				first, err := scanCase(tx.QueryRow(ctx, `SELECT `+caseColumns+` FROM cases WHERE idempotency_key = $1`, key))
+				if err == nil {
+					out = first
+					return nil
+				}
+				if !errors.Is(err, pgx.ErrNoRows) {
+					return err
+				}
+			}
+			return channels.Errorf(channels.ECONFLICT, "error.conflict", "case reference %s is taken", c.Ref)
+		}
+		out = s
+		return logEvents(ctx, tx, s.Ref, true, s.History[:min(1, len(s.History))])
+	})
+	if err != nil {
+		return nil, wrap(err, "create case %s", c.Ref)
+	}
+	return out, nil
+}
+
+// Case returns the case ref.
+func (d *DB) Case(ctx context.Context, ref string) (*channels.Case, error) {
+	c, err := scanCase(d.pool.QueryRow(ctx, `SELECT `+caseColumns+` FROM cases WHERE ref = $1`, ref))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, notFound("case " + ref)
+	}
+	if err != nil {
+		return nil, wrap(err, "case %s", ref)
+	}
+	return c, nil
+}
+
+// CasesByPhone returns up to limit cases of phone, newest first; cases
+// created in the same microsecond by reference, descending.
+func (d *DB) CasesByPhone(ctx context.Context, phone string, limit int) ([]*channels.Case, error) {
+	if phone == "" || limit <= 0 {
+		return []*channels.Case{}, nil
+	}
+	// phone <> '' lets the planner use the partial index with a generic
+	// plan, which cannot see that $1 is not empty.
+	cs, err := collectCases(d.pool.Query(ctx, `SELECT `+caseColumns+` FROM cases
+		WHERE phone = $1 AND phone <> '' ORDER BY created_at DESC, ref DESC LIMIT $2`, phone, limit))
+	return cs, wrap(err, "cases of %s", channels.MaskPhone(phone))
+}
+
+// CasesByNationalID returns up to limit cases made at kiosks for the
+// holder of identity document id, newest first.
+func (d *DB) CasesByNationalID(ctx context.Context, id string, limit int) ([]*channels.Case, error) {
+	if id == "" || limit <= 0 {
+		return []*channels.Case{}, nil
+	}
+	cs, err := collectCases(d.pool.Query(ctx, `SELECT `+caseColumns+` FROM cases
+		WHERE national_id = $1 AND national_id <> '' ORDER BY created_at DESC, ref DESC LIMIT $2`, id, limit))
+	return cs, wrap(err, "cases of a national ID")
+}
