@@ -1,8 +1,9 @@
 // Package peertest starts the real third-party peers the channels talk to
 // (Prism serving Twilio's own OpenAPI spec, Kannel with a fake or SMPP
 // operator, the npm twilio package, Prism serving FCM's own discovery
-// document behind a proxy that answers for dead tokens as FCM does) on free
-// loopback ports, for tests.
+// document behind a proxy that answers for dead tokens as FCM does, a
+// PostgreSQL cluster in a temp dir, Chromium) on free loopback ports, for
+// tests.
 //
 // It is imported only by _test.go files. Each peer is a child process
 // stopped by its own PID in t.Cleanup; its output is kept and written to
