@@ -19,7 +19,10 @@
 // burnt and the citizen asks for a new one. A new request replaces the
 // pending code of its purpose. Requests are rate-limited per phone (over
 // every purpose) and per client (an address, or whoever an edge names),
-// so that nobody can flood a phone with SMS or spend the SMS budget.
+// so that nobody can flood a phone with SMS or spend the SMS budget; and
+// the guesses at the codes of a phone are limited over every code and
+// purpose (PerPhoneGuesses), so that asking for new codes brings no
+// fresh guesses without end.
 //
 // # Tokens
 //
@@ -67,6 +70,12 @@ const (
 // for an SMS that was slow to arrive, too few to flood a phone.
 var DefaultPerPhone = Limit{Every: time.Minute, Burst: 3}
 
+// DefaultPerPhoneGuesses allows the codes of a phone ten guesses at once,
+// then one every fifteen minutes, over every code and purpose: enough for
+// a citizen who mistypes, while without it each new code (one a minute)
+// brought MaxAttempts fresh guesses, some 7,000 a day at one phone.
+var DefaultPerPhoneGuesses = Limit{Every: 15 * time.Minute, Burst: 10}
+
 // DefaultPerClient allows a client address 10 requests a minute, 20 in a
 // row, over both endpoints.
 var DefaultPerClient = Limit{Every: 6 * time.Second, Burst: 20}
@@ -101,6 +110,9 @@ type Config struct {
 
 	PerPhone  Limit // codes asked for one phone; DefaultPerPhone when zero
 	PerClient Limit // requests of one client address (IPv6: its /64); DefaultPerClient when zero
+	// PerPhoneGuesses bounds the guesses checked against the codes of one
+	// phone, over every code and purpose; DefaultPerPhoneGuesses when zero.
+	PerPhoneGuesses Limit
 
 	Now func() time.Time // time.Now when nil
 	Log *slog.Logger     // discarded when nil
@@ -116,6 +128,7 @@ type Auth struct {
 
 	perPhone  *limiter
 	perClient *limiter
+	guesses   *limiter // guesses checked against the codes of a phone
 
 	// locks serializes the requests about one phone, so that concurrent
 	// guesses cannot both read the same attempt count (and so get more
@@ -150,6 +163,9 @@ func New(cfg Config) *Auth {
 	if cfg.PerClient == (Limit{}) {
 		cfg.PerClient = DefaultPerClient
 	}
+	if cfg.PerPhoneGuesses == (Limit{}) {
+		cfg.PerPhoneGuesses = DefaultPerPhoneGuesses
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -164,6 +180,7 @@ func New(cfg Config) *Auth {
 		tokenKey:  derive(cfg.Key, tokenPurpose),
 		perPhone:  newLimiter(cfg.PerPhone, maxTracked),
 		perClient: newLimiter(cfg.PerClient, maxTracked),
+		guesses:   newLimiter(cfg.PerPhoneGuesses, maxTracked),
 	}
 }
 

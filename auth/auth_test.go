@@ -614,3 +614,77 @@ func TestNewPanics(t *testing.T) {
 		})
 	}
 }
+
+// TestGuessLimit checks that the guesses at the codes of one phone are
+// limited over every code and purpose, not only per code: asking for a
+// new code after each burnt one gives no fresh guesses once the phone's
+// budget is spent, so a six-digit code cannot be worn down by asking
+// again. Over the limit even the right code is refused (429, Retry-After),
+// which tells nothing; another phone is not held back; time refills it.
+func TestGuessLimit(t *testing.T) {
+	const budget = 7
+	e := newEnv(t, func(c *Config) {
+		c.PerPhone = Limit{Every: time.Second, Burst: 100}
+		c.PerClient = Limit{Every: time.Millisecond, Burst: 1000}
+		c.PerPhoneGuesses = Limit{Every: time.Hour, Burst: budget}
+	})
+	other := func(code string) string {
+		if code == "000000" {
+			return "000001"
+		}
+		return "000000"
+	}
+	checked, over := 0, resp{}
+	for round := 0; round < 5 && over.status == 0; round++ {
+		if r := e.ask(phone); r.status != http.StatusAccepted {
+			t.Fatalf("code %d: %d %s", round+1, r.status, r.raw)
+		}
+		code := e.outbox.lastCode(phone)
+		for range DefaultMaxAttempts - 1 {
+			r := e.verify(phone, other(code))
+			if r.status == http.StatusTooManyRequests {
+				over = r
+				break
+			}
+			if r.status != http.StatusBadRequest {
+				t.Fatalf("wrong guess %d: %d %s", checked+1, r.status, r.raw)
+			}
+			checked++
+		}
+	}
+	if checked != budget || over.code() != channels.ERATELIMITED || over.header.Get("Retry-After") == "" {
+		t.Fatalf("%d wrong guesses checked, then %d %v %s; want %d, then 429 with Retry-After", checked, over.status, over.header, over.raw, budget)
+	}
+	code := e.outbox.lastCode(phone)
+	tests := []struct {
+		name   string
+		wait   time.Duration
+		phone  string
+		fresh  bool // a new code is asked first (the other expired)
+		status int
+	}{
+		{"the right code, over the limit", 0, phone, false, http.StatusTooManyRequests},
+		{"a new code, over the limit", 0, phone, true, http.StatusTooManyRequests},
+		{"a malformed code does not count", 0, phone, false, http.StatusBadRequest},
+		{"another phone", 0, stranger, true, http.StatusOK},
+		{"the right code, an hour later", time.Hour, phone, true, http.StatusOK},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e.clock.Add(tt.wait)
+			if tt.fresh {
+				if r := e.ask(tt.phone); r.status != http.StatusAccepted {
+					t.Fatalf("a new code: %d %s", r.status, r.raw)
+				}
+				code = e.outbox.lastCode(tt.phone)
+			}
+			guess := code
+			if tt.status == http.StatusBadRequest {
+				guess = "12a456"
+			}
+			if r := e.verify(tt.phone, guess); r.status != tt.status {
+				t.Errorf("%d %s, want %d", r.status, r.raw, tt.status)
+			}
+		})
+	}
+}

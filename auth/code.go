@@ -329,8 +329,12 @@ func (a *Auth) SendCode(ctx context.Context, req CodeRequest) (time.Duration, er
 // (which does); ENOTFOUND error.code_burnt for the wrong attempt that
 // reaches Config.MaxAttempts, which burns the code; ENOTFOUND
 // error.code_expired when no code is pending (never sent, expired, used
-// or burnt). Guesses about one phone are serialized, so parallel requests
-// get no extra attempts and a code is used once.
+// or burnt); ERATELIMITED error.rate_limited when the guesses at the codes
+// of the phone, over every code and purpose, are over
+// Config.PerPhoneGuesses (RetryAfter says how long to wait): the guess is
+// then not checked, right or wrong. Guesses about one phone are
+// serialized, so parallel requests get no extra attempts and a code is
+// used once.
 func (a *Auth) CheckCode(ctx context.Context, phone, purpose, code string) error {
 	now := a.cfg.Now()
 	if !validPurpose(purpose) {
@@ -361,6 +365,13 @@ func (a *Auth) CheckCode(ctx context.Context, phone, purpose, code string) error
 			return fmt.Errorf("delete the unreadable code of %s: %w", channels.MaskPhone(phone), err)
 		}
 		return channels.Errorf(channels.ENOTFOUND, "error.code_expired", "unreadable pending code of %d bytes", len(s.Edge))
+	}
+	// Each code allows MaxAttempts guesses, and a new code can be asked
+	// for every minute: without a budget over all of them, a phone's
+	// codes could be guessed without end.
+	if wait, ok := a.guesses.allow(phone, now); !ok {
+		a.log.WarnContext(ctx, "auth: guesses at the codes of a phone over their limit", "phone", channels.MaskPhone(phone), "purpose", purposeKind(purpose))
+		return limited(wait, "guesses at the phone's codes")
 	}
 
 	if !a.matches(p, id, code) {

@@ -158,7 +158,7 @@ func (a *Auth) verify(c *gin.Context) error {
 		return err
 	}
 	if err := a.CheckCode(ctx, phone, SignIn, req.Code); err != nil {
-		return err
+		return refuse(c, err)
 	}
 	exp := now.Add(a.cfg.TokenTTL).Truncate(time.Second)
 	a.log.InfoContext(ctx, "auth: signed in", "phone", channels.MaskPhone(phone), "expires_at", exp)

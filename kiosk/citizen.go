@@ -153,10 +153,13 @@ func (k *Console) addCitizen(c *gin.Context) {
 		return
 	}
 	s := current(c)
-	raw := c.PostForm("phone")
+	raw, lang := c.PostForm("phone"), c.PostForm("lang")
+	if !k.cfg.Bundle.Supports(lang) {
+		lang = s.lang
+	}
 	phone, ok := flows.NormalizePhone(raw, k.cfg.Region)
 	if !ok {
-		k.homePage(c, http.StatusBadRequest, channels.Msg("error.phone"), map[string]string{"phone": raw, "lang": s.lang})
+		k.homePage(c, http.StatusBadRequest, channels.Msg("error.phone"), map[string]string{"phone": raw, "lang": lang})
 		return
 	}
 	now := k.cfg.Now()
@@ -169,7 +172,7 @@ func (k *Console) addCitizen(c *gin.Context) {
 		cz = &citizen{Slot: newSlot(), Phone: phone}
 		s.add(cz)
 	}
-	if !k.sendCode(c, s, cz, false) {
+	if !k.sendCode(c, s, cz, lang, false) {
 		return
 	}
 	c.Redirect(http.StatusSeeOther, path("citizens", cz.Slot, "consent"))
@@ -178,15 +181,17 @@ func (k *Console) addCitizen(c *gin.Context) {
 // sendCode sends the consent code of cz, records that it was asked and
 // saves the session; on a refusal (an opted-out phone, too many codes) it
 // shows it, on the consent page when the citizen waits for a code already
-// (resend) or else on the home page, and reports false.
-func (k *Console) sendCode(c *gin.Context, s *session, cz *citizen, resend bool) bool {
+// (resend) or else on the home page, and reports false. The citizen is
+// served in their phone's language, else in lang (the one the operator
+// chose for them).
+func (k *Console) sendCode(c *gin.Context, s *session, cz *citizen, lang string, resend bool) bool {
 	ctx, now := c.Request.Context(), k.cfg.Now()
 	prefs, err := k.cfg.Store.Prefs(ctx, cz.Phone)
 	if err != nil {
 		k.fail(c, s.lang, fmt.Errorf("read the preferences of %s: %w", channels.MaskPhone(cz.Phone), err))
 		return false
 	}
-	cz.Lang = s.lang
+	cz.Lang = lang
 	if k.cfg.Bundle.Supports(prefs.Lang) {
 		cz.Lang = prefs.Lang
 	}
@@ -216,7 +221,7 @@ func (k *Console) sendCode(c *gin.Context, s *session, cz *citizen, resend bool)
 		if cz.Consent == "" && cz.ExpiresAt.IsZero() {
 			s.remove(cz) // never asked: not listed, and not saved
 		}
-		k.homePage(c, statuses[ce.Code], channels.Msg(ce.Message), map[string]string{"phone": cz.Phone, "lang": s.lang})
+		k.homePage(c, statuses[ce.Code], channels.Msg(ce.Message), map[string]string{"phone": cz.Phone, "lang": lang})
 		return false
 	}
 	if err != nil {
@@ -256,6 +261,15 @@ func (k *Console) addByDocument(c *gin.Context) {
 	}
 	if c.PostForm("checked") == "" {
 		k.homePage(c, http.StatusBadRequest, channels.Msg("kiosk.citizen.unchecked"), form)
+		return
+	}
+	// The operator's word is the whole consent: bound how many documents
+	// they can go through, so that nobody holding a session can read the
+	// cases of every citizen served without a phone.
+	if wait, ok := k.documents.Allow(actor(s.Operator), now); !ok {
+		k.log.WarnContext(ctx, "kiosk: consents by document of an operator over their limit", "operator", s.Operator)
+		c.Header("Retry-After", strconv.Itoa(max(1, int(math.Ceil(wait.Seconds())))))
+		k.homePage(c, http.StatusTooManyRequests, channels.Msg("error.rate_limited"), form)
 		return
 	}
 	cz := s.find("", id)
@@ -324,6 +338,9 @@ func (k *Console) checkConsent(c *gin.Context) {
 			k.fail(c, s.lang, err)
 			return
 		}
+		if wait, ok := auth.RetryAfter(err); ok {
+			c.Header("Retry-After", strconv.Itoa(max(1, int(math.Ceil(wait.Seconds())))))
+		}
 		k.consentForm(c, statuses[ce.Code], cz, channels.Msg(ce.Message))
 		return
 	}
@@ -350,7 +367,7 @@ func (k *Console) resendCode(c *gin.Context) {
 	if cz == nil {
 		return
 	}
-	if k.sendCode(c, current(c), cz, true) {
+	if k.sendCode(c, current(c), cz, cz.Lang, true) {
 		c.Redirect(http.StatusSeeOther, path("citizens", cz.Slot, "consent"))
 	}
 }
@@ -479,23 +496,37 @@ func (k *Console) casePage(c *gin.Context) {
 		return
 	}
 	ctx, s := c.Request.Context(), current(c)
-	notFound := channels.Errorf(channels.ENOTFOUND, "error.not_found", "case %q of %s", c.Param("ref"), channels.MaskPhone(cz.who()))
+	entry := channels.AuditEntry{Actor: actor(s.Operator), Kiosk: s.op.Kiosk, Action: channels.AuditCaseLookup, Citizen: cz.who()}
+	// refuse audits a look-up that shows nothing (an operator editing
+	// the reference in the URL is what an auditor must see), then
+	// answers it as not found, whatever the reason.
+	refuse := func(why string) {
+		entry.Detail = "refused: " + why
+		if err := k.audit(ctx, entry); err != nil {
+			k.fail(c, s.lang, err)
+			return
+		}
+		k.fail(c, s.lang, channels.Errorf(channels.ENOTFOUND, "error.not_found", "case %q of %s: %s", c.Param("ref"), channels.MaskPhone(cz.who()), why))
+	}
 	ref, ok := channels.ParseReference(c.Param("ref"))
 	if !ok {
-		k.fail(c, s.lang, notFound)
+		refuse("not a reference")
 		return
 	}
+	entry.Ref = ref
 	cs, err := k.cfg.Store.Case(ctx, ref)
-	if channels.ErrorCode(err) == channels.ENOTFOUND || (err == nil && !belongs(cs, cz)) {
-		k.fail(c, s.lang, notFound)
+	switch {
+	case channels.ErrorCode(err) == channels.ENOTFOUND:
+		refuse("no such case")
 		return
-	}
-	if err != nil {
+	case err != nil:
 		k.fail(c, s.lang, fmt.Errorf("case %s: %w", ref, err))
 		return
+	case !belongs(cs, cz):
+		refuse("not the citizen's case")
+		return
 	}
-	err = k.audit(ctx, channels.AuditEntry{Actor: actor(s.Operator), Kiosk: s.op.Kiosk, Action: channels.AuditCaseLookup, Citizen: cz.who(), Ref: ref})
-	if err != nil {
+	if err := k.audit(ctx, entry); err != nil {
 		k.fail(c, s.lang, err)
 		return
 	}

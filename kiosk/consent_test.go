@@ -186,6 +186,48 @@ func TestConsentRefused(t *testing.T) {
 		}
 	})
 
+	t.Run("too many guesses over several codes", func(t *testing.T) {
+		t.Parallel()
+		e := newEnv(t)
+		c := e.client(t)
+		c.signIn(amina, aminaPW)
+		c.get("/kiosk/")
+		s := slot(t, c.post("/kiosk/citizens", "mode", "phone", "phone", phoneA))
+		lastCode := func() string {
+			q := e.queued(t, phoneA)
+			return codeRE.FindString(q[len(q)-1].Text)
+		}
+		guessed := 0
+		for round := 1; guessed < auth.DefaultPerPhoneGuesses.Burst; round++ {
+			if round > 1 {
+				if p := c.post("/kiosk/citizens/" + s + "/resend"); p.status != http.StatusSeeOther {
+					t.Fatalf("code %d: %d %s", round, p.status, p.text())
+				}
+			}
+			wrong := "000000"
+			if lastCode() == wrong {
+				wrong = "000001"
+			}
+			for i := 1; i < 5 && guessed < auth.DefaultPerPhoneGuesses.Burst; i++ {
+				if p := c.post("/kiosk/citizens/"+s+"/consent", "code", wrong); p.status != http.StatusBadRequest {
+					t.Fatalf("wrong guess %d: %d %s", guessed+1, p.status, p.text())
+				}
+				guessed++
+			}
+		}
+		p := c.post("/kiosk/citizens/"+s+"/consent", "code", lastCode())
+		if p.status != http.StatusTooManyRequests || p.header.Get("Retry-After") == "" || !p.has("Too many attempts.") || !p.has("Code from the SMS") {
+			t.Errorf("the right code over the limit: %d %v %s", p.status, p.header, p.text())
+		}
+		if p := c.get("/kiosk/citizens/" + s); p.status != http.StatusForbidden {
+			t.Errorf("the citizen's page: %d", p.status)
+		}
+		got := e.audit(t, channels.AuditConsentRefused)
+		if len(got) != guessed+1 || got[len(got)-1].Detail != "error.rate_limited" {
+			t.Errorf("refusals audited: %+v", got)
+		}
+	})
+
 	t.Run("consent of one citizen opens nothing of another's", func(t *testing.T) {
 		t.Parallel()
 		e := newEnv(t, withKannel)
@@ -371,6 +413,148 @@ func TestConsentByDocument(t *testing.T) {
 			p = c.follow(p)
 			if p.status != http.StatusOK || !p.has(nationalID) || !p.has("Consent by identity document, 30 min left.") {
 				t.Errorf("the citizen's page: %d %s", p.status, p.text())
+			}
+		})
+	}
+}
+
+// TestConsentByDocumentLimit checks that consents by identity document,
+// which rest on the operator's word alone, are rate-limited per operator:
+// an operator (or whoever holds their session) cannot walk through the
+// document numbers to read the cases of every citizen served without a
+// phone. The refused one is 429 with Retry-After, records nothing and
+// opens nothing; another operator is not held back; the limit refills.
+func TestConsentByDocumentLimit(t *testing.T) {
+	ids := []string{"12345674", "23456783", "34567891", "45678901"}
+	e := newEnv(t, withConfig(func(c *Config) { c.DocumentLimit = auth.Limit{Every: time.Minute, Burst: 2} }))
+	theirs := e.createCase(t, "", ids[2])
+	c := e.client(t)
+	c.signIn(amina, aminaPW)
+	tests := []struct {
+		name   string
+		client *client
+		id     string
+		wait   time.Duration // before the attempt
+		status int
+	}{
+		{"first", c, ids[0], 0, http.StatusSeeOther},
+		{"second", c, ids[1], 0, http.StatusSeeOther},
+		{"third at once", c, ids[2], 0, http.StatusTooManyRequests},
+		{"another operator", nil, ids[3], 0, http.StatusSeeOther},
+		{"a minute later", c, ids[2], time.Minute, http.StatusSeeOther},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cl := tt.client
+			if cl == nil {
+				cl = e.client(t)
+				cl.signIn(baraka, barakaPW)
+			}
+			e.clock.Add(tt.wait)
+			before := len(e.audit(t, channels.AuditConsentDocument))
+			cl.get("/kiosk/")
+			p := cl.post("/kiosk/citizens", "mode", "document", "national_id", tt.id, "checked", "1", "lang", "en")
+			if p.status != tt.status {
+				t.Fatalf("%d %s", p.status, p.text())
+			}
+			audited := len(e.audit(t, channels.AuditConsentDocument)) - before
+			if tt.status == http.StatusSeeOther {
+				if audited != 1 {
+					t.Errorf("%d consents audited, want 1", audited)
+				}
+				return
+			}
+			if p.header.Get("Retry-After") == "" || !p.has("Too many attempts.") || audited != 0 {
+				t.Errorf("refused: %v, %d audited: %s", p.header, audited, p.text())
+			}
+			if h := cl.get("/kiosk/"); h.has(tt.id) || h.has(theirs) {
+				t.Errorf("the refused citizen is listed: %s", h.text())
+			}
+		})
+	}
+}
+
+// TestConsentLanguageChosen checks that the operator can say which
+// language a citizen with a phone reads, as for a citizen without one: a
+// phone that never chose a language gets the consent SMS (and then the
+// service) in it, so that the citizen understands what they agree to; a
+// phone's own language still wins.
+func TestConsentLanguageChosen(t *testing.T) {
+	tests := []struct {
+		name      string
+		phoneLang string // the phone's own language, if any
+		chosen    string
+		want      string
+		prompt    string // the first screen of report_problem
+	}{
+		{"chosen for a phone without a language", "", "sw", "Kioski kisumu-post-office kinaomba kukuhudumia.", `lang="sw"`},
+		{"none chosen: the operator's", "", "", "Kiosk kisumu-post-office asks to serve you.", `lang="en"`},
+		{"not a language of the bundle: the operator's", "", "xx", "Kiosk kisumu-post-office asks to serve you.", `lang="en"`},
+		{"the phone's own wins", "fr", "sw", "Le kiosque kisumu-post-office demande à vous servir.", `lang="fr"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			if tt.phoneLang != "" {
+				if err := e.db.PutPrefs(t.Context(), phoneA, channels.Prefs{Lang: tt.phoneLang}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			c := e.client(t)
+			c.signIn(amina, aminaPW)
+			p := c.post("/kiosk/citizens", "mode", "phone", "phone", phoneA, "lang", tt.chosen)
+			if p.status != http.StatusSeeOther {
+				t.Fatalf("%d %s", p.status, p.text())
+			}
+			q := e.queued(t, phoneA)
+			if len(q) != 1 || !strings.HasPrefix(q[0].Text, tt.want) {
+				t.Fatalf("SMS %+v, want %q…", q, tt.want)
+			}
+			s := slot(t, p)
+			code := codeRE.FindString(q[0].Text)
+			if p := c.post("/kiosk/citizens/"+s+"/consent", "code", code); p.status != http.StatusSeeOther {
+				t.Fatalf("consent: %d %s", p.status, p.text())
+			}
+			if p := c.start(s, "report_problem"); p.status != http.StatusOK || !strings.Contains(p.body, "<section "+tt.prompt) {
+				t.Errorf("the service's first screen, want %s: %d %s", tt.prompt, p.status, p.body)
+			}
+		})
+	}
+}
+
+// TestCaseLookupRefused checks that a case page asked for a reference that
+// is not the consenting citizen's (an operator editing the URL) shows
+// nothing of the case and is audited all the same, with the reference
+// tried, so that an auditor sees the attempt.
+func TestCaseLookupRefused(t *testing.T) {
+	e := newEnv(t, withKannel)
+	mine, theirs, byDoc := e.createCase(t, phoneA, ""), e.createCase(t, phoneB, ""), e.createCase(t, "", nationalID)
+	unknown := channels.NewReference() // well formed, never stored
+	c := e.client(t)
+	c.signIn(amina, aminaPW)
+	s := c.consent(phoneA)
+	tests := []struct {
+		name   string
+		ref    string
+		status int
+		audit  channels.AuditEntry // Actor, Kiosk and Citizen are checked as well
+	}{
+		{"the citizen's own", mine, http.StatusOK, channels.AuditEntry{Ref: mine}},
+		{"another phone's", theirs, http.StatusNotFound, channels.AuditEntry{Ref: theirs, Detail: "refused: not the citizen's case"}},
+		{"a citizen's without a phone", byDoc, http.StatusNotFound, channels.AuditEntry{Ref: byDoc, Detail: "refused: not the citizen's case"}},
+		{"no such case", unknown, http.StatusNotFound, channels.AuditEntry{Ref: unknown, Detail: "refused: no such case"}},
+		{"not a reference", "abc", http.StatusNotFound, channels.AuditEntry{Detail: "refused: not a reference"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := len(e.audit(t, channels.AuditCaseLookup))
+			p := c.get("/kiosk/citizens/" + s + "/cases/" + tt.ref)
+			if p.status != tt.status || (tt.status != http.StatusOK && (p.has(theirs) || p.has(byDoc))) {
+				t.Errorf("%d %s", p.status, p.text())
+			}
+			got := e.audit(t, channels.AuditCaseLookup)[before:]
+			if len(got) != 1 || got[0].Ref != tt.audit.Ref || got[0].Detail != tt.audit.Detail || got[0].Citizen != phoneA || got[0].Actor != "operator:amina" || got[0].Kiosk != "kisumu-post-office" {
+				t.Errorf("audited %+v, want one look-up %+v", got, tt.audit)
 			}
 		})
 	}

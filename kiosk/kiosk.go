@@ -14,10 +14,15 @@
 //
 // An operator signs in with their ID and password (argon2id, package
 // password). Sign-in is rate-limited per client address, and five wrong
-// passwords in a row lock the account for fifteen minutes. A session is
-// kept server-side (channels.SessionStore) under a hash of the random
-// 128-bit token its cookie holds (HttpOnly, SameSite=Strict, Secure over
-// TLS or when Config.Secure); it ends after SessionTTL without a request,
+// passwords in a row lock the account for fifteen minutes. The attempts
+// on one ID are taken one at a time, so that attempts sent all at once
+// get no more checks; an ID no operator has is checked against a decoy
+// hash and locks the same way, so that neither the answer nor the lock
+// tells which IDs exist; and password checks run a few at a time
+// (maxPasswordChecks), however many clients sign in. A session is kept
+// server-side (channels.SessionStore) under a hash of the random 128-bit
+// token its cookie holds (HttpOnly, SameSite=Strict, Secure over TLS or
+// when Config.Secure); it ends after SessionTTL without a request,
 // SessionMax after sign-in, at sign-out, and at the next request after the
 // operator is disabled or their password is reset, since every request
 // reads the operator again. Every form carries a token bound to the
@@ -32,10 +37,12 @@
 // in no other session and signs in to nothing) which the citizen reads
 // out, or, for a citizen without a phone, the number of an identity
 // document the operator checked (as every channel checks a national_id
-// input). A consent lasts ConsentTTL and ends with the session; without
-// one the operator can neither start a service for the citizen nor see
-// their cases, so an operator of another kiosk (another session) must ask
-// the citizen again.
+// input), at most DocumentLimit of them per operator since the operator's
+// word is the whole consent. The citizen is served in their phone's
+// language, else in the one the operator chose for them. A consent lasts
+// ConsentTTL and ends with the session; without one the operator can
+// neither start a service for the citizen nor see their cases, so an
+// operator of another kiosk (another session) must ask the citizen again.
 //
 // # Cases and audit
 //
@@ -45,11 +52,12 @@
 // are then found. A citizen with a phone gets the reference by SMS
 // (kiosk.receipt, in their language) through the durable outbox. Sign-ins
 // (and failures), sign-outs, consents asked, given, failed and by
-// document, services started, cases submitted and look-ups are written to
-// the append-only audit log (channels.AuditLog), as "operator:<id>" at
-// their kiosk, about the citizen's E.164 phone or "id:<number>". An action
-// whose entry cannot be written is refused; a case stored just before its
-// entry failed is found again, under the same key, by the operator's retry.
+// document, services started, cases submitted and look-ups (a refused
+// one too, with the reference tried) are written to the append-only audit
+// log (channels.AuditLog), as "operator:<id>" at their kiosk, about the
+// citizen's E.164 phone or "id:<number>". An action whose entry cannot be
+// written is refused; a case stored just before its entry failed is found
+// again, under the same key, by the operator's retry.
 package kiosk
 
 import (
@@ -64,6 +72,7 @@ import (
 	"github.com/govchannels/channels/flows"
 	"github.com/govchannels/channels/keylock"
 	"github.com/govchannels/channels/locales"
+	"github.com/govchannels/channels/password"
 )
 
 // Defaults of the Config fields left zero.
@@ -83,6 +92,13 @@ const (
 // then one every six seconds: enough for a kiosk of several operators,
 // too few to guess passwords.
 var DefaultSignInLimit = auth.Limit{Every: 6 * time.Second, Burst: 10}
+
+// DefaultDocumentLimit allows an operator ten consents by identity
+// document at once, then one a minute: more than a kiosk serves citizens
+// without a phone, too few to walk through the document numbers and read
+// the cases of everybody served without one. (A consent by SMS code needs
+// the citizen's code, and SendCode limits the codes an operator asks for.)
+var DefaultDocumentLimit = auth.Limit{Every: time.Minute, Burst: 10}
 
 // Outbox is where the SMS receipts are queued: the durable outbox.
 type Outbox interface {
@@ -119,6 +135,9 @@ type Config struct {
 	SessionMax  time.Duration // a session's longest life; DefaultSessionMax when 0
 	ConsentTTL  time.Duration // how long a consent lasts; DefaultConsentTTL when 0
 	SignInLimit auth.Limit    // sign-in attempts of a client address; DefaultSignInLimit when zero
+	// DocumentLimit bounds the consents by identity document one operator
+	// records; DefaultDocumentLimit when zero.
+	DocumentLimit auth.Limit
 }
 
 // Console serves the kiosk pages. It is safe for concurrent use.
@@ -128,12 +147,25 @@ type Console struct {
 	pages    pages
 	identity *identity
 	signIns  *auth.Limiter
+	// documents limits the consents by identity document of each
+	// operator.
+	documents *auth.Limiter
 	// locks serializes the requests of one session, so that a double tap
 	// cannot step the same state twice or lose one of two writes.
 	locks keylock.Locks
 	// decoy is a password hash checked when an unknown operator signs in,
 	// so that the answer takes as long as for a known one.
 	decoy string
+	// signInLocks serializes the sign-ins of one operator ID, so that the
+	// lockout counts every wrong password however many come at once.
+	signInLocks keylock.Locks
+	// strangers locks out the IDs no operator has as an operator's
+	// account is, so that a lock tells nothing of which IDs exist.
+	strangers strangers
+	// checkPassword is password.Check (tests watch it), run in one of
+	// the passwordChecks slots.
+	checkPassword  func(hash, pw string) (bool, error)
+	passwordChecks chan struct{}
 }
 
 // New returns the Console for cfg. It panics when a required dependency is
@@ -154,6 +186,9 @@ func New(cfg Config) *Console {
 	if cfg.SignInLimit == (auth.Limit{}) {
 		cfg.SignInLimit = DefaultSignInLimit
 	}
+	if cfg.DocumentLimit == (auth.Limit{}) {
+		cfg.DocumentLimit = DefaultDocumentLimit
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -165,12 +200,15 @@ func New(cfg Config) *Console {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Console{
-		cfg:      cfg,
-		log:      log.With("channel", string(channels.ChannelKiosk)),
-		pages:    parsePages(),
-		identity: newIdentity(cfg.Bundle.Langs(), cfg.Region, cfg.Now),
-		signIns:  auth.NewLimiter(cfg.SignInLimit),
-		decoy:    decoyHash(),
+		cfg:            cfg,
+		log:            log.With("channel", string(channels.ChannelKiosk)),
+		pages:          parsePages(),
+		identity:       newIdentity(cfg.Bundle.Langs(), cfg.Region, cfg.Now),
+		signIns:        auth.NewLimiter(cfg.SignInLimit),
+		documents:      auth.NewLimiter(cfg.DocumentLimit),
+		decoy:          decoyHash(),
+		checkPassword:  password.Check,
+		passwordChecks: make(chan struct{}, maxPasswordChecks()),
 	}
 }
 

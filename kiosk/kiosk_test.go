@@ -169,7 +169,7 @@ func (e *env) audit(t *testing.T, action string) []channels.AuditEntry {
 // queued returns the SMS the outbox holds for the phone to, oldest first.
 func (e *env) queued(t *testing.T, to string) []*channels.Outbound {
 	t.Helper()
-	ms, err := e.db.DueOutbound(t.Context(), now.Add(1000*time.Hour), 1000)
+	ms, err := e.db.DueOutbound(t.Context(), channels.KindSMS, now.Add(1000*time.Hour), 1000)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,8 +6,10 @@ import (
 	"math"
 	"net/http"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -22,6 +24,25 @@ var operatorID = regexp.MustCompile(`^[a-z0-9._-]{1,64}$`)
 
 // maxPassword bounds the password a sign-in checks, in bytes.
 const maxPassword = 1024
+
+// maxPasswordChecks is how many password checks run at once: one per core
+// (at least two). Each takes 19 MiB and about 30 ms of a core (argon2id);
+// more at once would only share the cores, while sign-ins from many
+// addresses, each within its rate limit, could take all the server's
+// memory.
+func maxPasswordChecks() int { return max(2, runtime.GOMAXPROCS(0)) }
+
+// passwordCheck checks pw against hash in one of the slots of
+// maxPasswordChecks, waiting for one while the request lasts.
+func (k *Console) passwordCheck(ctx context.Context, hash, pw string) (bool, error) {
+	select {
+	case k.passwordChecks <- struct{}{}:
+		defer func() { <-k.passwordChecks }()
+	case <-ctx.Done():
+		return false, fmt.Errorf("wait to check a password: %w", ctx.Err())
+	}
+	return k.checkPassword(hash, pw)
+}
 
 // decoyHash returns the hash of a random password, checked when someone
 // signs in as an unknown operator.
@@ -82,12 +103,13 @@ func (k *Console) signIn(c *gin.Context) {
 		return
 	}
 
+	// One attempt at a time per ID, so that each sees the count of wrong
+	// passwords the ones before it left: attempts sent all at once would
+	// otherwise all read the account unlocked, and all be checked.
+	defer k.signInLocks.Lock(id)()
 	op, err := k.cfg.Store.Operator(ctx, id)
 	if channels.ErrorCode(err) == channels.ENOTFOUND {
-		// As long as a wrong password takes, so that the answer does not
-		// tell which operators exist.
-		_, _ = password.Check(k.decoy, pw)
-		k.refuseSignIn(c, channels.AuditEntry{Actor: actor(id), Action: channels.AuditSignInFailed, Detail: "unknown operator"}, channels.Msg("kiosk.signin.wrong"), id)
+		k.unknownSignIn(c, id, pw, now)
 		return
 	}
 	if err != nil {
@@ -100,7 +122,7 @@ func (k *Console) signIn(c *gin.Context) {
 		k.refuseSignIn(c, failed, lockedNotice(op.LockedUntil.Sub(now)), id)
 		return
 	}
-	ok, err := password.Check(op.PasswordHash, pw)
+	ok, err := k.passwordCheck(ctx, op.PasswordHash, pw)
 	if err != nil {
 		k.fail(c, lang, fmt.Errorf("check the password of %s: %w", id, err))
 		return
@@ -155,6 +177,84 @@ func (k *Console) signIn(c *gin.Context) {
 	k.setCookie(c, signInCookie, "")
 	k.log.InfoContext(ctx, "kiosk: signed in", "operator", id, "kiosk", op.Kiosk)
 	c.Redirect(http.StatusSeeOther, "/kiosk/")
+}
+
+// unknownSignIn refuses a sign-in as id, which no operator has, exactly as
+// a wrong password of an operator is refused: after as long a check (the
+// decoy hash), and locked after as many wrong ones in a row for as long,
+// so that neither the answer nor the lock tells which operators exist.
+func (k *Console) unknownSignIn(c *gin.Context, id, pw string, now time.Time) {
+	failed := channels.AuditEntry{Actor: actor(id), Action: channels.AuditSignInFailed, Detail: "unknown operator"}
+	if until := k.strangers.lockedUntil(id, now); now.Before(until) {
+		failed.Detail += ": locked"
+		k.refuseSignIn(c, failed, lockedNotice(until.Sub(now)), id)
+		return
+	}
+	_, _ = k.passwordCheck(c.Request.Context(), k.decoy, pw)
+	msg := channels.Msg("kiosk.signin.wrong")
+	if k.strangers.fail(id, now) {
+		failed.Detail, msg = fmt.Sprintf("unknown operator: locked for %v", LockoutTime), lockedNotice(LockoutTime)
+	}
+	k.refuseSignIn(c, failed, msg, id)
+}
+
+// maxStrangers bounds the unknown IDs whose wrong sign-ins are counted.
+const maxStrangers = 10_000
+
+// strangers counts, in memory, the wrong sign-ins of IDs no operator has,
+// as UpdateOperator counts an operator's. It is safe for concurrent use.
+type strangers struct {
+	mu sync.Mutex
+	m  map[string]*stranger
+}
+
+type stranger struct {
+	failed      int
+	lockedUntil time.Time
+	last        time.Time
+}
+
+// lockedUntil is when the lock of id ends; zero when it was never locked.
+func (g *strangers) lockedUntil(id string, now time.Time) time.Time {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if s := g.m[id]; s != nil {
+		return s.lockedUntil
+	}
+	return time.Time{}
+}
+
+// fail counts a wrong sign-in of id at now, and reports whether it locked
+// id: the MaxFailedSignIns-th in a row locks it for LockoutTime. When
+// maxStrangers IDs are counted already, those idle for longer than a lock
+// and not locked are forgotten first; if none is, id is not counted.
+func (g *strangers) fail(id string, now time.Time) (locked bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.m == nil {
+		g.m = map[string]*stranger{}
+	}
+	s := g.m[id]
+	if s == nil {
+		if len(g.m) >= maxStrangers {
+			for k, x := range g.m {
+				if !now.Before(x.lockedUntil) && now.Sub(x.last) > LockoutTime {
+					delete(g.m, k)
+				}
+			}
+		}
+		if len(g.m) >= maxStrangers {
+			return false
+		}
+		s = &stranger{}
+		g.m[id] = s
+	}
+	s.last = now
+	s.failed++
+	if s.failed >= MaxFailedSignIns {
+		s.failed, s.lockedUntil, locked = 0, now.Add(LockoutTime), true
+	}
+	return locked
 }
 
 // countFailure records a wrong password of the operator id at now, and

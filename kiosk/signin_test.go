@@ -1,8 +1,10 @@
 package kiosk
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -194,4 +196,164 @@ func cookie(t *testing.T, p page, name string) *http.Cookie {
 	}
 	t.Fatalf("no cookie %s set: %v", name, p.header.Values("Set-Cookie"))
 	return nil
+}
+
+// TestLockoutTellsNothing checks that the lockout does not tell which
+// operator IDs exist: wrong passwords for an ID nobody has lock it as they
+// lock an operator's account, with the same answers, and the lock ends
+// the same way.
+func TestLockoutTellsNothing(t *testing.T) {
+	tests := []struct {
+		name   string
+		id     string
+		detail string // of the audited failure that locks
+	}{
+		{"an operator's ID", amina, "wrong password: locked for 15m0s"},
+		{"an ID nobody has", "nobody", "unknown operator: locked for 15m0s"},
+		{"an ID nobody has, typed with capitals", " NoBody ", "unknown operator: locked for 15m0s"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			c := e.client(t)
+			c.get("/kiosk/sign-in")
+			for i := 1; i < MaxFailedSignIns; i++ {
+				if p := c.post("/kiosk/sign-in", "id", tt.id, "password", "wrong password"); p.status != http.StatusUnauthorized || !p.has("Wrong operator ID or password.") {
+					t.Fatalf("wrong password %d: %d %s", i, p.status, p.text())
+				}
+			}
+			if p := c.post("/kiosk/sign-in", "id", tt.id, "password", "wrong password"); p.status != http.StatusForbidden || !p.has("This account is locked: try again in 15 min.") {
+				t.Errorf("wrong password %d: %d %s", MaxFailedSignIns, p.status, p.text())
+			}
+			e.clock.Add(10 * time.Minute)
+			if p := c.post("/kiosk/sign-in", "id", tt.id, "password", aminaPW); p.status != http.StatusForbidden || !p.has("This account is locked: try again in 5 min.") {
+				t.Errorf("while locked: %d %s", p.status, p.text())
+			}
+			e.clock.Add(5 * time.Minute)
+			if p := c.post("/kiosk/sign-in", "id", tt.id, "password", "wrong password"); p.status != http.StatusUnauthorized || !p.has("Wrong operator ID or password.") {
+				t.Errorf("when the lock ends: %d %s", p.status, p.text())
+			}
+			got := e.audit(t, channels.AuditSignInFailed)
+			if len(got) != MaxFailedSignIns+2 || got[MaxFailedSignIns-1].Detail != tt.detail || !strings.HasSuffix(got[MaxFailedSignIns].Detail, "locked") {
+				t.Errorf("failures audited: %+v", got)
+			}
+		})
+	}
+}
+
+// TestLockoutConcurrent checks that wrong passwords sent all at once (from
+// many addresses, so that no rate limit holds them back) get no more
+// checks than MaxFailedSignIns before the account locks: each attempt
+// sees the count the ones before it left.
+func TestLockoutConcurrent(t *testing.T) {
+	const attempts = 3 * MaxFailedSignIns
+	tests := []struct {
+		name string
+		id   string
+	}{
+		{"an operator's ID", amina},
+		{"an ID nobody has", "nobody"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			clients := make([]*client, attempts)
+			for i := range clients {
+				clients[i] = e.client(t)
+				clients[i].ip = fmt.Sprintf("198.51.100.%d", i+1)
+				clients[i].get("/kiosk/sign-in")
+			}
+			statuses := make([]int, attempts)
+			var wg sync.WaitGroup
+			start := make(chan struct{})
+			for i, c := range clients {
+				wg.Go(func() {
+					<-start
+					statuses[i] = c.post("/kiosk/sign-in", "id", tt.id, "password", fmt.Sprintf("wrong password %d", i)).status
+				})
+			}
+			close(start)
+			wg.Wait()
+			checked, locked := 0, 0
+			for _, a := range e.audit(t, channels.AuditSignInFailed) {
+				if strings.HasSuffix(a.Detail, ": locked") || a.Detail == "locked" {
+					locked++
+				} else {
+					checked++
+				}
+			}
+			if checked != MaxFailedSignIns || locked != attempts-MaxFailedSignIns {
+				t.Errorf("%d passwords checked and %d refused as locked, want %d and %d (statuses %v)", checked, locked, MaxFailedSignIns, attempts-MaxFailedSignIns, statuses)
+			}
+		})
+	}
+}
+
+// TestPasswordChecksBounded checks that sign-ins sent all at once (from
+// many addresses, each within its rate limit) run no more password checks
+// at a time than maxPasswordChecks: each takes 19 MiB and a core's worth
+// of argon2id, and the addresses of one IPv6 customer alone are more than
+// enough to exhaust the server's memory otherwise. Every attempt is still
+// answered, and audited.
+func TestPasswordChecksBounded(t *testing.T) {
+	tests := []struct {
+		name      string
+		operators bool // the IDs are operators' (else nobody's: the decoy is checked)
+	}{
+		{"IDs nobody has (the decoy)", false},
+		{"operators' IDs", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			n := 4*maxPasswordChecks() + 2
+			id := func(i int) string { return fmt.Sprintf("op%d", i) }
+			if tt.operators {
+				for i := range n {
+					e.addOperator(t, channels.Operator{ID: id(i), Kiosk: "kisumu-post-office"}, aminaPW)
+				}
+			}
+			var mu sync.Mutex
+			inFlight, most := 0, 0
+			e.console.checkPassword = func(hash, pw string) (bool, error) {
+				mu.Lock()
+				inFlight++
+				most = max(most, inFlight)
+				mu.Unlock()
+				time.Sleep(20 * time.Millisecond)
+				mu.Lock()
+				inFlight--
+				mu.Unlock()
+				return false, nil
+			}
+			clients := make([]*client, n)
+			for i := range clients {
+				clients[i] = e.client(t)
+				clients[i].ip = fmt.Sprintf("2001:db8:%x::1", i+1)
+				clients[i].get("/kiosk/sign-in")
+			}
+			statuses := make([]int, n)
+			var wg sync.WaitGroup
+			start := make(chan struct{})
+			for i, c := range clients {
+				wg.Go(func() {
+					<-start
+					statuses[i] = c.post("/kiosk/sign-in", "id", id(i), "password", "wrong password").status
+				})
+			}
+			close(start)
+			wg.Wait()
+			if most > maxPasswordChecks() {
+				t.Errorf("%d password checks at once, want at most %d", most, maxPasswordChecks())
+			}
+			for i, s := range statuses {
+				if s != http.StatusUnauthorized {
+					t.Errorf("attempt %d: %d", i, s)
+				}
+			}
+			if got := len(e.audit(t, channels.AuditSignInFailed)); got != n {
+				t.Errorf("%d failures audited, want %d", got, n)
+			}
+		})
+	}
 }
