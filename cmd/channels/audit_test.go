@@ -265,7 +265,7 @@ func TestAuditAppendOnly(t *testing.T) {
 		for _, m := range regexp.MustCompile(`(?m)^  -([a-z-]+)`).FindAllStringSubmatch(out, -1) {
 			flags = append(flags, m[1])
 		}
-		want := []string{"action", "actor", "admin-socket", "after", "citizen", "data", "format", "limit", "since", "until", "verify"}
+		want := []string{"action", "actor", "admin-socket", "after", "citizen", "data", "database-url", "format", "limit", "since", "until", "verify"}
 		if code != 0 || !slices.Equal(flags, want) {
 			t.Errorf("channels audit has flags %v, want only the read-only %v", flags, want)
 		}
