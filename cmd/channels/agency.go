@@ -116,15 +116,8 @@ func runAgency(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "channels agency: unknown command %q\n\n%s", cmd, agencyUsage)
 		return 2
 	}
-	if err := fs.Parse(rest); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	if fs.NArg() != want {
-		fmt.Fprintf(stderr, "channels agency %s: want %d arguments, got %d\n\n%s", cmd, want, fs.NArg(), agencyUsage)
-		return 2
+	if code := parseCommand(fs, rest, want, "channels agency "+cmd, agencyUsage, stderr); code >= 0 {
+		return code
 	}
 	ops, done, err := f.open("channels agency", stderr)
 	if err != nil {
@@ -151,6 +144,24 @@ func runAgency(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// parseCommand parses the flags of the admin command name ("channels
+// agency add") from args into fs and checks that want arguments follow.
+// It returns -1 to go on, else the exit status to return at once: 0 after
+// -h, 2 for a usage error.
+func parseCommand(fs *flag.FlagSet, args []string, want int, name, usage string, stderr io.Writer) int {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() != want {
+		fmt.Fprintf(stderr, "%s: want %d arguments, got %d (flags go before them)\n\n%s", name, want, fs.NArg(), usage)
+		return 2
+	}
+	return -1
 }
 
 // agencyFlagSet returns the flag set of a command with the common flags.

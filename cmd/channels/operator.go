@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -64,15 +63,8 @@ func runOperator(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "channels operator: unknown command %q\n\n%s", cmd, operatorUsage)
 		return 2
 	}
-	if err := fs.Parse(rest); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	if fs.NArg() != want {
-		fmt.Fprintf(stderr, "channels operator %s: want %d arguments, got %d (flags go before them)\n\n%s", cmd, want, fs.NArg(), operatorUsage)
-		return 2
+	if code := parseCommand(fs, rest, want, "channels operator "+cmd, operatorUsage, stderr); code >= 0 {
+		return code
 	}
 	if cmd == "add" && lang != "" {
 		if err := offered(lang, f.services, stderr); err != nil {
