@@ -172,7 +172,7 @@ func (c *config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.KannelUser, "kannel-user", "", "Kannel sendsms-user username")
 	fs.StringVar(&c.KannelPassword, "kannel-password", "", "Kannel sendsms-user password")
 	fs.StringVar(&c.KannelFrom, "kannel-from", "", "sender (short code) of messages sent through Kannel")
-	fs.StringVar(&c.KannelSecret, "kannel-secret", "", "shared secret Kannel adds to its get-url and dlr-url calls as secret=...")
+	fs.StringVar(&c.KannelSecret, "kannel-secret", "", "shared secret (16+ letters and digits) Kannel adds to its get-url and dlr-url calls as secret=...; required by every Kannel route")
 	fs.Float64Var(&c.KannelRate, "kannel-rate", 10, "messages per second sent through Kannel")
 	fs.BoolVar(&c.KannelUSSD, "kannel-ussd", false, "serve USSD over Kannel (SMPP) at /ussd/kannel; needs kannel-secret")
 	fs.StringVar(&c.KannelAllow, "kannel-allow", "", "comma-separated IPs or CIDRs Kannel calls from; with kannel-secret, both are required")
