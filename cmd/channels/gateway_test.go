@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -79,6 +80,14 @@ func TestServeGateways(t *testing.T) {
 		for _, tt := range tests {
 			if code, body := p.call(t, tt.method, tt.path, tt.form, nil); code != tt.want {
 				t.Errorf("%s: %d %q, want %d", tt.name, code, body, tt.want)
+			}
+		}
+	})
+	t.Run("limits", func(t *testing.T) {
+		p := startServe(t, filepath.Join(t.TempDir(), "channels.db"), "-ussd-dials-per-phone", "2/1h")
+		for i, want := range []string{"CON ", "CON ", "END Too many requests."} {
+			if code, body := p.call(t, "POST", "/ussd/at", atHop(fmt.Sprint("d", i)), nil); code != http.StatusOK || !strings.HasPrefix(body, want) {
+				t.Errorf("dial %d: %d %q, want %q…", i, code, body, want)
 			}
 		}
 	})
