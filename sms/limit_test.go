@@ -36,7 +36,8 @@ func (r *replyRecorder) Send(_ context.Context, ms ...*channels.Outbound) error 
 // middleware as cmd/channels mounts it, from one phone: the replies it
 // gets (in the response, or queued) stop at the cap, what is over is
 // dropped with an empty 200 and recorded nowhere, other phones are still
-// answered, and the phone is answered again once its bucket refills.
+// answered, and the phone is answered again once its bucket refills; a
+// STOP over the limit still opts out.
 func TestFloodFromOnePhone(t *testing.T) {
 	const flood, perHour = 200, 20
 	for _, mode := range []string{"inline", "outbox"} {
@@ -62,7 +63,11 @@ func TestFloodFromOnePhone(t *testing.T) {
 			replies := map[string]int{} // answers in the response bodies, by phone
 			send := func(id, from string) {
 				t.Helper()
-				resp, err := http.Get(app.URL + "/sms/kannel?" + mo(id, from, "MENU").Encode())
+				text := "MENU"
+				if id == "stop" {
+					text = "STOP"
+				}
+				resp, err := http.Get(app.URL + "/sms/kannel?" + mo(id, from, text).Encode())
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -104,6 +109,12 @@ func TestFloodFromOnePhone(t *testing.T) {
 			send("after", phone)
 			if got[phone] != perHour+1 {
 				t.Errorf("after a refill: %d replies, want %d", got[phone], perHour+1)
+			}
+
+			// A STOP over the limit gets no reply, but the opt-out holds.
+			send("stop", phone)
+			if got[phone] != perHour+1 || !f.prefs(t).OptedOut {
+				t.Errorf("a STOP over the limit: %d replies, opted out %v; want no reply and the opt-out", got[phone], f.prefs(t).OptedOut)
 			}
 		})
 	}

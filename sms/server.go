@@ -51,7 +51,8 @@ type Config struct {
 	// PerPhone and PerSource bound the inbound messages of one phone and
 	// of one gateway address (gateway.Source); a zero Limit is none. A
 	// message over either is dropped: no reply is sent, nothing is
-	// recorded, and the gateway gets its usual empty success.
+	// recorded but a STOP's opt-out, and the gateway gets its usual empty
+	// success.
 	PerPhone, PerSource ratelimit.Limit
 }
 
@@ -114,6 +115,20 @@ func New(cfg Config) (*Server, error) {
 	}, nil
 }
 
+// stopOverLimit records the opt-out of a STOP that the limits dropped,
+// without a reply: the limits spare replies, never a citizen's opt-out.
+func (s *Server) stopOverLimit(ctx context.Context, in Inbound) {
+	kw, _, ok := s.keywords.match(asciiDigits(in.Text))
+	if !ok || kw.cmd != cmdStop {
+		return
+	}
+	if _, err := s.cfg.Prefs.UpdatePrefs(ctx, in.From, func(p *channels.Prefs) { p.OptedOut = true }); err != nil {
+		s.cfg.Log.Error("record the opt-out of a dropped sms", "gateway", in.Gateway, "id", in.ID, "phone", channels.MaskPhone(in.From), "err", err)
+		return
+	}
+	s.cfg.Log.Info("sms opt-out over the limits, recorded without a reply", "gateway", in.Gateway, "id", in.ID, "phone", channels.MaskPhone(in.From))
+}
+
 // Dropped counts the inbound messages refused by each limit so far.
 func (s *Server) Dropped() Dropped {
 	return Dropped{PerPhone: s.perPhone.Refused(), PerSource: s.perSource.Refused()}
@@ -165,6 +180,7 @@ func (s *Server) Handle(ctx context.Context, in Inbound) (Reply, error) {
 	}
 	now := s.cfg.Now()
 	if !s.admit(ctx, in, now) {
+		s.stopOverLimit(ctx, in)
 		return Reply{}, nil
 	}
 	defer s.locks.Lock(in.From)()
