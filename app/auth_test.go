@@ -11,6 +11,7 @@ import (
 
 	"github.com/govchannels/channels"
 	"github.com/govchannels/channels/auth"
+	"github.com/govchannels/channels/ratelimit"
 )
 
 // TestCitizensApart checks that a signed-in citizen can neither read nor
@@ -149,7 +150,7 @@ func TestTokens(t *testing.T) {
 // token never reach the log.
 func TestSignInEndpoints(t *testing.T) {
 	s := newServer(t, func(su *setup) {
-		su.auth = func(c *auth.Config) { c.PerClient = auth.Limit{Every: time.Millisecond, Burst: 1000} }
+		su.auth = func(c *auth.Config) { c.PerClient = ratelimit.Limit{Every: time.Millisecond, Burst: 1000} }
 	})
 	const optedOut = "+254744000000"
 	if err := s.db.PutPrefs(t.Context(), optedOut, channels.Prefs{OptedOut: true}); err != nil {

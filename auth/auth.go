@@ -57,6 +57,7 @@ import (
 	"github.com/govchannels/channels"
 	"github.com/govchannels/channels/keylock"
 	"github.com/govchannels/channels/locales"
+	"github.com/govchannels/channels/ratelimit"
 )
 
 // Defaults of the Config fields left zero.
@@ -68,17 +69,17 @@ const (
 
 // DefaultPerPhone allows a phone one code a minute, three in a row: enough
 // for an SMS that was slow to arrive, too few to flood a phone.
-var DefaultPerPhone = Limit{Every: time.Minute, Burst: 3}
+var DefaultPerPhone = ratelimit.Limit{Every: time.Minute, Burst: 3}
 
 // DefaultPerPhoneGuesses allows the codes of a phone ten guesses at once,
 // then one every fifteen minutes, over every code and purpose: enough for
 // a citizen who mistypes, while without it each new code (one a minute)
 // brought MaxAttempts fresh guesses, some 7,000 a day at one phone.
-var DefaultPerPhoneGuesses = Limit{Every: 15 * time.Minute, Burst: 10}
+var DefaultPerPhoneGuesses = ratelimit.Limit{Every: 15 * time.Minute, Burst: 10}
 
 // DefaultPerClient allows a client address 10 requests a minute, 20 in a
 // row, over both endpoints.
-var DefaultPerClient = Limit{Every: 6 * time.Second, Burst: 20}
+var DefaultPerClient = ratelimit.Limit{Every: 6 * time.Second, Burst: 20}
 
 // MinKeySize is the shortest Config.Key New accepts.
 const MinKeySize = 32
@@ -108,11 +109,11 @@ type Config struct {
 	TokenTTL    time.Duration // how long a sign-in lasts; DefaultTokenTTL when 0
 	MaxAttempts int           // wrong guesses that burn a code; DefaultMaxAttempts when 0
 
-	PerPhone  Limit // codes asked for one phone; DefaultPerPhone when zero
-	PerClient Limit // requests of one client address (IPv6: its /64); DefaultPerClient when zero
+	PerPhone  ratelimit.Limit // codes asked for one phone; DefaultPerPhone when zero
+	PerClient ratelimit.Limit // requests of one client address (IPv6: its /64); DefaultPerClient when zero
 	// PerPhoneGuesses bounds the guesses checked against the codes of one
 	// phone, over every code and purpose; DefaultPerPhoneGuesses when zero.
-	PerPhoneGuesses Limit
+	PerPhoneGuesses ratelimit.Limit
 
 	Now func() time.Time // time.Now when nil
 	Log *slog.Logger     // discarded when nil
@@ -126,9 +127,9 @@ type Auth struct {
 	codeKey  []byte // keys the hashes of codes
 	tokenKey []byte // signs tokens
 
-	perPhone  *limiter
-	perClient *limiter
-	guesses   *limiter // guesses checked against the codes of a phone
+	perPhone  *ratelimit.Limiter
+	perClient *ratelimit.Limiter
+	guesses   *ratelimit.Limiter // guesses checked against the codes of a phone
 
 	// locks serializes the requests about one phone, so that concurrent
 	// guesses cannot both read the same attempt count (and so get more
@@ -157,13 +158,13 @@ func New(cfg Config) *Auth {
 	if cfg.MaxAttempts <= 0 {
 		cfg.MaxAttempts = DefaultMaxAttempts
 	}
-	if cfg.PerPhone == (Limit{}) {
+	if cfg.PerPhone == (ratelimit.Limit{}) {
 		cfg.PerPhone = DefaultPerPhone
 	}
-	if cfg.PerClient == (Limit{}) {
+	if cfg.PerClient == (ratelimit.Limit{}) {
 		cfg.PerClient = DefaultPerClient
 	}
-	if cfg.PerPhoneGuesses == (Limit{}) {
+	if cfg.PerPhoneGuesses == (ratelimit.Limit{}) {
 		cfg.PerPhoneGuesses = DefaultPerPhoneGuesses
 	}
 	if cfg.Now == nil {
@@ -178,9 +179,9 @@ func New(cfg Config) *Auth {
 		log:       log,
 		codeKey:   derive(cfg.Key, codePurpose),
 		tokenKey:  derive(cfg.Key, tokenPurpose),
-		perPhone:  newLimiter(cfg.PerPhone, maxTracked),
-		perClient: newLimiter(cfg.PerClient, maxTracked),
-		guesses:   newLimiter(cfg.PerPhoneGuesses, maxTracked),
+		perPhone:  ratelimit.New(ratelimit.Config{Limit: cfg.PerPhone}),
+		perClient: ratelimit.New(ratelimit.Config{Limit: cfg.PerClient}),
+		guesses:   ratelimit.New(ratelimit.Config{Limit: cfg.PerPhoneGuesses}),
 	}
 }
 

@@ -20,6 +20,7 @@ import (
 
 	"github.com/govchannels/channels"
 	"github.com/govchannels/channels/channelstest"
+	"github.com/govchannels/channels/ratelimit"
 	"github.com/govchannels/channels/store/bolt"
 )
 
@@ -345,7 +346,7 @@ func TestCodeExpires(t *testing.T) {
 // MaxAttempts-1 are answered as wrong before the code is burnt, so
 // parallel requests earn no extra guesses, and the code is then dead.
 func TestConcurrentGuesses(t *testing.T) {
-	e := newEnv(t, func(c *Config) { c.PerClient = Limit{Every: time.Millisecond, Burst: 1000} })
+	e := newEnv(t, func(c *Config) { c.PerClient = ratelimit.Limit{Every: time.Millisecond, Burst: 1000} })
 	e.ask(phone)
 	code := e.outbox.lastCode(phone)
 	wrong := "000000"
@@ -456,7 +457,7 @@ func TestRateLimits(t *testing.T) {
 		}
 	})
 	t.Run("per client address", func(t *testing.T) {
-		e := newEnv(t, func(c *Config) { c.PerClient = Limit{Every: 10 * time.Second, Burst: 2} })
+		e := newEnv(t, func(c *Config) { c.PerClient = ratelimit.Limit{Every: 10 * time.Second, Burst: 2} })
 		tests := []struct {
 			name   string
 			ip     string
@@ -624,9 +625,9 @@ func TestNewPanics(t *testing.T) {
 func TestGuessLimit(t *testing.T) {
 	const budget = 7
 	e := newEnv(t, func(c *Config) {
-		c.PerPhone = Limit{Every: time.Second, Burst: 100}
-		c.PerClient = Limit{Every: time.Millisecond, Burst: 1000}
-		c.PerPhoneGuesses = Limit{Every: time.Hour, Burst: budget}
+		c.PerPhone = ratelimit.Limit{Every: time.Second, Burst: 100}
+		c.PerClient = ratelimit.Limit{Every: time.Millisecond, Burst: 1000}
+		c.PerPhoneGuesses = ratelimit.Limit{Every: time.Hour, Burst: budget}
 	})
 	other := func(code string) string {
 		if code == "000000" {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/govchannels/channels"
 	"github.com/govchannels/channels/locales"
+	"github.com/govchannels/channels/ratelimit"
 )
 
 // codeDigits is the length of a code.
@@ -248,7 +249,7 @@ func (a *Auth) SendCode(ctx context.Context, req CodeRequest) (time.Duration, er
 		return 0, err
 	}
 	if req.Client != "" {
-		if wait, ok := a.perClient.allow(clientKey(req.Client), now); !ok {
+		if wait, ok := a.perClient.Allow(ratelimit.ClientKey(req.Client), now); !ok {
 			return 0, limited(wait, "client")
 		}
 	}
@@ -261,7 +262,7 @@ func (a *Auth) SendCode(ctx context.Context, req CodeRequest) (time.Duration, er
 		a.log.InfoContext(ctx, "auth: code refused to an opted-out phone", "phone", channels.MaskPhone(phone), "purpose", purposeKind(req.Purpose))
 		return 0, channels.Errorf(channels.EFORBIDDEN, "error.opted_out", "phone opted out of SMS")
 	}
-	if wait, ok := a.perPhone.allow(phone, now); !ok {
+	if wait, ok := a.perPhone.Allow(phone, now); !ok {
 		a.log.WarnContext(ctx, "auth: codes of a phone over their limit", "phone", channels.MaskPhone(phone))
 		return 0, limited(wait, "phone")
 	}
@@ -369,7 +370,7 @@ func (a *Auth) CheckCode(ctx context.Context, phone, purpose, code string) error
 	// Each code allows MaxAttempts guesses, and a new code can be asked
 	// for every minute: without a budget over all of them, a phone's
 	// codes could be guessed without end.
-	if wait, ok := a.guesses.allow(phone, now); !ok {
+	if wait, ok := a.guesses.Allow(phone, now); !ok {
 		a.log.WarnContext(ctx, "auth: guesses at the codes of a phone over their limit", "phone", channels.MaskPhone(phone), "purpose", purposeKind(purpose))
 		return limited(wait, "guesses at the phone's codes")
 	}

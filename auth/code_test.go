@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/govchannels/channels"
+	"github.com/govchannels/channels/ratelimit"
 )
 
 func TestCodeOf(t *testing.T) {
@@ -224,7 +225,7 @@ func TestSendCode(t *testing.T) {
 	})
 
 	t.Run("the per-client limit under the name given", func(t *testing.T) {
-		e := newEnv(t, func(c *Config) { c.PerClient = Limit{Every: time.Minute, Burst: 1} })
+		e := newEnv(t, func(c *Config) { c.PerClient = ratelimit.Limit{Every: time.Minute, Burst: 1} })
 		ask := func(p, client string) error {
 			_, err := e.a.SendCode(t.Context(), CodeRequest{Phone: p, Purpose: "consent/x", Client: client})
 			return err

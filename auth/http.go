@@ -14,6 +14,7 @@ import (
 	"github.com/govchannels/channels"
 	"github.com/govchannels/channels/apijson"
 	"github.com/govchannels/channels/flows"
+	"github.com/govchannels/channels/ratelimit"
 )
 
 // maxBody bounds the request bodies of the sign-in endpoints, which hold a
@@ -119,7 +120,7 @@ func refuse(c *gin.Context, err error) error {
 // phone, sent by SMS in the phone's language (else the request's),
 // replacing any code pending; 202 {"expires_in"}.
 func (a *Auth) requestCode(c *gin.Context) error {
-	if wait, ok := a.perClient.allow(clientKey(c.ClientIP()), a.cfg.Now()); !ok {
+	if wait, ok := a.perClient.Allow(ratelimit.ClientKey(c.ClientIP()), a.cfg.Now()); !ok {
 		return refuse(c, limited(wait, "client"))
 	}
 	var req otpRequest
@@ -146,7 +147,7 @@ func (a *Auth) requestCode(c *gin.Context) error {
 // No code pending (never asked, expired, used or burnt) is 404.
 func (a *Auth) verify(c *gin.Context) error {
 	ctx, now := c.Request.Context(), a.cfg.Now()
-	if wait, ok := a.perClient.allow(clientKey(c.ClientIP()), now); !ok {
+	if wait, ok := a.perClient.Allow(ratelimit.ClientKey(c.ClientIP()), now); !ok {
 		return refuse(c, limited(wait, "client"))
 	}
 	var req verifyRequest

@@ -9,6 +9,7 @@ import (
 
 	"github.com/govchannels/channels"
 	"github.com/govchannels/channels/auth"
+	"github.com/govchannels/channels/ratelimit"
 )
 
 // createCase stores a case of phone (or, when phone is empty, of the
@@ -426,7 +427,7 @@ func TestConsentByDocument(t *testing.T) {
 // opens nothing; another operator is not held back; the limit refills.
 func TestConsentByDocumentLimit(t *testing.T) {
 	ids := []string{"12345674", "23456783", "34567891", "45678901"}
-	e := newEnv(t, withConfig(func(c *Config) { c.DocumentLimit = auth.Limit{Every: time.Minute, Burst: 2} }))
+	e := newEnv(t, withConfig(func(c *Config) { c.DocumentLimit = ratelimit.Limit{Every: time.Minute, Burst: 2} }))
 	theirs := e.createCase(t, "", ids[2])
 	c := e.client(t)
 	c.signIn(amina, aminaPW)

@@ -73,6 +73,7 @@ import (
 	"github.com/govchannels/channels/keylock"
 	"github.com/govchannels/channels/locales"
 	"github.com/govchannels/channels/password"
+	"github.com/govchannels/channels/ratelimit"
 )
 
 // Defaults of the Config fields left zero.
@@ -91,14 +92,14 @@ const (
 // DefaultSignInLimit allows a client address ten sign-in attempts at once,
 // then one every six seconds: enough for a kiosk of several operators,
 // too few to guess passwords.
-var DefaultSignInLimit = auth.Limit{Every: 6 * time.Second, Burst: 10}
+var DefaultSignInLimit = ratelimit.Limit{Every: 6 * time.Second, Burst: 10}
 
 // DefaultDocumentLimit allows an operator ten consents by identity
 // document at once, then one a minute: more than a kiosk serves citizens
 // without a phone, too few to walk through the document numbers and read
 // the cases of everybody served without one. (A consent by SMS code needs
 // the citizen's code, and SendCode limits the codes an operator asks for.)
-var DefaultDocumentLimit = auth.Limit{Every: time.Minute, Burst: 10}
+var DefaultDocumentLimit = ratelimit.Limit{Every: time.Minute, Burst: 10}
 
 // Outbox is where the SMS receipts are queued: the durable outbox.
 type Outbox interface {
@@ -131,13 +132,13 @@ type Config struct {
 	// made in Nairobi, whatever the server's zone); UTC when nil.
 	Location *time.Location
 
-	SessionTTL  time.Duration // idle time that ends a session; DefaultSessionTTL when 0
-	SessionMax  time.Duration // a session's longest life; DefaultSessionMax when 0
-	ConsentTTL  time.Duration // how long a consent lasts; DefaultConsentTTL when 0
-	SignInLimit auth.Limit    // sign-in attempts of a client address; DefaultSignInLimit when zero
+	SessionTTL  time.Duration   // idle time that ends a session; DefaultSessionTTL when 0
+	SessionMax  time.Duration   // a session's longest life; DefaultSessionMax when 0
+	ConsentTTL  time.Duration   // how long a consent lasts; DefaultConsentTTL when 0
+	SignInLimit ratelimit.Limit // sign-in attempts of a client address; DefaultSignInLimit when zero
 	// DocumentLimit bounds the consents by identity document one operator
 	// records; DefaultDocumentLimit when zero.
-	DocumentLimit auth.Limit
+	DocumentLimit ratelimit.Limit
 }
 
 // Console serves the kiosk pages. It is safe for concurrent use.
@@ -146,10 +147,10 @@ type Console struct {
 	log      *slog.Logger
 	pages    pages
 	identity *identity
-	signIns  *auth.Limiter
+	signIns  *ratelimit.Limiter
 	// documents limits the consents by identity document of each
 	// operator.
-	documents *auth.Limiter
+	documents *ratelimit.Limiter
 	// locks serializes the requests of one session, so that a double tap
 	// cannot step the same state twice or lose one of two writes.
 	locks keylock.Locks
@@ -183,10 +184,10 @@ func New(cfg Config) *Console {
 	if cfg.ConsentTTL <= 0 {
 		cfg.ConsentTTL = DefaultConsentTTL
 	}
-	if cfg.SignInLimit == (auth.Limit{}) {
+	if cfg.SignInLimit == (ratelimit.Limit{}) {
 		cfg.SignInLimit = DefaultSignInLimit
 	}
-	if cfg.DocumentLimit == (auth.Limit{}) {
+	if cfg.DocumentLimit == (ratelimit.Limit{}) {
 		cfg.DocumentLimit = DefaultDocumentLimit
 	}
 	if cfg.Now == nil {
@@ -204,8 +205,8 @@ func New(cfg Config) *Console {
 		log:            log.With("channel", string(channels.ChannelKiosk)),
 		pages:          parsePages(),
 		identity:       newIdentity(cfg.Bundle.Langs(), cfg.Region, cfg.Now),
-		signIns:        auth.NewLimiter(cfg.SignInLimit),
-		documents:      auth.NewLimiter(cfg.DocumentLimit),
+		signIns:        ratelimit.New(ratelimit.Config{Limit: cfg.SignInLimit}),
+		documents:      ratelimit.New(ratelimit.Config{Limit: cfg.DocumentLimit}),
 		decoy:          decoyHash(),
 		checkPassword:  password.Check,
 		passwordChecks: make(chan struct{}, maxPasswordChecks()),

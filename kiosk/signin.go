@@ -15,8 +15,8 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/govchannels/channels"
-	"github.com/govchannels/channels/auth"
 	"github.com/govchannels/channels/password"
+	"github.com/govchannels/channels/ratelimit"
 )
 
 // operatorID is the shape of an operator's ID (see channels.Operator).
@@ -316,4 +316,4 @@ func (k *Console) signOut(c *gin.Context) {
 
 // clientKey is the rate-limit key of the request's client address (an
 // IPv6 address counts as its /64).
-func clientKey(c *gin.Context) string { return auth.ClientKey(c.ClientIP()) }
+func clientKey(c *gin.Context) string { return ratelimit.ClientKey(c.ClientIP()) }

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/govchannels/channels"
-	"github.com/govchannels/channels/auth"
+	"github.com/govchannels/channels/ratelimit"
 )
 
 // TestSignIn checks the answers to a sign-in: the right password opens a
@@ -127,7 +127,7 @@ func TestLockout(t *testing.T) {
 // browser's language, nothing checked or audited, and another address is
 // not held back.
 func TestSignInRateLimit(t *testing.T) {
-	e := newEnv(t, withConfig(func(c *Config) { c.SignInLimit = auth.Limit{Every: time.Minute, Burst: 2} }))
+	e := newEnv(t, withConfig(func(c *Config) { c.SignInLimit = ratelimit.Limit{Every: time.Minute, Burst: 2} }))
 	c := e.client(t)
 	c.ip, c.lang = "198.51.100.7", "fr"
 	c.get("/kiosk/sign-in")

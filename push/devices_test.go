@@ -21,6 +21,7 @@ import (
 	"github.com/govchannels/channels/channelstest"
 	"github.com/govchannels/channels/locales"
 	"github.com/govchannels/channels/push"
+	"github.com/govchannels/channels/ratelimit"
 	"github.com/govchannels/channels/store/bolt"
 )
 
@@ -76,7 +77,7 @@ func newAPIEnv(t *testing.T) *apiEnv {
 	a := auth.New(auth.Config{
 		Sessions: e.db, Prefs: e.db, Outbox: e.inbox, Bundle: e.bundle,
 		Key: bytes.Repeat([]byte{7}, auth.MinKeySize), Region: "KE", Now: e.clock.Now,
-		PerClient: auth.Limit{Every: time.Millisecond, Burst: 1000},
+		PerClient: ratelimit.Limit{Every: time.Millisecond, Burst: 1000},
 	})
 	e.router = gin.New()
 	a.Register(e.router)

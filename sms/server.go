@@ -12,9 +12,11 @@ import (
 
 	"github.com/govchannels/channels"
 	"github.com/govchannels/channels/flows"
+	"github.com/govchannels/channels/gateway"
 	"github.com/govchannels/channels/keylock"
 	"github.com/govchannels/channels/lenprefix"
 	"github.com/govchannels/channels/locales"
+	"github.com/govchannels/channels/ratelimit"
 )
 
 // Config wires a Server.
@@ -46,7 +48,21 @@ type Config struct {
 	// Reports records delivery reports; the gateways' report routes
 	// answer 404 when it is nil.
 	Reports Reporter
+	// PerPhone and PerSource bound the inbound messages of one phone and
+	// of one gateway address (gateway.Source); a zero Limit is none. A
+	// message over either is dropped: no reply is sent, nothing is
+	// recorded but a STOP's opt-out, and the gateway gets its usual empty
+	// success.
+	PerPhone, PerSource ratelimit.Limit
 }
+
+// Dropped counts the inbound messages each limit refused.
+type Dropped struct{ PerPhone, PerSource uint64 }
+
+// maxPhones bounds the phones the per-phone limit remembers within its
+// refill period. When full it lets new phones through: they are real
+// phones, and the per-source limit bounds them as a whole.
+const maxPhones = 250_000
 
 // Outbox queues outbound SMS durably (package outbox).
 type Outbox interface {
@@ -66,6 +82,8 @@ type Server struct {
 	// locks serialize the messages of one phone (a retried delivery may
 	// arrive while the first is still being answered).
 	locks keylock.Locks
+
+	perPhone, perSource *ratelimit.Limiter
 }
 
 // New returns a Server for cfg. It fails when the catalog's keywords
@@ -90,7 +108,46 @@ func New(cfg Config) (*Server, error) {
 	if len(problems) > 0 {
 		return nil, fmt.Errorf("sms keywords: %s", strings.Join(problems, "; "))
 	}
-	return &Server{cfg: cfg, keywords: kw}, nil
+	return &Server{
+		cfg: cfg, keywords: kw,
+		perPhone:  ratelimit.New(ratelimit.Config{Limit: cfg.PerPhone, Max: maxPhones, OpenWhenFull: true}),
+		perSource: ratelimit.New(ratelimit.Config{Limit: cfg.PerSource, OpenWhenFull: true}),
+	}, nil
+}
+
+// stopOverLimit records the opt-out of a STOP that the limits dropped,
+// without a reply: the limits spare replies, never a citizen's opt-out.
+func (s *Server) stopOverLimit(ctx context.Context, in Inbound) {
+	kw, _, ok := s.keywords.match(asciiDigits(in.Text))
+	if !ok || kw.cmd != cmdStop {
+		return
+	}
+	if _, err := s.cfg.Prefs.UpdatePrefs(ctx, in.From, func(p *channels.Prefs) { p.OptedOut = true }); err != nil {
+		s.cfg.Log.Error("record the opt-out of a dropped sms", "gateway", in.Gateway, "id", in.ID, "phone", channels.MaskPhone(in.From), "err", err)
+		return
+	}
+	s.cfg.Log.Info("sms opt-out over the limits, recorded without a reply", "gateway", in.Gateway, "id", in.ID, "phone", channels.MaskPhone(in.From))
+}
+
+// Dropped counts the inbound messages refused by each limit so far.
+func (s *Server) Dropped() Dropped {
+	return Dropped{PerPhone: s.perPhone.Refused(), PerSource: s.perSource.Refused()}
+}
+
+// admit takes the message from the limits of its phone, then of its
+// gateway address, and logs a refusal.
+func (s *Server) admit(ctx context.Context, in Inbound, now time.Time) bool {
+	if _, ok := s.perPhone.Allow(in.From, now); !ok {
+		s.cfg.Log.Warn("sms over the phone's limit; dropped, no reply", "gateway", in.Gateway, "id", in.ID, "phone", channels.MaskPhone(in.From))
+		return false
+	}
+	if src := gateway.Source(ctx); src != "" {
+		if _, ok := s.perSource.Allow(ratelimit.ClientKey(src), now); !ok {
+			s.cfg.Log.Warn("sms over the gateway's limit; dropped, no reply", "gateway", in.Gateway, "id", in.ID, "phone", channels.MaskPhone(in.From), "source", src)
+			return false
+		}
+	}
+	return true
 }
 
 // Inbound is one SMS a citizen sent, as every gateway reduces it.
@@ -114,14 +171,20 @@ type Reply struct {
 
 // Handle answers one inbound SMS. Messages of one phone are serialized,
 // and a message delivered twice is answered once: the second delivery gets
-// the same reply and changes nothing. On failure it returns, with the
-// error, a polite reply in the citizen's language.
+// the same reply and changes nothing. A message over the limits gets an
+// empty reply (nothing is sent). On failure it returns, with the error, a
+// polite reply in the citizen's language.
 func (s *Server) Handle(ctx context.Context, in Inbound) (Reply, error) {
 	if in.From == "" {
 		return Reply{}, channels.Errorf(channels.EINVALID, "error.bad_request", "sender missing")
 	}
+	now := s.cfg.Now()
+	if !s.admit(ctx, in, now) {
+		s.stopOverLimit(ctx, in)
+		return Reply{}, nil
+	}
 	defer s.locks.Lock(in.From)()
-	d := &dialogue{Server: s, ctx: ctx, in: in, now: s.cfg.Now(), lang: locales.Default}
+	d := &dialogue{Server: s, ctx: ctx, in: in, now: now, lang: locales.Default}
 	d.in.Text = asciiDigits(in.Text) // "٢" from an Arabic keyboard chooses option 2
 	if in.ID != "" {
 		rec, err := s.cfg.Sessions.Session(ctx, d.seenKey(), d.now)

@@ -22,8 +22,10 @@ import (
 
 	"github.com/govchannels/channels"
 	"github.com/govchannels/channels/flows"
+	"github.com/govchannels/channels/gateway"
 	"github.com/govchannels/channels/keylock"
 	"github.com/govchannels/channels/locales"
+	"github.com/govchannels/channels/ratelimit"
 )
 
 // Config wires a Server.
@@ -44,6 +46,44 @@ type Config struct {
 	// Region is the default country of national phone numbers, e.g. "KE".
 	Region string
 	Now    func() time.Time // time.Now when nil
+	// Limits bound the dials and hops of one phone and of one gateway
+	// address (gateway.Source); what is over them ends politely and
+	// touches no session.
+	Limits Limits
+}
+
+// Limits are the rate limits of inbound USSD; a zero Limit is none. A
+// dial (a session we do not know) counts as a hop and as a dial.
+type Limits struct {
+	DialsPerPhone, HopsPerPhone   ratelimit.Limit
+	DialsPerSource, HopsPerSource ratelimit.Limit
+}
+
+// Dropped counts the hops each limit refused since the Server started.
+type Dropped struct {
+	DialsPerPhone, HopsPerPhone   uint64
+	DialsPerSource, HopsPerSource uint64
+}
+
+// limiters are the Limits at work. Every key is a real phone or a gateway
+// that authenticated, which the per-source limits bound as a whole: when
+// full, they let new keys through rather than refuse citizens.
+type limiters struct {
+	dialsPhone, hopsPhone, dialsSource, hopsSource *ratelimit.Limiter
+}
+
+// maxPhones bounds the phones a per-phone limit remembers, within its
+// refill period: 46 MB each when full (measured).
+const maxPhones = 250_000
+
+func newLimiters(l Limits) limiters {
+	phones := func(l ratelimit.Limit) *ratelimit.Limiter {
+		return ratelimit.New(ratelimit.Config{Limit: l, Max: maxPhones, OpenWhenFull: true})
+	}
+	sources := func(l ratelimit.Limit) *ratelimit.Limiter {
+		return ratelimit.New(ratelimit.Config{Limit: l, OpenWhenFull: true})
+	}
+	return limiters{phones(l.DialsPerPhone), phones(l.HopsPerPhone), sources(l.DialsPerSource), sources(l.HopsPerSource)}
 }
 
 // Server answers USSD hops synchronously.
@@ -51,7 +91,8 @@ type Server struct {
 	cfg Config
 	// locks serialize the hops of one session (a gateway may send the
 	// dial twice at once).
-	locks keylock.Locks
+	locks  keylock.Locks
+	limits limiters
 }
 
 // New returns a Server for cfg.
@@ -69,7 +110,15 @@ func New(cfg Config) *Server {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Server{cfg: cfg}
+	return &Server{cfg: cfg, limits: newLimiters(cfg.Limits)}
+}
+
+// Dropped counts the hops refused by each limit so far.
+func (s *Server) Dropped() Dropped {
+	return Dropped{
+		DialsPerPhone: s.limits.dialsPhone.Refused(), HopsPerPhone: s.limits.hopsPhone.Refused(),
+		DialsPerSource: s.limits.dialsSource.Refused(), HopsPerSource: s.limits.hopsSource.Refused(),
+	}
 }
 
 // Request is one hop of a USSD session, as every dialect reduces it.
@@ -98,6 +147,9 @@ func (s *Server) Handle(ctx context.Context, req Request) (Reply, error) {
 	if req.SessionID == "" || req.Phone == "" {
 		return h.fail(channels.Errorf(channels.EINVALID, "error.bad_request", "session id or phone missing"))
 	}
+	if !h.admit("hop", s.limits.hopsPhone, s.limits.hopsSource) {
+		return h.limited()
+	}
 	defer s.locks.Lock(req.SessionID)()
 	if s.cfg.Log.Enabled(ctx, slog.LevelDebug) {
 		s.cfg.Log.Debug("ussd hop", h.attrs()...)
@@ -107,6 +159,9 @@ func (s *Server) Handle(ctx context.Context, req Request) (Reply, error) {
 	case err != nil:
 		return h.fail(err)
 	case !ok:
+		if !h.admit("dial", s.limits.dialsPhone, s.limits.dialsSource) {
+			return h.limited()
+		}
 		return h.dial()
 	}
 	if h.ed.final() {
@@ -139,6 +194,32 @@ type hop struct {
 
 	sess *channels.Session
 	ed   edge
+}
+
+// admit takes the hop from the limits of its phone, then of its gateway
+// address (none when the request did not come through package gateway),
+// and logs a refusal.
+func (h *hop) admit(what string, perPhone, perSource *ratelimit.Limiter) bool {
+	if _, ok := perPhone.Allow(h.req.Phone, h.now); !ok {
+		h.cfg.Log.Warn("ussd "+what+" over the phone's limit; dropped", h.attrs()...)
+		return false
+	}
+	if src := gateway.Source(h.ctx); src != "" {
+		if _, ok := perSource.Allow(ratelimit.ClientKey(src), h.now); !ok {
+			h.cfg.Log.Warn("ussd "+what+" over the gateway's limit; dropped", h.attrs("source", src)...)
+			return false
+		}
+	}
+	return true
+}
+
+// limited ends a hop over a limit politely, in the phone's language,
+// and touches no session.
+func (h *hop) limited() (Reply, error) {
+	if _, err := h.prefLang(); err != nil {
+		h.cfg.Log.Error("read preferences", h.attrs("err", err)...)
+	}
+	return Reply{Text: h.cfg.Bundle.Text(h.lang, channels.Msg("error.busy")), End: true}, nil
 }
 
 // load reads the request's session; false when there is none to continue

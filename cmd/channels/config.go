@@ -13,6 +13,10 @@ import (
 	"time"
 
 	"github.com/nyaruka/phonenumbers"
+
+	"github.com/govchannels/channels/gateway"
+	"github.com/govchannels/channels/ratelimit"
+	"github.com/govchannels/channels/ussd"
 )
 
 // config is everything a deployment can set. Each field has a flag and an
@@ -56,6 +60,21 @@ type config struct {
 	KannelFrom     string
 	KannelSecret   string // secret: the "secret" parameter of Kannel's calls to us
 	KannelRate     float64
+	KannelUSSD     bool   // USSD over Kannel (SMPP): mounts /ussd/kannel
+	KannelAllow    string // addresses Kannel calls from; with the secret, both are required
+	kannelAllow    []netip.Prefix
+
+	// ATSecret and ATAllow are how an Africa's Talking gateway proves
+	// itself; with neither, /ussd/at takes loopback callers only.
+	ATSecret string // secret
+	ATAllow  string
+	atAllow  []netip.Prefix
+
+	// The limits of inbound USSD and SMS, as "N/DURATION" or "off".
+	USSDDialsPerPhone, USSDHopsPerPhone, USSDDialsPerSource, USSDHopsPerSource string
+	SMSPerPhone, SMSPerSource                                                  string
+	ussdLimits                                                                 ussd.Limits
+	smsPerPhone, smsPerSource                                                  ratelimit.Limit
 
 	SMSSender  string // "twilio" or "kannel": which gateway sends when both are set
 	SMSIdle    time.Duration
@@ -76,7 +95,7 @@ type config struct {
 
 // secretFlags are the flags whose value may come from the file named by
 // their variable with _FILE appended.
-var secretFlags = []string{"twilio-auth-token", "kannel-password", "kannel-secret", "database-url"}
+var secretFlags = []string{"twilio-auth-token", "kannel-password", "kannel-secret", "at-secret", "database-url"}
 
 // envNames maps each flag to the environment variable that sets it.
 var envNames = map[string]string{
@@ -106,6 +125,16 @@ var envNames = map[string]string{
 	"kannel-from":              "CHANNELS_KANNEL_FROM",
 	"kannel-secret":            "CHANNELS_KANNEL_SECRET",
 	"kannel-rate":              "CHANNELS_KANNEL_RATE",
+	"kannel-ussd":              "CHANNELS_KANNEL_USSD",
+	"kannel-allow":             "CHANNELS_KANNEL_ALLOW",
+	"at-secret":                "CHANNELS_AT_SECRET",
+	"at-allow":                 "CHANNELS_AT_ALLOW",
+	"ussd-dials-per-phone":     "CHANNELS_USSD_DIALS_PER_PHONE",
+	"ussd-hops-per-phone":      "CHANNELS_USSD_HOPS_PER_PHONE",
+	"ussd-dials-per-source":    "CHANNELS_USSD_DIALS_PER_SOURCE",
+	"ussd-hops-per-source":     "CHANNELS_USSD_HOPS_PER_SOURCE",
+	"sms-per-phone":            "CHANNELS_SMS_PER_PHONE",
+	"sms-per-source":           "CHANNELS_SMS_PER_SOURCE",
 	"sms-sender":               "CHANNELS_SMS_SENDER",
 	"sms-idle":                 "CHANNELS_SMS_IDLE",
 	"sms-replies":              "CHANNELS_SMS_REPLIES",
@@ -143,8 +172,18 @@ func (c *config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.KannelUser, "kannel-user", "", "Kannel sendsms-user username")
 	fs.StringVar(&c.KannelPassword, "kannel-password", "", "Kannel sendsms-user password")
 	fs.StringVar(&c.KannelFrom, "kannel-from", "", "sender (short code) of messages sent through Kannel")
-	fs.StringVar(&c.KannelSecret, "kannel-secret", "", "shared secret Kannel adds to its get-url and dlr-url calls as secret=...")
+	fs.StringVar(&c.KannelSecret, "kannel-secret", "", "shared secret (16+ letters and digits) Kannel adds to its get-url and dlr-url calls as secret=...; required by every Kannel route")
 	fs.Float64Var(&c.KannelRate, "kannel-rate", 10, "messages per second sent through Kannel")
+	fs.BoolVar(&c.KannelUSSD, "kannel-ussd", false, "serve USSD over Kannel (SMPP) at /ussd/kannel; needs kannel-secret")
+	fs.StringVar(&c.KannelAllow, "kannel-allow", "", "comma-separated IPs or CIDRs Kannel calls from; with kannel-secret, both are required")
+	fs.StringVar(&c.ATSecret, "at-secret", "", "secret (16+ letters and digits) in the Africa's Talking callback URL, /ussd/at/SECRET; with neither this nor at-allow, loopback callers only")
+	fs.StringVar(&c.ATAllow, "at-allow", "", "comma-separated IPs or CIDRs Africa's Talking calls from; with at-secret, both are required")
+	fs.StringVar(&c.USSDDialsPerPhone, "ussd-dials-per-phone", "10/15m", "USSD sessions one phone may open, N/DURATION or off")
+	fs.StringVar(&c.USSDHopsPerPhone, "ussd-hops-per-phone", "100/5m", "USSD hops of one phone, N/DURATION or off")
+	fs.StringVar(&c.USSDDialsPerSource, "ussd-dials-per-source", "1000/1s", "USSD sessions one gateway address may open, N/DURATION or off")
+	fs.StringVar(&c.USSDHopsPerSource, "ussd-hops-per-source", "5000/1s", "USSD hops of one gateway address, N/DURATION or off")
+	fs.StringVar(&c.SMSPerPhone, "sms-per-phone", "20/1h", "inbound SMS of one phone that get a reply, N/DURATION or off")
+	fs.StringVar(&c.SMSPerSource, "sms-per-source", "200/1s", "inbound SMS of one gateway address, N/DURATION or off")
 	fs.StringVar(&c.SMSSender, "sms-sender", "", "twilio or kannel: the gateway that sends, when both are configured")
 	fs.DurationVar(&c.SMSIdle, "sms-idle", 12*time.Hour, "how long an SMS dialogue waits for the next reply")
 	fs.StringVar(&c.SMSReplies, "sms-replies", "inline", "inline (in the gateway's response) or outbox (queued, rate-limited, reported)")
@@ -227,6 +266,7 @@ func (c *config) validate() error {
 		}
 	}
 	problems = append(problems, c.validateSMS()...)
+	problems = append(problems, c.validateGateways()...)
 	if c.FirebaseProject == "" && (c.FirebaseCredentials != "" || c.FCMEndpoint != "") {
 		problems = append(problems, "firebase-credentials and fcm-endpoint need firebase-project")
 	}
@@ -297,9 +337,6 @@ func (c *config) validateSMS() []string {
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			problems = append(problems, fmt.Sprintf("kannel-sendsms %q is not an http URL", c.KannelSendSMS))
 		}
-		if c.KannelSecret != "" && (len(c.KannelSecret) < 16 || !alphanumeric(c.KannelSecret)) {
-			problems = append(problems, "kannel-secret must be at least 16 letters and digits (Kannel expands %-escapes and other signs in its URLs)")
-		}
 		if c.KannelUser == "" || c.KannelPassword == "" {
 			problems = append(problems, "Kannel needs kannel-user and kannel-password (a sendsms-user of smsbox)")
 		}
@@ -326,6 +363,51 @@ func (c *config) validateSMS() []string {
 	}
 	if c.SMSReplies != "inline" && c.SMSReplies != "outbox" {
 		problems = append(problems, fmt.Sprintf("sms-replies %q must be inline or outbox", c.SMSReplies))
+	}
+	return problems
+}
+
+// validateGateways checks how the inbound gateways prove themselves and
+// the limits of what they bring.
+func (c *config) validateGateways() []string {
+	var problems []string
+	var err error
+	if c.atAllow, err = gateway.ParseAllow(c.ATAllow); err != nil {
+		problems = append(problems, "at-allow: "+err.Error())
+	}
+	if c.kannelAllow, err = gateway.ParseAllow(c.KannelAllow); err != nil {
+		problems = append(problems, "kannel-allow: "+err.Error())
+	}
+	if c.ATSecret != "" && (len(c.ATSecret) < 16 || !alphanumeric(c.ATSecret)) {
+		problems = append(problems, "at-secret must be at least 16 letters and digits (it goes in a URL)")
+	}
+	if c.KannelSecret != "" && (len(c.KannelSecret) < 16 || !alphanumeric(c.KannelSecret)) {
+		problems = append(problems, "kannel-secret must be at least 16 letters and digits (Kannel expands %-escapes and other signs in its URLs)")
+	}
+	switch {
+	case c.kannel() && c.KannelSecret == "":
+		problems = append(problems, "SMS over Kannel (kannel-sendsms) needs kannel-secret, which Kannel adds to its get-url and dlr-url calls")
+	case c.KannelUSSD && c.KannelSecret == "":
+		problems = append(problems, "USSD over Kannel (kannel-ussd) needs kannel-secret, which Kannel adds to its get-url calls")
+	case !c.kannel() && !c.KannelUSSD && (c.KannelSecret != "" || c.KannelAllow != ""):
+		problems = append(problems, "kannel-secret or kannel-allow is set but no Kannel route is on: set kannel-sendsms (SMS) or kannel-ussd (USSD)")
+	}
+	limits := []struct {
+		name string
+		s    string
+		to   *ratelimit.Limit
+	}{
+		{"ussd-dials-per-phone", c.USSDDialsPerPhone, &c.ussdLimits.DialsPerPhone},
+		{"ussd-hops-per-phone", c.USSDHopsPerPhone, &c.ussdLimits.HopsPerPhone},
+		{"ussd-dials-per-source", c.USSDDialsPerSource, &c.ussdLimits.DialsPerSource},
+		{"ussd-hops-per-source", c.USSDHopsPerSource, &c.ussdLimits.HopsPerSource},
+		{"sms-per-phone", c.SMSPerPhone, &c.smsPerPhone},
+		{"sms-per-source", c.SMSPerSource, &c.smsPerSource},
+	}
+	for _, l := range limits {
+		if *l.to, err = ratelimit.Parse(l.s); err != nil {
+			problems = append(problems, l.name+": "+err.Error())
+		}
 	}
 	return problems
 }

@@ -19,6 +19,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/govchannels/channels/ratelimit"
 )
 
 // binary is the channels command built once for the tests that run it as a
@@ -227,7 +229,7 @@ func TestServeRefusesLockedDataFile(t *testing.T) {
 
 var (
 	twilioArgs = []string{"-twilio-account-sid", "AC" + strings.Repeat("0", 32), "-twilio-auth-token", "tok", "-twilio-from", "+15005550006", "-public-url", "https://sms.gov.example"}
-	kannelArgs = []string{"-kannel-sendsms", "http://127.0.0.1:13013/cgi-bin/sendsms", "-kannel-user", "channels", "-kannel-password", "pw"}
+	kannelArgs = []string{"-kannel-sendsms", "http://127.0.0.1:13013/cgi-bin/sendsms", "-kannel-user", "channels", "-kannel-password", "pw", "-kannel-secret", testKannelSecret}
 )
 
 // secretFile writes a secret to a file of its own and returns its path.
@@ -281,6 +283,25 @@ func TestConfig(t *testing.T) {
 		{"idle in seconds", nil, []string{"-sms-idle", "30s"}, "sms-idle must be at least a minute", nil},
 		{"replies", nil, []string{"-sms-replies", "carrier-pigeon"}, "inline or outbox", nil},
 		{"zero rate", nil, []string{"-kannel-rate", "0"}, "kannel-rate 0", nil},
+		{"kannel without secret", nil, kannelArgs[:6], "SMS over Kannel (kannel-sendsms) needs kannel-secret", nil},
+		{"kannel ussd", nil, []string{"-kannel-ussd", "-kannel-secret", testKannelSecret, "-kannel-allow", "10.0.0.5"}, "", func(c config) bool {
+			return c.KannelUSSD && !c.kannel() && len(c.kannelAllow) == 1 && c.kannelAllow[0].String() == "10.0.0.5/32"
+		}},
+		{"kannel ussd without secret", map[string]string{"CHANNELS_KANNEL_USSD": "true"}, nil, "USSD over Kannel (kannel-ussd) needs kannel-secret", nil},
+		{"kannel secret without a route", nil, []string{"-kannel-secret", testKannelSecret}, "no Kannel route is on", nil},
+		{"kannel allow without a route", nil, []string{"-kannel-allow", "10.0.0.0/8"}, "no Kannel route is on", nil},
+		{"kannel bad allow", nil, append(slices.Clone(kannelArgs), "-kannel-allow", "10.0.0.0/8,kannel.local"), `kannel-allow: "kannel.local" is not an IP address or CIDR`, nil},
+		{"at secret and allow", map[string]string{"CHANNELS_AT_SECRET_FILE": secretFile(t, "atSecretFromAFile1\n")}, []string{"-at-allow", "196.201.214.0/24, 196.201.215.7"}, "", func(c config) bool {
+			return c.ATSecret == "atSecretFromAFile1" && len(c.atAllow) == 2
+		}},
+		{"at weak secret", nil, []string{"-at-secret", "short"}, "at-secret must be", nil},
+		{"at bad allow", nil, []string{"-at-allow", "196.201.214.0/33"}, `at-allow: "196.201.214.0/33" is not`, nil},
+		{"default limits", nil, nil, "", func(c config) bool {
+			return c.smsPerPhone == ratelimit.Per(20, time.Hour) && c.ussdLimits.DialsPerPhone == ratelimit.Per(10, 15*time.Minute) &&
+				c.ussdLimits.HopsPerSource == ratelimit.Per(5000, time.Second)
+		}},
+		{"a limit off", nil, []string{"-sms-per-source", "off"}, "", func(c config) bool { return c.smsPerSource.Off() }},
+		{"bad limit", nil, []string{"-sms-per-phone", "20 an hour"}, `sms-per-phone: "20 an hour" is not N/DURATION`, nil},
 		{"trusted proxies", nil, []string{"-trusted-proxies", "10.0.0.0/8, 192.168.1.1"}, "", func(c config) bool { return len(c.proxies()) == 2 }},
 		{"bad proxy", nil, []string{"-trusted-proxies", "10.0.0.0/8,proxy.local"}, `"proxy.local" is not an IP`, nil},
 	}

@@ -25,6 +25,7 @@ import (
 	"github.com/govchannels/channels/app"
 	"github.com/govchannels/channels/auth"
 	"github.com/govchannels/channels/flows"
+	"github.com/govchannels/channels/gateway"
 	"github.com/govchannels/channels/kannel"
 	"github.com/govchannels/channels/kiosk"
 	"github.com/govchannels/channels/locales"
@@ -113,12 +114,8 @@ func newServer(cfg config, log *slog.Logger) (_ *server, err error) {
 		ResumeWindow: cfg.ResumeWindow,
 		Region:       cfg.Region,
 	}
-	ussd.New(ucfg).RegisterAT(router, "/ussd/at")
-	// Kannel carries a page in one SMS of its sms-length, 160 GSM-7
-	// characters by default, and cuts what is longer.
-	ucfg.Layout.MaxChars = min(cfg.USSDPage, 160)
-	ussd.New(ucfg).RegisterKannel(router, "/ussd/kannel", cfg.KannelSecret)
-	s.routes = append(s.routes, "USSD: Africa's Talking POST /ussd/at, Kannel (SMPP) /ussd/kannel")
+	ucfg.Limits = cfg.ussdLimits
+	s.mountUSSD(ucfg)
 
 	sender, err := newSender(cfg)
 	if err != nil {
@@ -204,6 +201,44 @@ func newServer(cfg config, log *slog.Logger) (_ *server, err error) {
 	return s, nil
 }
 
+// mountUSSD mounts the USSD dialects, each behind the proof its gateway
+// gives (package gateway): Africa's Talking always, from loopback only
+// while it has no secret or allowed addresses (and the log says so), and
+// Kannel when kannel-ussd turns it on.
+func (s *server) mountUSSD(ucfg ussd.Config) {
+	cfg := s.cfg
+	at := ussd.New(ucfg)
+	atGate := gateway.Config{Name: "africastalking", Secret: cfg.ATSecret, Allow: cfg.atAllow, Phone: ussd.ATPhone, Refuse: at.RefuseAT, Log: s.log}
+	g := s.router.Group("/ussd/at", gateway.New(atGate))
+	at.RegisterAT(g, "")
+	switch {
+	case atGate.LoopbackOnly():
+		s.log.Warn("USSD over Africa's Talking accepts LOOPBACK callers only: no at-secret or at-allow is configured")
+		s.routes = append(s.routes, "USSD: Africa's Talking POST /ussd/at, LOOPBACK CALLERS ONLY (set -at-secret or -at-allow)")
+	case cfg.ATSecret != "":
+		at.RegisterAT(g, "/:secret")
+		s.routes = append(s.routes, "USSD: Africa's Talking POST /ussd/at/SECRET (or ?secret=, or Basic)")
+	default:
+		s.routes = append(s.routes, "USSD: Africa's Talking POST /ussd/at, from at-allow addresses")
+	}
+	if !cfg.KannelUSSD {
+		s.routes = append(s.routes, "USSD over Kannel: off (set -kannel-ussd and -kannel-secret)")
+		return
+	}
+	// Kannel carries a page in one SMS of its sms-length, 160 GSM-7
+	// characters by default, and cuts what is longer.
+	ucfg.Layout.MaxChars = min(cfg.USSDPage, 160)
+	kn := ussd.New(ucfg)
+	g = s.router.Group("/ussd/kannel", gateway.New(gateway.Config{
+		Name: "kannel-ussd", Secret: cfg.KannelSecret, Allow: cfg.kannelAllow, Phone: queryFrom, Refuse: kn.RefuseKannel, Log: s.log,
+	}))
+	kn.RegisterKannel(g, "", cfg.KannelSecret)
+	s.routes = append(s.routes, "USSD: Kannel (SMPP) GET /ussd/kannel")
+}
+
+// queryFrom is the phone a Kannel call claims, for the log of a refusal.
+func queryFrom(r *http.Request) string { return r.URL.Query().Get("from") }
+
 // mountSMS mounts the SMS edges of the configured gateways, or says in the
 // log and the banner that SMS is off.
 func (s *server) mountSMS(host flows.Host) error {
@@ -215,7 +250,7 @@ func (s *server) mountSMS(host flows.Host) error {
 	}
 	scfg := sms.Config{
 		Engine: s.engine, Host: host, Sessions: s.db, Prefs: s.db, Bundle: s.bundle, Log: s.log,
-		IdleWindow: cfg.SMSIdle, Reports: s.box,
+		IdleWindow: cfg.SMSIdle, Reports: s.box, PerPhone: cfg.smsPerPhone, PerSource: cfg.smsPerSource,
 	}
 	if cfg.SMSReplies == "outbox" {
 		scfg.Replies = s.box
@@ -229,7 +264,10 @@ func (s *server) mountSMS(host flows.Host) error {
 		s.routes = append(s.routes, "SMS: Twilio webhook POST /sms/twilio, status callback /sms/twilio/status")
 	}
 	if cfg.kannel() {
-		sms.NewKannel(srv, sms.KannelConfig{Secret: cfg.KannelSecret, Region: cfg.Region}).Register(s.router, "/sms/kannel")
+		g := s.router.Group("/sms/kannel", gateway.New(gateway.Config{
+			Name: "kannel-sms", Secret: cfg.KannelSecret, Allow: cfg.kannelAllow, Phone: queryFrom, Log: s.log,
+		}))
+		sms.NewKannel(srv, sms.KannelConfig{Secret: cfg.KannelSecret, Region: cfg.Region}).Register(g, "")
 		s.routes = append(s.routes, "SMS: Kannel get-url /sms/kannel, dlr-url /sms/kannel/dlr")
 	}
 	s.log.Info("SMS is on", "sender", cfg.sender(), "replies", cfg.SMSReplies)
