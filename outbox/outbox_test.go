@@ -137,7 +137,7 @@ func (f *fixture) step(t *testing.T) {
 		ms = append(ms, due...)
 	}
 	for _, m := range ms {
-		if !f.box.claim(m.Key) {
+		if !f.box.claim(m) {
 			t.Fatalf("%s is claimed outside Run", m.Key)
 		}
 		f.box.process(ctx, m.Key)
