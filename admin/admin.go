@@ -68,14 +68,17 @@ type Operations interface {
 
 	OperatorOperations
 	AuditOperations
+	OutboxOperations
 }
 
 // Store is what the operations keep: agencies and their keys, operators,
-// and the audit log their changes are recorded in.
+// the audit log their changes are recorded in, and the outbox whose failed
+// messages they send again.
 type Store interface {
 	channels.AgencyStore
 	channels.OperatorStore
 	channels.AuditLog
+	channels.OutboxStore
 }
 
 // Key is what may be shown of an API key: never its secret or hash.
