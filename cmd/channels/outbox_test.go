@@ -12,12 +12,14 @@ import (
 	"github.com/govchannels/channels"
 	"github.com/govchannels/channels/admin"
 	"github.com/govchannels/channels/agency"
+	"github.com/govchannels/channels/peertest"
 	"github.com/govchannels/channels/store/bolt"
+	"github.com/govchannels/channels/store/postgres"
 )
 
 // putFailed stores a failed webhook, a failed one-time code and a parked
 // event in db.
-func putFailed(t *testing.T, db *bolt.DB) {
+func putFailed(t *testing.T, db channels.OutboxStore) {
 	t.Helper()
 	now := time.Now().UTC()
 	for _, m := range []*channels.Outbound{
@@ -142,6 +144,31 @@ func TestOutboxCommandsThroughTheSocket(t *testing.T) {
 	code, _, errOut := runCmd(t, "", "outbox", "failed", "-data", data)
 	if code != 0 || !strings.Contains(errOut, "through the admin socket "+admin.SocketPath(data)) {
 		t.Fatalf("failed did not go through the socket: %d %s", code, errOut)
+	}
+	checkOutboxCommands(t, data, func(key string) channels.OutboundStatus {
+		m, err := db.Outbound(t.Context(), key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m.Status
+	})
+}
+
+// TestOutboxCommandsOnTheDatabase runs them with no server on a real
+// PostgreSQL database, named by the environment as serve takes it.
+func TestOutboxCommandsOnTheDatabase(t *testing.T) {
+	t.Setenv(envAdminSocket, "")
+	url := peertest.StartPostgres(t).Database(t)
+	db, err := postgres.Open(t.Context(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	putFailed(t, db)
+	t.Setenv("CHANNELS_DATABASE_URL", url)
+	data := filepath.Join(t.TempDir(), "unused.db")
+	if code, _, errOut := runCmd(t, "", "outbox", "failed", "-data", data); code != 0 || !strings.Contains(errOut, "on the database") {
+		t.Fatalf("failed did not go to the database: %d %s", code, errOut)
 	}
 	checkOutboxCommands(t, data, func(key string) channels.OutboundStatus {
 		m, err := db.Outbound(t.Context(), key)
