@@ -40,6 +40,11 @@ const (
 	KindSMS     = ""        // an SMS to a phone (the zero value: the first kind)
 	KindPush    = "push"    // a push notice to every device of a phone
 	KindWebhook = "webhook" // a signed POST to an agency's webhook
+	// KindEvent is a case event the notifier could not handle at once,
+	// kept in the outbox to be tried again and, when its attempts run
+	// out, failed where an operator sees it: To is the case's reference,
+	// Data["seq"] the event's sequence number. No gateway sends it.
+	KindEvent = "event"
 )
 
 // Outbound is one message to send: an SMS, a push notice or an agency
@@ -90,8 +95,20 @@ type OutboxStore interface {
 	// OutboundSending (an attempt interrupted by a crash) first, then the
 	// queued ones whose NextAttempt is at or before now, earliest first.
 	// Each kind is read on its own, so that a backlog of one (SMS paced
-	// at one a second) never hides the others.
-	DueOutbound(ctx context.Context, kind string, now time.Time, limit int) ([]*Outbound, error)
+	// at one a second) never hides the others. Messages whose To is among
+	// skip are left out, so that the backlog of a recipient who holds as
+	// many attempts as it may (an agency whose webhook hangs) never hides
+	// the others'.
+	DueOutbound(ctx context.Context, kind string, now time.Time, limit int, skip ...string) ([]*Outbound, error)
+	// FailedOutbound returns up to limit failed messages of kind, by key,
+	// those whose key sorts after after ("" for the first page).
+	FailedOutbound(ctx context.Context, kind, after string, limit int) ([]*Outbound, error)
+	// RequeueOutbound puts the failed message with key back in the queue
+	// as if new (no attempts, no sender, provider ID or reason), due at
+	// now, and returns it as stored: ENOTFOUND if there is none, ECONFLICT
+	// when it is not failed. It does not look at what the message is:
+	// whoever calls it decides that it may be sent again.
+	RequeueOutbound(ctx context.Context, key string, now time.Time) (*Outbound, error)
 	// UpdateOutbound replaces the stored message with m.Key durably;
 	// ENOTFOUND if there is none.
 	UpdateOutbound(ctx context.Context, m *Outbound) error

@@ -5,12 +5,14 @@
 // their operations on kiosk operators' accounts (adding one with a random
 // password, disabling, enabling, resetting the password), each recorded in
 // the audit log, and the auditor's reading and verifying of that log, which
-// no operation can change.
+// no operation can change. Last, the listing of the outbox's failed
+// messages and parked case events, one of which can be queued again (never
+// a one-time code).
 //
 // A running server holds the bbolt file's lock, so the same operations are
 // also served as JSON over a Unix socket (Server, Listen) that a Client
 // reaches: `channels agency ...` (and `channels operator`, `channels
-// audit`) goes through the socket when a server answers on it and opens
+// audit`, `channels outbox`) goes through the socket when a server answers on it and opens
 // the file directly otherwise, and both ways run the same *Admin methods
 // (see Operations).
 package admin
@@ -68,14 +70,17 @@ type Operations interface {
 
 	OperatorOperations
 	AuditOperations
+	OutboxOperations
 }
 
 // Store is what the operations keep: agencies and their keys, operators,
-// and the audit log their changes are recorded in.
+// the audit log their changes are recorded in, and the outbox whose failed
+// messages they send again.
 type Store interface {
 	channels.AgencyStore
 	channels.OperatorStore
 	channels.AuditLog
+	channels.OutboxStore
 }
 
 // Key is what may be shown of an API key: never its secret or hash.

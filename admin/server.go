@@ -33,6 +33,8 @@ const maxBody = 16 << 10
 //	POST /v1/operators/{id}/reset-password → OperatorPassword
 //	GET  /v1/audit?actor=&citizen=&action=&since=&until=&after=&limit= → [channels.AuditEntry]
 //	GET  /v1/audit/verify             → {"entries", "problem"}
+//	GET  /v1/outbox/failed?kind=&after=&limit= → [FailedMessage]
+//	POST /v1/outbox/retry             {"key"} → FailedMessage
 //
 // Nothing writes to the audit log but the operations it records: any other
 // method on /v1/audit is 405, any other path under it 404.
@@ -95,6 +97,8 @@ func NewServer(ops *Admin, log *slog.Logger) *Server {
 	s.mux.HandleFunc("POST /v1/operators/{id}/reset-password", s.handle(s.resetPassword))
 	s.mux.HandleFunc("GET /v1/audit", s.handle(s.auditEntries))
 	s.mux.HandleFunc("GET /v1/audit/verify", s.handle(s.verifyAudit))
+	s.mux.HandleFunc("GET /v1/outbox/failed", s.handle(s.failedMessages))
+	s.mux.HandleFunc("POST /v1/outbox/retry", s.handle(s.retryMessage))
 	return s
 }
 

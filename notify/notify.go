@@ -7,12 +7,19 @@
 // SMS otherwise). It sends nothing itself: the messages go into the
 // durable outbox under keys derived from the event, so an event handled
 // again after a crash queues nothing twice.
+//
+// An event it cannot handle (the store failing, a case it cannot read)
+// holds up no other: it is kept in the outbox as a message of kind
+// channels.KindEvent, tried again with backoff, and after MaxAttempts
+// failed (parked) where `channels outbox failed` lists it and `channels
+// outbox retry` gives it fresh attempts.
 package notify
 
 import (
 	"context"
 	"fmt"
 	"log/slog"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -33,6 +40,7 @@ type Store interface {
 	channels.PrefStore
 	channels.DeviceStore
 	channels.AgencyStore
+	channels.OutboxStore // where the events it could not handle wait
 }
 
 // Outbox queues outbound messages durably (outbox.Outbox does).
@@ -64,8 +72,15 @@ type Config struct {
 	// zero.
 	Poll  time.Duration
 	Batch int
-	Log   *slog.Logger     // discarded when nil
-	Now   func() time.Time // time.Now when nil
+	// MaxAttempts is how many times an event is tried before it is
+	// parked; 6 when zero. Backoff is the wait after its first failure,
+	// doubled after each next one up to MaxBackoff; 2s and 10min when
+	// zero (with the defaults, an event is parked about a minute after
+	// it first failed).
+	MaxAttempts         int
+	Backoff, MaxBackoff time.Duration
+	Log                 *slog.Logger     // discarded when nil
+	Now                 func() time.Time // time.Now when nil
 }
 
 // Notifier follows the case log. Run it in one process per store.
@@ -97,6 +112,15 @@ func New(cfg Config) *Notifier {
 	if cfg.Batch <= 0 {
 		cfg.Batch = 100
 	}
+	if cfg.MaxAttempts <= 0 {
+		cfg.MaxAttempts = 6
+	}
+	if cfg.Backoff <= 0 {
+		cfg.Backoff = 2 * time.Second
+	}
+	if cfg.MaxBackoff <= 0 {
+		cfg.MaxBackoff = 10 * time.Minute
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -116,8 +140,8 @@ func (n *Notifier) Wake() {
 }
 
 // Run handles events until ctx ends, then returns nil. An event it cannot
-// handle (the store failing) stops the pass and is tried again at the
-// next, so events are handled in order and none is skipped.
+// handle is set aside to be tried again (see Pass), so that the events
+// after it go on.
 func (n *Notifier) Run(ctx context.Context) error {
 	poll := time.NewTimer(n.cfg.Poll)
 	defer poll.Stop()
@@ -143,8 +167,22 @@ func (n *Notifier) Run(ctx context.Context) error {
 }
 
 // Pass handles the events after the cursor, up to Batch of them, and
-// moves the cursor past those handled. It returns how many it handled.
+// moves the cursor past those handled. An event that fails is set aside
+// in the outbox as a message of kind KindEvent, due again after Backoff,
+// and counts as handled; only when even that cannot be stored does the
+// pass stop there, to try it again at the next. Pass then tries the
+// events set aside that are due. It returns how many events after the
+// cursor it handled.
 func (n *Notifier) Pass(ctx context.Context) (int, error) {
+	handled, err := n.follow(ctx)
+	if rerr := n.retry(ctx); rerr != nil && err == nil {
+		err = rerr
+	}
+	return handled, err
+}
+
+// follow handles the events after the cursor.
+func (n *Notifier) follow(ctx context.Context) (int, error) {
 	after, err := n.cfg.Store.Cursor(ctx, CursorName)
 	if err != nil {
 		return 0, fmt.Errorf("notify: read cursor: %w", err)
@@ -156,9 +194,10 @@ func (n *Notifier) Pass(ctx context.Context) (int, error) {
 	handled := 0
 	var failed error
 	for _, e := range events {
-		if failed = n.handle(ctx, e); failed != nil {
-			failed = fmt.Errorf("notify: event %d of case %s: %w", e.Seq, e.Ref, failed)
-			break
+		if err := n.handle(ctx, e); err != nil {
+			if failed = n.setAside(ctx, e, err); failed != nil {
+				break
+			}
 		}
 		handled++
 	}
@@ -169,6 +208,106 @@ func (n *Notifier) Pass(ctx context.Context) (int, error) {
 		}
 	}
 	return handled, failed
+}
+
+// eventKey is the outbox key of event seq set aside.
+func eventKey(seq uint64) string { return "event/" + strconv.FormatUint(seq, 10) }
+
+// setAside keeps event e, which failed with err, in the outbox to be tried
+// again (or parks it at once when only one attempt is allowed). It returns
+// an error only when that cannot be stored.
+func (n *Notifier) setAside(ctx context.Context, e channels.CaseEvent, err error) error {
+	now := n.cfg.Now()
+	m := &channels.Outbound{
+		Key: eventKey(e.Seq), Kind: channels.KindEvent, To: e.Ref,
+		Data:    map[string]string{"seq": strconv.FormatUint(e.Seq, 10)},
+		Purpose: channels.PurposeEvent, Status: channels.OutboundQueued, CreatedAt: now,
+	}
+	n.failed(m, err, now)
+	if serr := n.cfg.Store.Enqueue(ctx, m); serr != nil {
+		return fmt.Errorf("notify: event %d of case %s failed (%v) and cannot be set aside: %w", e.Seq, e.Ref, err, serr)
+	}
+	return nil
+}
+
+// failed records on m, the event it stands for having failed with err at
+// now, one more attempt: queued again after the backoff, or failed (parked)
+// once its attempts are spent. It logs either.
+func (n *Notifier) failed(m *channels.Outbound, err error, now time.Time) {
+	m.Attempts++
+	m.Reason, m.UpdatedAt = reason(err), now
+	attrs := []any{"ref", m.To, "event", m.Data["seq"], "attempts", m.Attempts, "err", m.Reason}
+	if m.Attempts >= n.cfg.MaxAttempts {
+		m.Status = channels.OutboundFailed
+		n.log.Error("notify: event parked after its last attempt; see channels outbox failed -kind event", attrs...)
+		return
+	}
+	m.Status, m.NextAttempt = channels.OutboundQueued, now.Add(n.backoff(m.Attempts))
+	n.log.Warn("notify: event failed, will retry", append(attrs, "next_attempt", m.NextAttempt)...)
+}
+
+// backoff is the wait after attempt number attempts (1 for the first).
+func (n *Notifier) backoff(attempts int) time.Duration {
+	d := n.cfg.Backoff
+	for i := 1; i < attempts && d < n.cfg.MaxBackoff; i++ {
+		d *= 2
+	}
+	return min(d, n.cfg.MaxBackoff)
+}
+
+// phoneNumber finds the phone numbers an error's text may carry.
+var phoneNumber = regexp.MustCompile(`\+[0-9]{6,15}`)
+
+// maxReason bounds the reason kept on a parked event.
+const maxReason = 300
+
+// reason is what an operator is shown of why an event failed: the error,
+// phones masked, bounded.
+func reason(err error) string {
+	r := phoneNumber.ReplaceAllStringFunc(err.Error(), channels.MaskPhone)
+	if len(r) > maxReason {
+		r = strings.ToValidUTF8(r[:maxReason], "") + "…"
+	}
+	return r
+}
+
+// retry tries again the events set aside that are due, each once.
+func (n *Notifier) retry(ctx context.Context) error {
+	now := n.cfg.Now()
+	due, err := n.cfg.Store.DueOutbound(ctx, channels.KindEvent, now, n.cfg.Batch)
+	if err != nil {
+		return fmt.Errorf("notify: read events set aside: %w", err)
+	}
+	for _, m := range due {
+		err := n.again(ctx, m)
+		now := n.cfg.Now()
+		if err == nil {
+			m.Status, m.Reason, m.UpdatedAt = channels.OutboundSent, "", now
+			n.log.Info("notify: event handled on a retry", "ref", m.To, "event", m.Data["seq"], "attempts", m.Attempts+1)
+		} else {
+			n.failed(m, err, now)
+		}
+		if err := n.cfg.Store.UpdateOutbound(ctx, m); err != nil {
+			return fmt.Errorf("notify: record the retry of event %s: %w", m.Data["seq"], err)
+		}
+	}
+	return nil
+}
+
+// again handles once more the event that the message m stands for.
+func (n *Notifier) again(ctx context.Context, m *channels.Outbound) error {
+	seq, err := strconv.ParseUint(m.Data["seq"], 10, 64)
+	if err != nil || seq == 0 {
+		return fmt.Errorf("set aside without an event number: %q", m.Data["seq"])
+	}
+	events, err := n.cfg.Store.CaseEvents(ctx, seq-1, 1)
+	if err != nil {
+		return fmt.Errorf("read event %d: %w", seq, err)
+	}
+	if len(events) == 0 || events[0].Seq != seq {
+		return fmt.Errorf("event %d is not in the case log", seq)
+	}
+	return n.handle(ctx, events[0])
 }
 
 // handle queues what event e calls for.

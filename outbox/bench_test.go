@@ -48,7 +48,11 @@ func BenchmarkEnqueueDispatch(b *testing.B) {
 	for i := 0; i < b.N; i += batch {
 		ms := make([]*channels.Outbound, 0, batch)
 		for j := i; j < min(i+batch, b.N); j++ {
-			ms = append(ms, notice(fmt.Sprintf("bench/%d", j)))
+			// A burst of notices to many citizens, as a batch of status
+			// changes makes: one phone's messages go one at a time.
+			m := notice(fmt.Sprintf("bench/%d", j))
+			m.To = fmt.Sprintf("+2547%08d", j)
+			ms = append(ms, m)
 		}
 		if err := box.Send(ctx, ms...); err != nil {
 			b.Fatal(err)

@@ -60,6 +60,13 @@ type Config struct {
 	// due messages, so a backlog of SMS paced at one a second, or an agency
 	// whose webhook hangs, holds up no other kind.
 	Workers int
+	// PerRecipient is how many of a kind's workers the messages to one
+	// recipient (a phone, an agency) may hold at once; a quarter of the
+	// workers, at least 1, when zero. The due messages of a recipient at
+	// its cap are passed over for the others', so an agency whose webhook
+	// hangs holds at most that many workers and its backlog delays no
+	// other agency.
+	PerRecipient int
 	// MaxAttempts is how many gateway calls an SMS gets before it is
 	// failed with reason "gave_up"; 8 when zero.
 	MaxAttempts int
@@ -89,6 +96,20 @@ type Route struct {
 	// MaxAttempts is how many calls a message gets before it is failed
 	// with reason "gave_up"; Config.MaxAttempts when zero.
 	MaxAttempts int
+	// Workers and PerRecipient size this kind's workers as Config.Workers
+	// and PerRecipient do; Config's when zero.
+	Workers, PerRecipient int
+}
+
+// limits size the dispatch of one kind: its workers, and how many of them
+// one recipient's messages may hold.
+type limits struct {
+	workers, perRecipient int
+}
+
+// recipient is whom a claimed message goes to, within its kind.
+type recipient struct {
+	kind, to string
 }
 
 // route is a Route ready to pace its sender.
@@ -121,8 +142,11 @@ type Outbox struct {
 	wakeup  map[string]chan struct{} // by kind: Send wakes the kind it queued
 	running atomic.Bool
 
+	limits map[string]limits // by kind, for every kind dispatched
+
 	mu      sync.Mutex
-	claimed map[string]struct{} // keys a worker holds; no other may take them
+	claimed map[string]recipient // keys a worker holds (no other may take them), with their recipient
+	busy    map[recipient]int    // how many claimed keys each recipient has
 
 	// locks serialize the read-modify-write of one message between a
 	// worker and Report; striped by key so that writes of different
@@ -138,6 +162,9 @@ func New(cfg Config) *Outbox {
 	}
 	if cfg.Workers <= 0 {
 		cfg.Workers = 4
+	}
+	if cfg.PerRecipient <= 0 {
+		cfg.PerRecipient = max(1, cfg.Workers/4)
 	}
 	if cfg.MaxAttempts <= 0 {
 		cfg.MaxAttempts = 8
@@ -159,6 +186,10 @@ func New(cfg Config) *Outbox {
 		log = slog.New(slog.DiscardHandler)
 	}
 	routes := map[string]*route{}
+	lims := map[string]limits{}
+	for _, kind := range kinds {
+		lims[kind] = limits{workers: cfg.Workers, perRecipient: cfg.PerRecipient}
+	}
 	add := func(kind string, r Route) {
 		if r.Sender == nil {
 			return
@@ -173,6 +204,11 @@ func New(cfg Config) *Outbox {
 			r.MaxAttempts = cfg.MaxAttempts
 		}
 		routes[kind] = &route{sender: r.Sender, limiter: rate.NewLimiter(rate.Limit(r.Rate), r.Burst), maxAttempts: r.MaxAttempts}
+		l := limits{workers: cmp.Or(r.Workers, cfg.Workers), perRecipient: r.PerRecipient}
+		if l.perRecipient <= 0 {
+			l.perRecipient = cmp.Or(r.Workers/4, cfg.PerRecipient)
+		}
+		lims[kind] = l
 	}
 	for kind, r := range cfg.Routes {
 		add(kind, r)
@@ -183,7 +219,9 @@ func New(cfg Config) *Outbox {
 		routes:  routes,
 		log:     log,
 		wakeup:  wakeups(routes),
-		claimed: make(map[string]struct{}),
+		limits:  lims,
+		claimed: make(map[string]recipient),
+		busy:    make(map[recipient]int),
 	}
 }
 
@@ -309,7 +347,7 @@ func (o *Outbox) Run(ctx context.Context) error {
 func (o *Outbox) dispatch(ctx context.Context, kind string) {
 	jobs := make(chan string)
 	var wg sync.WaitGroup
-	for range o.cfg.Workers {
+	for range o.limits[kind].workers {
 		wg.Go(func() {
 			for key := range jobs {
 				o.process(ctx, key)
@@ -349,15 +387,16 @@ func (o *Outbox) dispatch(ctx context.Context, kind string) {
 func (o *Outbox) feed(ctx context.Context, kind string, jobs chan<- string) (more bool, err error) {
 	// The messages in flight come back as well (those sending first, those
 	// waiting for the rate limiter among the earliest due), so ask for that
-	// many more than a useful batch.
-	limit := 2*o.cfg.Workers + 64
-	ms, err := o.cfg.Store.DueOutbound(ctx, kind, o.cfg.Now(), limit)
+	// many more than a useful batch. Those of the recipients at their cap
+	// are left out, so that one recipient's backlog cannot fill the batch.
+	limit := 2*o.limits[kind].workers + 64
+	ms, err := o.cfg.Store.DueOutbound(ctx, kind, o.cfg.Now(), limit, o.full(kind)...)
 	if err != nil {
 		return false, err
 	}
 	fed := 0
 	for _, m := range ms {
-		if !o.claim(m.Key) {
+		if !o.claim(m) {
 			continue
 		}
 		select {
@@ -371,21 +410,53 @@ func (o *Outbox) feed(ctx context.Context, kind string, jobs chan<- string) (mor
 	return len(ms) == limit && fed > 0, nil
 }
 
-// claim takes key for one worker; false when another holds it.
-func (o *Outbox) claim(key string) bool {
+// claim takes m for one worker; false when another holds it or its
+// recipient holds as many workers as it may.
+func (o *Outbox) claim(m *channels.Outbound) bool {
+	r := recipient{m.Kind, m.To}
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if _, ok := o.claimed[key]; ok {
+	if _, ok := o.claimed[m.Key]; ok || o.busy[r] >= o.limits[m.Kind].perRecipient {
 		return false
 	}
-	o.claimed[key] = struct{}{}
+	o.claimed[m.Key] = r
+	o.busy[r]++
 	return true
 }
 
+// release gives key back. When its recipient was at its cap, the kind's
+// dispatcher is woken, so that the recipient's held-back messages go on at
+// once.
 func (o *Outbox) release(key string) {
 	o.mu.Lock()
-	defer o.mu.Unlock()
+	r, ok := o.claimed[key]
+	if !ok {
+		o.mu.Unlock()
+		return
+	}
+	wasFull := o.busy[r] >= o.limits[r.kind].perRecipient
 	delete(o.claimed, key)
+	if o.busy[r]--; o.busy[r] <= 0 {
+		delete(o.busy, r)
+	}
+	o.mu.Unlock()
+	if wasFull {
+		o.wake(r.kind)
+	}
+}
+
+// full returns the recipients of kind that hold as many workers as they
+// may, for DueOutbound to leave out.
+func (o *Outbox) full(kind string) []string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	var out []string
+	for r, n := range o.busy {
+		if r.kind == kind && n >= o.limits[kind].perRecipient {
+			out = append(out, r.to)
+		}
+	}
+	return out
 }
 
 // recoverInterrupted settles every message of kind left in OutboundSending

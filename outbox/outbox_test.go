@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -67,6 +68,22 @@ func (s *fakeSender) Send(_ context.Context, m *channels.Outbound) (string, erro
 	return id, err
 }
 
+// ctxSender is a fakeSender that, like a real gateway client, gives up
+// when its context ends before the answer: it records whether it did.
+type ctxSender struct {
+	fakeSender
+	canceled atomic.Bool
+}
+
+func (s *ctxSender) Send(ctx context.Context, m *channels.Outbound) (string, error) {
+	id, err := s.fakeSender.Send(ctx, m)
+	if ctx.Err() != nil {
+		s.canceled.Store(true)
+		return "", ctx.Err()
+	}
+	return id, err
+}
+
 func (s *fakeSender) count(key string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -120,7 +137,7 @@ func (f *fixture) step(t *testing.T) {
 		ms = append(ms, due...)
 	}
 	for _, m := range ms {
-		if !f.box.claim(m.Key) {
+		if !f.box.claim(m) {
 			t.Fatalf("%s is claimed outside Run", m.Key)
 		}
 		f.box.process(ctx, m.Key)
@@ -530,19 +547,32 @@ func TestRunSendsEachOnce(t *testing.T) {
 // failed as outcome_unknown at the next start.
 func TestShutdownRecordsAttemptInFlight(t *testing.T) {
 	entered, answer := make(chan struct{}), make(chan struct{})
-	sender := &fakeSender{script: func(*channels.Outbound, int) (string, error) {
+	sender := &ctxSender{fakeSender: fakeSender{script: func(*channels.Outbound, int) (string, error) {
 		close(entered)
 		<-answer
 		return "SM1", nil
-	}}
-	f := newFixture(t, sender, nil)
-	stop := run(t, f.box)
+	}}}
+	f := newFixture(t, nil, func(c *Config) { c.Sender = sender })
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- f.box.Run(ctx) }()
 	if err := f.box.Send(t.Context(), otp("otp/1")); err != nil {
 		t.Fatal(err)
 	}
 	<-entered
-	go func() { time.Sleep(10 * time.Millisecond); close(answer) }()
-	stop()
+	// The shutdown comes first, the gateway's answer after it: the
+	// attempt's context must outlive Run's.
+	cancel()
+	close(answer)
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if got := sender.canceled.Load(); got {
+		t.Error("the gateway call saw Run's shutdown")
+	}
+	if m := f.get(t, "otp/1"); m.Status != channels.OutboundSent {
+		t.Errorf("after shutdown: %s, want sent", m.Status)
+	}
 	if m := f.get(t, "otp/1"); m.Status != channels.OutboundSent {
 		t.Errorf("after shutdown: %s, want sent", m.Status)
 	}

@@ -24,7 +24,10 @@ const ReasonNoWebhook = "no_webhook"
 const UserAgent = "govchannels-webhook/1 (+https://github.com/govchannels/channels)"
 
 const (
-	defaultTimeout = 10 * time.Second
+	// defaultTimeout bounds one attempt. A receiver acknowledges a signed
+	// POST in well under a second; one that takes longer is treated as
+	// down, and holds an outbox worker for no longer than this.
+	defaultTimeout = 5 * time.Second
 	// maxResponse is how much of an answer is read (and discarded, so the
 	// connection can be reused); an acknowledgement needs only its status.
 	maxResponse = 64 << 10
@@ -37,7 +40,7 @@ type Config struct {
 	// Required.
 	Agencies channels.AgencyStore
 	// Timeout bounds one attempt, from connecting to the end of the
-	// answer; 10 s when zero. An attempt that runs out is retried.
+	// answer; 5 s when zero. An attempt that runs out is retried.
 	Timeout time.Duration
 	// Transport makes the requests; a clone of http.DefaultTransport when
 	// nil (tests pass an httptest TLS server's).

@@ -9,6 +9,7 @@
 //	channels agency add|key|revoke|list|webhook   manage agencies and their API keys
 //	channels operator add|disable|enable|reset-password|list   manage kiosk operators' accounts
 //	channels audit [filters] | -verify   list the audit log, or verify its hash chain
+//	channels outbox failed|retry   list failed messages and parked events, send one again
 package main
 
 import (
@@ -33,6 +34,7 @@ commands:
   agency      add agencies, make and revoke their API keys, set their webhooks
   operator    add kiosk operators, disable and enable them, reset their passwords
   audit       list who did what, when, for which citizen; verify the log is intact
+  outbox      list the messages that failed and the events parked; send one again
 
 Run 'channels <command> -h' for the flags of a command. Every flag can also be
 set by the environment variable named in its help.
@@ -63,6 +65,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return runOperator(rest, stdout, stderr)
 	case "audit":
 		return runAudit(rest, stdout, stderr)
+	case "outbox":
+		return runOutbox(rest, stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -127,8 +127,10 @@ func newServer(cfg config, log *slog.Logger) (_ *server, err error) {
 	}
 	routes := map[string]outbox.Route{
 		// "Until acknowledged": about a day and a half of retries before
-		// the message is failed and logged.
-		channels.KindWebhook: {Sender: hooks, Rate: 20, Burst: 20, MaxAttempts: webhookAttempts},
+		// the message is failed and logged. 16 workers, at most 4 to one
+		// agency: three agencies whose receivers hang still leave a
+		// quarter of them to the others.
+		channels.KindWebhook: {Sender: hooks, Rate: 20, Burst: 20, MaxAttempts: webhookAttempts, Workers: 16, PerRecipient: 4},
 	}
 	pushOn, err := s.pushRoute(routes)
 	if err != nil {

@@ -21,8 +21,10 @@ import (
 
 // schemaVersion is the layout of the buckets below; Open refuses a file
 // written by a newer version.
-// Version 2 keys the outbox's due index by kind.
-const schemaVersion = 2
+// Version 2 keys the outbox's due index by kind; version 3 adds the
+// index of failed messages and keeps each due message's recipient in the
+// due index.
+const schemaVersion = 3
 
 var (
 	bucketMeta           = []byte("meta")
@@ -33,8 +35,9 @@ var (
 	bucketCasePhone      = []byte("case_phone")       // phone 0x00 created (8 bytes BE) ref → nil
 	bucketPrefs          = []byte("prefs")            // phone → JSON
 	bucketOutbox         = []byte("outbox")           // key → outbound message (JSON)
-	bucketOutboxDue      = []byte("outbox_due")       // kind 0x00 next attempt (8 bytes BE) key → nil, queued messages
+	bucketOutboxDue      = []byte("outbox_due")       // kind 0x00 next attempt (8 bytes BE) key → recipient, queued messages
 	bucketOutboxSending  = []byte("outbox_sending")   // key → kind, messages handed to a gateway
+	bucketOutboxFailed   = []byte("outbox_failed")    // kind 0x00 key → nil, failed messages
 	bucketSecrets        = []byte("secrets")          // name → random bytes
 	bucketCaseAgency     = []byte("case_agency")      // agency 0x00 created (8 bytes BE) ref → nil
 	bucketCaseEvents     = []byte("case_events")      // seq (8 bytes BE) → case event (JSON)
@@ -87,7 +90,7 @@ func Open(path string, opts Options) (*DB, error) {
 	if opts.BatchDelay == 0 {
 		opts.BatchDelay = 2 * time.Millisecond
 	}
-	db, err := openFile(path, opts, [][]byte{bucketCases, bucketCaseKeys, bucketCasePhone, bucketPrefs, bucketOutbox, bucketOutboxDue, bucketOutboxSending, bucketSecrets,
+	db, err := openFile(path, opts, [][]byte{bucketCases, bucketCaseKeys, bucketCasePhone, bucketPrefs, bucketOutbox, bucketOutboxDue, bucketOutboxSending, bucketOutboxFailed, bucketSecrets,
 		bucketCaseAgency, bucketCaseEvents, bucketCursors, bucketDevices, bucketDeviceTokens, bucketAgencies, bucketAgencyKeys,
 		bucketCaseNationalID, bucketOperators, bucketAudit})
 	if err != nil {
@@ -153,7 +156,7 @@ func migrate(db *bbolt.DB) error {
 		if v := binary.BigEndian.Uint32(meta.Get(keyVersion)); v == schemaVersion {
 			return nil
 		}
-		// Only version 1 is older: its due index did not name kinds.
+		// Versions 1 and 2 differ only in the outbox's indexes.
 		if err := reindex(tx); err != nil {
 			return err
 		}

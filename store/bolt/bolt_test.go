@@ -286,7 +286,8 @@ func TestSessionsSurviveRestartNotReboot(t *testing.T) {
 
 // TestMigrateVersion1 opens a data file as version 1 wrote it, whose due
 // index did not name kinds, and checks that every message is due again by
-// its kind and the file is marked version 2.
+// its kind, failed ones are listed, and the file is marked the current
+// version.
 func TestMigrateVersion1(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "channels.db")
 	at := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
@@ -299,6 +300,7 @@ func TestMigrateVersion1(t *testing.T) {
 		{Key: "notice/2", Kind: channels.KindPush, To: "+254712345678", Text: "approved", Status: channels.OutboundQueued, NextAttempt: at.Add(time.Second)},
 		{Key: "evt_3", Kind: channels.KindWebhook, To: "civil_registry", Text: "{}", Status: channels.OutboundSending, NextAttempt: at},
 		{Key: "old", To: "+254712345678", Text: "sent", Status: channels.OutboundSent, NextAttempt: at},
+		{Key: "evt_1", Kind: channels.KindWebhook, To: "civil_registry", Text: "{}", Status: channels.OutboundFailed, NextAttempt: at},
 	}
 	err = raw.Update(func(tx *bbolt.Tx) error {
 		meta, _ := tx.CreateBucket(bucketMeta)
@@ -338,6 +340,9 @@ func TestMigrateVersion1(t *testing.T) {
 		if err != nil || len(ms) != 1 || ms[0].Key != want {
 			t.Errorf("due %q after the upgrade: %v %v, want %s", kind, ms, err, want)
 		}
+	}
+	if ms, err := db.FailedOutbound(context.Background(), channels.KindWebhook, "", 10); err != nil || len(ms) != 1 || ms[0].Key != "evt_1" {
+		t.Errorf("failed webhooks after the upgrade: %v %v, want evt_1", ms, err)
 	}
 	err = db.db.View(func(tx *bbolt.Tx) error {
 		if v := binary.BigEndian.Uint32(tx.Bucket(bucketMeta).Get(keyVersion)); v != schemaVersion {

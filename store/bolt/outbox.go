@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	bbolt "go.etcd.io/bbolt"
@@ -22,11 +23,18 @@ func dueKey(m *channels.Outbound) []byte {
 // duePrefix is the part of the due index that holds the messages of kind.
 func duePrefix(kind string) []byte { return append([]byte(kind), 0) }
 
-// index keeps a message's entries in the due and sending indexes in step
-// with its status: queued messages are in the due index, messages in
-// sending in the sending index, final ones in neither.
+// failedKey indexes a failed message by its kind, then its key.
+func failedKey(m *channels.Outbound) []byte {
+	return append(duePrefix(m.Kind), m.Key...)
+}
+
+// index keeps a message's entries in the due, sending and failed indexes
+// in step with its status: queued messages are in the due index (with
+// their recipient, so that DueOutbound skips without reading them),
+// messages in sending in the sending index, failed ones in the failed
+// index, sent and delivered ones in none.
 func index(tx *bbolt.Tx, old, m *channels.Outbound) error {
-	due, sending := tx.Bucket(bucketOutboxDue), tx.Bucket(bucketOutboxSending)
+	due, sending, failed := tx.Bucket(bucketOutboxDue), tx.Bucket(bucketOutboxSending), tx.Bucket(bucketOutboxFailed)
 	if old != nil {
 		if err := due.Delete(dueKey(old)); err != nil {
 			return err
@@ -34,20 +42,25 @@ func index(tx *bbolt.Tx, old, m *channels.Outbound) error {
 		if err := sending.Delete([]byte(old.Key)); err != nil {
 			return err
 		}
+		if err := failed.Delete(failedKey(old)); err != nil {
+			return err
+		}
 	}
 	switch m.Status {
 	case channels.OutboundQueued:
-		return due.Put(dueKey(m), nil)
+		return due.Put(dueKey(m), []byte(m.To))
 	case channels.OutboundSending:
 		return sending.Put([]byte(m.Key), []byte(m.Kind))
+	case channels.OutboundFailed:
+		return failed.Put(failedKey(m), nil)
 	}
 	return nil
 }
 
-// reindex rebuilds the due and sending indexes from the messages: the
-// migration from schema version 1, whose due index did not name kinds.
+// reindex rebuilds the outbox's indexes from the messages: the migration
+// from an older schema version.
 func reindex(tx *bbolt.Tx) error {
-	for _, b := range [][]byte{bucketOutboxDue, bucketOutboxSending} {
+	for _, b := range [][]byte{bucketOutboxDue, bucketOutboxSending, bucketOutboxFailed} {
 		if err := tx.DeleteBucket(b); err != nil {
 			return err
 		}
@@ -122,11 +135,13 @@ func (d *DB) Outbound(_ context.Context, key string) (*channels.Outbound, error)
 }
 
 // DueOutbound returns the messages of kind left sending, then its queued
-// messages due by now, earliest first, up to limit in all.
-func (d *DB) DueOutbound(_ context.Context, kind string, now time.Time, limit int) ([]*channels.Outbound, error) {
+// messages due by now, earliest first, up to limit in all, leaving out
+// those to a recipient in skip.
+func (d *DB) DueOutbound(_ context.Context, kind string, now time.Time, limit int, skip ...string) ([]*channels.Outbound, error) {
 	var out []*channels.Outbound
 	prefix := duePrefix(kind)
 	end := appendTimeKey(bytes.Clone(prefix), now)
+	skipped := func(to string) bool { return slices.Contains(skip, to) }
 	err := d.db.View(func(tx *bbolt.Tx) error {
 		box := tx.Bucket(bucketOutbox)
 		c := tx.Bucket(bucketOutboxSending).Cursor()
@@ -138,12 +153,17 @@ func (d *DB) DueOutbound(_ context.Context, kind string, now time.Time, limit in
 			if err != nil {
 				return err
 			}
-			out = append(out, m)
+			if !skipped(m.To) {
+				out = append(out, m)
+			}
 		}
 		c = tx.Bucket(bucketOutboxDue).Cursor()
-		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) && len(out) < limit; k, _ = c.Next() {
+		for k, to := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) && len(out) < limit; k, to = c.Next() {
 			if bytes.Compare(k[:len(end)], end) > 0 {
 				break
+			}
+			if len(skip) > 0 && skipped(string(to)) {
+				continue
 			}
 			m, err := readOutbound(box, k[len(end):])
 			if err != nil {

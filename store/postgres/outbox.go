@@ -96,26 +96,31 @@ func (d *DB) Outbound(ctx context.Context, key string) (*channels.Outbound, erro
 }
 
 // DueOutbound returns the messages of kind left sending (by key), then its
-// queued messages due by now, earliest first, up to limit in all, each
-// part read through its partial index.
+// queued messages due by now, earliest first, up to limit in all, leaving
+// out those to a recipient in skip, each part read through its partial
+// index.
 //
 // Several instances that call it at once get the same messages: the
 // interface lists, it does not claim. Claiming would be a method that, in
 // one transaction, selects the due rows FOR UPDATE SKIP LOCKED (so that
 // instances take disjoint sets without waiting on each other) and marks
 // them sending before it commits.
-func (d *DB) DueOutbound(ctx context.Context, kind string, now time.Time, limit int) ([]*channels.Outbound, error) {
+func (d *DB) DueOutbound(ctx context.Context, kind string, now time.Time, limit int, skip ...string) ([]*channels.Outbound, error) {
 	if limit <= 0 {
 		return nil, nil
 	}
+	if skip == nil {
+		skip = []string{} // <> ALL of NULL would match nothing
+	}
 	rows, err := d.pool.Query(ctx, `SELECT `+outboxColumns+` FROM (
-			(SELECT `+outboxColumns+`, 0 AS part FROM outbox WHERE status = 'sending' AND kind = $3 ORDER BY key LIMIT $2)
+			(SELECT `+outboxColumns+`, 0 AS part FROM outbox WHERE status = 'sending' AND kind = $3 AND recipient <> ALL($4)
+				ORDER BY key LIMIT $2)
 			UNION ALL
 			(SELECT `+outboxColumns+`, 1 AS part FROM outbox WHERE status = 'queued' AND kind = $3 AND next_attempt <= $1
-				ORDER BY next_attempt, key LIMIT $2)
+				AND recipient <> ALL($4) ORDER BY next_attempt, key LIMIT $2)
 		) due
 		ORDER BY part, CASE WHEN part = 1 THEN next_attempt END, key
-		LIMIT $2`, now, limit, kind)
+		LIMIT $2`, now, limit, kind, skip)
 	if err != nil {
 		return nil, wrap(err, "due outbound messages of kind %q", kind)
 	}
