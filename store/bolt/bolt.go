@@ -21,8 +21,9 @@ import (
 
 // schemaVersion is the layout of the buckets below; Open refuses a file
 // written by a newer version.
-// Version 2 keys the outbox's due index by kind.
-const schemaVersion = 2
+// Version 2 keys the outbox's due index by kind; version 3 indexes final
+// messages by when they became final, for the purge.
+const schemaVersion = 3
 
 var (
 	bucketMeta           = []byte("meta")
@@ -35,6 +36,7 @@ var (
 	bucketOutbox         = []byte("outbox")           // key → outbound message (JSON)
 	bucketOutboxDue      = []byte("outbox_due")       // kind 0x00 next attempt (8 bytes BE) key → nil, queued messages
 	bucketOutboxSending  = []byte("outbox_sending")   // key → kind, messages handed to a gateway
+	bucketOutboxFinal    = []byte("outbox_final")     // updated (8 bytes BE) key → nil, final messages
 	bucketSecrets        = []byte("secrets")          // name → random bytes
 	bucketCaseAgency     = []byte("case_agency")      // agency 0x00 created (8 bytes BE) ref → nil
 	bucketCaseEvents     = []byte("case_events")      // seq (8 bytes BE) → case event (JSON)
@@ -46,6 +48,8 @@ var (
 	bucketCaseNationalID = []byte("case_national_id") // document number 0x00 created (8 bytes BE) ref → nil
 	bucketOperators      = []byte("operators")        // id → operator (JSON)
 	bucketAudit          = []byte("audit")            // seq (8 bytes BE) → audit entry (JSON)
+	bucketSignOuts       = []byte("signouts")         // phone → signed out at, kept until (8 bytes BE unix nanos each)
+	bucketSignOutKeep    = []byte("signout_keep")     // kept until (8 bytes BE) phone → nil
 	keyVersion           = []byte("version")
 )
 
@@ -89,7 +93,7 @@ func Open(path string, opts Options) (*DB, error) {
 	}
 	db, err := openFile(path, opts, [][]byte{bucketCases, bucketCaseKeys, bucketCasePhone, bucketPrefs, bucketOutbox, bucketOutboxDue, bucketOutboxSending, bucketSecrets,
 		bucketCaseAgency, bucketCaseEvents, bucketCursors, bucketDevices, bucketDeviceTokens, bucketAgencies, bucketAgencyKeys,
-		bucketCaseNationalID, bucketOperators, bucketAudit})
+		bucketCaseNationalID, bucketOperators, bucketAudit, bucketOutboxFinal, bucketSignOuts, bucketSignOutKeep})
 	if err != nil {
 		return nil, err
 	}
@@ -153,7 +157,8 @@ func migrate(db *bbolt.DB) error {
 		if v := binary.BigEndian.Uint32(meta.Get(keyVersion)); v == schemaVersion {
 			return nil
 		}
-		// Only version 1 is older: its due index did not name kinds.
+		// Version 1's due index did not name kinds, and neither version 1
+		// nor 2 indexed final messages: rebuilding every index upgrades both.
 		if err := reindex(tx); err != nil {
 			return err
 		}

@@ -285,8 +285,10 @@ func TestSessionsSurviveRestartNotReboot(t *testing.T) {
 }
 
 // TestMigrateVersion1 opens a data file as version 1 wrote it, whose due
-// index did not name kinds, and checks that every message is due again by
-// its kind and the file is marked version 2.
+// index did not name kinds and which had no index of final messages, and
+// checks that every message is due again by its kind, that the final one
+// is found by the purge, and that the file is marked with the current
+// version.
 func TestMigrateVersion1(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "channels.db")
 	at := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
@@ -338,6 +340,9 @@ func TestMigrateVersion1(t *testing.T) {
 		if err != nil || len(ms) != 1 || ms[0].Key != want {
 			t.Errorf("due %q after the upgrade: %v %v, want %s", kind, ms, err, want)
 		}
+	}
+	if n, err := db.PurgeOutbound(context.Background(), at, 10); err != nil || n != 1 {
+		t.Errorf("purge after the upgrade = %d, %v; want 1 (the sent message)", n, err)
 	}
 	err = db.db.View(func(tx *bbolt.Tx) error {
 		if v := binary.BigEndian.Uint32(tx.Bucket(bucketMeta).Get(keyVersion)); v != schemaVersion {

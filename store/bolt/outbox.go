@@ -22,11 +22,17 @@ func dueKey(m *channels.Outbound) []byte {
 // duePrefix is the part of the due index that holds the messages of kind.
 func duePrefix(kind string) []byte { return append([]byte(kind), 0) }
 
-// index keeps a message's entries in the due and sending indexes in step
-// with its status: queued messages are in the due index, messages in
-// sending in the sending index, final ones in neither.
+// finalKey indexes a final message by when it was last updated, for the
+// purge.
+func finalKey(m *channels.Outbound) []byte {
+	return append(appendTimeKey(nil, m.UpdatedAt), m.Key...)
+}
+
+// index keeps a message's entries in the due, sending and final indexes
+// in step with its status: queued messages are in the due index, messages
+// in sending in the sending index, final ones in the final index.
 func index(tx *bbolt.Tx, old, m *channels.Outbound) error {
-	due, sending := tx.Bucket(bucketOutboxDue), tx.Bucket(bucketOutboxSending)
+	due, sending, final := tx.Bucket(bucketOutboxDue), tx.Bucket(bucketOutboxSending), tx.Bucket(bucketOutboxFinal)
 	if old != nil {
 		if err := due.Delete(dueKey(old)); err != nil {
 			return err
@@ -34,20 +40,26 @@ func index(tx *bbolt.Tx, old, m *channels.Outbound) error {
 		if err := sending.Delete([]byte(old.Key)); err != nil {
 			return err
 		}
+		if err := final.Delete(finalKey(old)); err != nil {
+			return err
+		}
 	}
-	switch m.Status {
-	case channels.OutboundQueued:
+	switch {
+	case m.Status == channels.OutboundQueued:
 		return due.Put(dueKey(m), nil)
-	case channels.OutboundSending:
+	case m.Status == channels.OutboundSending:
 		return sending.Put([]byte(m.Key), []byte(m.Kind))
+	case m.Status.Final():
+		return final.Put(finalKey(m), nil)
 	}
 	return nil
 }
 
-// reindex rebuilds the due and sending indexes from the messages: the
-// migration from schema version 1, whose due index did not name kinds.
+// reindex rebuilds the due, sending and final indexes from the messages:
+// the migration from schema versions 1 (whose due index did not name
+// kinds) and 2 (which had no final index).
 func reindex(tx *bbolt.Tx) error {
-	for _, b := range [][]byte{bucketOutboxDue, bucketOutboxSending} {
+	for _, b := range [][]byte{bucketOutboxDue, bucketOutboxSending, bucketOutboxFinal} {
 		if err := tx.DeleteBucket(b); err != nil {
 			return err
 		}
