@@ -150,7 +150,7 @@ func newServer(cfg config, log *slog.Logger) (_ *server, err error) {
 	if err != nil {
 		return nil, err
 	}
-	authn := auth.New(auth.Config{Sessions: db, Prefs: db, Outbox: codes, Bundle: bundle, Key: key, Region: cfg.Region, Log: log})
+	authn := auth.New(auth.Config{Sessions: db, SignOuts: db, Prefs: db, Outbox: codes, Bundle: bundle, Key: key, Region: cfg.Region, Log: log})
 	api := app.New(app.Config{
 		Engine: engine,
 		Host:   host,
