@@ -10,7 +10,9 @@
 //
 // A code is six digits drawn uniformly from crypto/rand. Only a keyed,
 // salted hash of it is stored, as the Session "<purpose>/<E.164 phone>",
-// expiring with the code (CodeTTL, or the TTL of its request). The app's
+// expiring with the code (CodeTTL, or the TTL of its request); the SMS
+// that carries it is queued AtMostOnce, and the outbox redacts its text
+// once it is final. The app's
 // sign-in codes have the purpose SignIn ("otp/<phone>"); other edges send
 // and check codes of their own purposes through SendCode and CheckCode (a
 // kiosk asks a citizen's consent with one), and a code is found only under
