@@ -66,5 +66,7 @@ type Store interface {
 	AgencyStore
 	OperatorStore
 	AuditLog
+	RetentionStore
+	SignOutStore
 	Close() error
 }

@@ -131,7 +131,7 @@ func newServer(t *testing.T, opts ...func(*setup)) *testServer {
 	// Everything is logged, so that a test can check what never is.
 	log := slog.New(slog.NewTextHandler(s.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ac := auth.Config{
-		Sessions: db, Prefs: db, Outbox: s.outbox, Bundle: bundle, Key: testKey,
+		Sessions: db, SignOuts: db, Prefs: db, Outbox: s.outbox, Bundle: bundle, Key: testKey,
 		Region: "KE", Now: s.clock.Now, Log: log,
 	}
 	if su.auth != nil {

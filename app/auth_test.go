@@ -112,15 +112,16 @@ func TestTokens(t *testing.T) {
 		b[(i+len(b))%len(b)] ^= 1
 		return base64.RawURLEncoding.EncodeToString(b)
 	}
-	// The payload is version, expiry (8 bytes), phone; the signature the
-	// last 32 bytes.
+	// The payload is version, expiry (8 bytes), issue time (8 bytes),
+	// phone; the signature the last 32 bytes.
 	tests := []struct {
 		name  string
 		token string
 	}{
 		{"another version", forge(0)},
 		{"a later expiry", forge(7)},
-		{"another phone", forge(12)},
+		{"a later issue time", forge(15)},
+		{"another phone", forge(20)},
 		{"a changed signature", forge(-1)},
 		{"no signature", base64.RawURLEncoding.EncodeToString(raw[:len(raw)-32])},
 		{"the phone in clear", phone},

@@ -10,7 +10,9 @@
 //
 // A code is six digits drawn uniformly from crypto/rand. Only a keyed,
 // salted hash of it is stored, as the Session "<purpose>/<E.164 phone>",
-// expiring with the code (CodeTTL, or the TTL of its request). The app's
+// expiring with the code (CodeTTL, or the TTL of its request); the SMS
+// that carries it is queued AtMostOnce, and the outbox redacts its text
+// once it is final. The app's
 // sign-in codes have the purpose SignIn ("otp/<phone>"); other edges send
 // and check codes of their own purposes through SendCode and CheckCode (a
 // kiosk asks a citizen's consent with one), and a code is found only under
@@ -28,15 +30,20 @@
 //
 // A token is the base64url encoding (no padding) of payload || tag:
 //
-//	payload = version (1 byte, 1) || expiry (8 bytes, big-endian Unix seconds) || phone (E.164, ASCII)
+//	payload = version (1 byte, 2) || expiry (8 bytes, big-endian Unix seconds) || issued (8 bytes, big-endian Unix microseconds) || phone (E.164, ASCII)
 //	tag     = HMAC-SHA256(token key, payload)
 //
-// about 72 characters. The tag is checked, in constant time, before any
-// field is read.
-// It is stateless: it stays valid until it expires (TokenTTL), and
-// rotating the signing key (Config.Key) signs everybody out. The code hash
-// and the tokens use two keys derived from Config.Key, so that neither can
-// be made to stand for the other.
+// about 83 characters. The tag is checked, in constant time, before any
+// field is read. (Version 1 had no issue time; such tokens are still
+// read, and any sign-out of their phone voids them.)
+// It stays valid until it expires (TokenTTL) or its citizen signs out
+// everywhere (POST /v1/auth/signout): that records, per phone, the instant
+// up to which its tokens are void (Config.SignOuts), which Require reads on
+// every request, so that every token of the phone is refused from the next
+// request on, and a sign-in right after works. Rotating the signing key
+// (Config.Key) signs everybody out. The code hash and the tokens use two
+// keys derived from Config.Key, so that neither can be made to stand for
+// the other.
 //
 // # Errors
 //
@@ -90,18 +97,23 @@ type Outbox interface {
 	Send(ctx context.Context, ms ...*channels.Outbound) error
 }
 
-// Config wires an Auth. Sessions, Prefs, Outbox, Bundle and Key are
-// required; the other fields have defaults.
+// Config wires an Auth. Sessions, SignOuts, Prefs, Outbox, Bundle and
+// Key are required; the other fields have defaults.
 type Config struct {
 	// Sessions keeps the pending codes, one Session "otp/<phone>" each.
 	Sessions channels.SessionStore
+	// SignOuts keeps when each phone last signed out everywhere; Require
+	// reads it on every request.
+	SignOuts channels.SignOutStore
 	// Prefs tells the language of the SMS and whether the phone opted out
 	// of SMS (it then gets a localized error instead of a code).
 	Prefs  channels.PrefStore
 	Outbox Outbox
 	Bundle *locales.Bundle
 	// Key signs the tokens and keys the code hashes; at least MinKeySize
-	// random bytes, kept secret (Store.Secret(ctx, "auth-token", 32)).
+	// random bytes, kept secret: in a file outside the database
+	// (-token-key-file), so that a copy of the database cannot sign
+	// tokens, or else Store.Secret(ctx, "auth-token", 32).
 	Key    []byte
 	Region string // ISO 3166 country of national phone numbers ("0712…"), e.g. "KE"
 
@@ -143,8 +155,8 @@ type Auth struct {
 // missing or the key is short, which is a wiring mistake rather than a
 // runtime condition.
 func New(cfg Config) *Auth {
-	if cfg.Sessions == nil || cfg.Prefs == nil || cfg.Outbox == nil || cfg.Bundle == nil {
-		panic("auth: Config needs Sessions, Prefs, Outbox and Bundle")
+	if cfg.Sessions == nil || cfg.SignOuts == nil || cfg.Prefs == nil || cfg.Outbox == nil || cfg.Bundle == nil {
+		panic("auth: Config needs Sessions, SignOuts, Prefs, Outbox and Bundle")
 	}
 	if len(cfg.Key) < MinKeySize {
 		panic("auth: Config.Key is shorter than MinKeySize")

@@ -90,7 +90,7 @@ func newEnv(t *testing.T, change ...func(*Config)) *env {
 	_, bundle := channelstest.Shipped(t, func() time.Time { return now })
 	e := &env{db: channelstest.OpenStore(t), clock: channelstest.NewClock(now), logs: &channelstest.LogBuffer{}, outbox: &outbox{}}
 	cfg := Config{
-		Sessions: e.db, Prefs: e.db, Outbox: e.outbox, Bundle: bundle, Key: testKey, Region: "KE",
+		Sessions: e.db, SignOuts: e.db, Prefs: e.db, Outbox: e.outbox, Bundle: bundle, Key: testKey, Region: "KE",
 		Now: e.clock.Now, Log: slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}
 	for _, c := range change {
@@ -503,7 +503,7 @@ func TestRequire(t *testing.T) {
 	forge := func(change func(b []byte) []byte) string {
 		return tokenEncoding.EncodeToString(change(bytes.Clone(raw)))
 	}
-	other := New(Config{Sessions: e.db, Prefs: e.db, Outbox: e.outbox, Bundle: e.a.cfg.Bundle, Key: bytes.Repeat([]byte{8}, MinKeySize), Now: e.clock.Now})
+	other := New(Config{Sessions: e.db, SignOuts: e.db, Prefs: e.db, Outbox: e.outbox, Bundle: e.a.cfg.Bundle, Key: bytes.Repeat([]byte{8}, MinKeySize), Now: e.clock.Now})
 	const (
 		signIn  = "Please sign in with your phone number."
 		expired = "Your sign-in has expired. Please sign in again."
@@ -520,11 +520,12 @@ func TestRequire(t *testing.T) {
 		{"garbage", "Bearer x.y.z", nil, signIn},
 		{"payload: another phone", "Bearer " + forge(func(b []byte) []byte { b[len(b)-sha256.Size-1] = '9'; return b }), nil, signIn},
 		{"payload: a later expiry", "Bearer " + forge(func(b []byte) []byte { b[5]++; return b }), nil, signIn},
-		{"payload: another version", "Bearer " + forge(func(b []byte) []byte { b[0] = 2; return b }), nil, signIn},
+		{"payload: another version", "Bearer " + forge(func(b []byte) []byte { b[0] = 1; return b }), nil, signIn},
+		{"payload: an unknown version", "Bearer " + forge(func(b []byte) []byte { b[0] = 3; return b }), nil, signIn},
 		{"signature flipped", "Bearer " + forge(func(b []byte) []byte { b[len(b)-1] ^= 1; return b }), nil, signIn},
 		{"signature cut", "Bearer " + forge(func(b []byte) []byte { return b[:len(b)-1] }), nil, signIn},
 		{"signature missing", "Bearer " + forge(func(b []byte) []byte { return b[:len(b)-sha256.Size] }), nil, signIn},
-		{"signed with another key", "Bearer " + other.issue(phone, now.Add(time.Hour)), nil, signIn},
+		{"signed with another key", "Bearer " + other.issue(phone, now, now.Add(time.Hour)), nil, signIn},
 		{"with a line break", "Bearer " + tok[:10] + "\n" + tok[10:], nil, signIn},
 		{"with padding", "Bearer " + tok + "=", nil, signIn},
 		{"in French", "", []string{"Accept-Language", "fr"}, "Veuillez vous connecter avec votre numéro de téléphone."},
@@ -597,6 +598,7 @@ func TestNewPanics(t *testing.T) {
 		change func(*Config)
 	}{
 		{"no sessions", func(c *Config) { c.Sessions = nil }},
+		{"no sign-outs", func(c *Config) { c.SignOuts = nil }},
 		{"no prefs", func(c *Config) { c.Prefs = nil }},
 		{"no outbox", func(c *Config) { c.Outbox = nil }},
 		{"no bundle", func(c *Config) { c.Bundle = nil }},

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"net/http"
@@ -48,19 +49,23 @@ type verifyReply struct {
 }
 
 // Register mounts the sign-in endpoints on r: POST /v1/auth/otp
-// {"phone"} → 202 {"expires_in"}, and POST /v1/auth/verify {"phone",
-// "code"} → 200 {"token", "expires_at", "phone"}. Package app's Register
-// calls it; a server that mounts the app does not call it again.
+// {"phone"} → 202 {"expires_in"}, POST /v1/auth/verify {"phone",
+// "code"} → 200 {"token", "expires_at", "phone"}, and POST
+// /v1/auth/signout with the token → 204, which voids every token of its
+// phone. Package app's Register calls it; a server that mounts the app
+// does not call it again.
 func (a *Auth) Register(r gin.IRouter) {
 	g := r.Group("/v1/auth")
 	g.POST("/otp", a.handle(a.requestCode))
 	g.POST("/verify", a.handle(a.verify))
+	g.POST("/signout", a.Require(), a.handle(a.signOut))
 }
 
 // Require returns the middleware of the endpoints that need a signed-in
 // citizen: it reads "Authorization: Bearer <token>" and leaves the phone
-// of a valid token for Phone; a missing, malformed, forged or expired token
-// is 401 (channels.EUNAUTHORIZED, with WWW-Authenticate), its message in the
+// of a valid token for Phone; a missing, malformed, forged or expired token,
+// or one issued before its phone signed out, is 401
+// (channels.EUNAUTHORIZED, with WWW-Authenticate), its message in the
 // language of Accept-Language, and the request goes no further.
 func (a *Auth) Require() gin.HandlerFunc {
 	return func(c *gin.Context) {
@@ -71,11 +76,19 @@ func (a *Auth) Require() gin.HandlerFunc {
 			c.Abort()
 			return
 		}
-		phone, _, err := a.parseToken(tok, a.cfg.Now())
+		phone, err := a.checkToken(c.Request.Context(), tok, a.cfg.Now())
+		if err != nil && !errors.Is(err, errBadToken) && !errors.Is(err, errExpiredToken) && !errors.Is(err, errSignedOutToken) {
+			a.fail(c, err) // the store failed: not the citizen's doing
+			c.Abort()
+			return
+		}
 		if err != nil {
 			msg := "error.sign_in"
-			if errors.Is(err, errExpiredToken) {
+			switch {
+			case errors.Is(err, errExpiredToken):
 				msg = "error.sign_in_expired"
+			case errors.Is(err, errSignedOutToken):
+				msg = "error.signed_out"
 			}
 			c.Header("WWW-Authenticate", `Bearer realm="channels", error="invalid_token"`)
 			a.fail(c, channels.Errorf(channels.EUNAUTHORIZED, msg, "%v", err))
@@ -163,7 +176,28 @@ func (a *Auth) verify(c *gin.Context) error {
 	}
 	exp := now.Add(a.cfg.TokenTTL).Truncate(time.Second)
 	a.log.InfoContext(ctx, "auth: signed in", "phone", channels.MaskPhone(phone), "expires_at", exp)
-	c.JSON(http.StatusOK, verifyReply{Token: a.issue(phone, exp), ExpiresAt: exp.UTC(), Phone: phone})
+	c.JSON(http.StatusOK, verifyReply{Token: a.issue(phone, now, exp), ExpiresAt: exp.UTC(), Phone: phone})
+	return nil
+}
+
+// signOut is POST /v1/auth/signout, behind Require: every token of the
+// signed-in phone, on every device, is refused from the next request on;
+// 204. The instant recorded is rounded up to the microsecond a token's
+// issue time keeps, so that a token issued in the same instant is void
+// too, while one issued a microsecond later (a new sign-in) is not.
+func (a *Auth) signOut(c *gin.Context) error {
+	ctx, now, phone := c.Request.Context(), a.cfg.Now(), Phone(c)
+	at := now.Truncate(time.Microsecond)
+	if at.Before(now) {
+		at = at.Add(time.Microsecond)
+	}
+	// Every token it voids expires within TokenTTL of at: the record is
+	// of no use after that.
+	if err := a.cfg.SignOuts.SignOut(ctx, phone, at, at.Add(a.cfg.TokenTTL)); err != nil {
+		return fmt.Errorf("sign out %s: %w", channels.MaskPhone(phone), err)
+	}
+	a.log.InfoContext(ctx, "auth: signed out everywhere", "phone", channels.MaskPhone(phone))
+	c.Status(http.StatusNoContent)
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"encoding/binary"
 	"errors"
 	"os"
 	"path/filepath"
@@ -13,6 +14,14 @@ import (
 // tokenAuth is an Auth that can only issue and parse tokens, signed with
 // testKey as the tests' servers sign them.
 func tokenAuth() *Auth { return &Auth{tokenKey: derive(testKey, tokenPurpose)} }
+
+// issueV1 returns the token of phone valid until exp as version 1 spelt
+// it, without an issue time.
+func (a *Auth) issueV1(phone string, exp time.Time) string {
+	b := binary.BigEndian.AppendUint64([]byte{1}, uint64(exp.Unix()))
+	b = append(b, phone...)
+	return tokenEncoding.EncodeToString(a.tokenTag(b, b))
+}
 
 // fuzzNow is the clock of FuzzParseToken; the seed corpus holds tokens
 // valid then and tokens expired then.
@@ -31,50 +40,59 @@ func TestTokenRoundTrip(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tok := a.issue(tt.phone, tt.exp)
+			iat := now.Add(1234567 * time.Nanosecond)
+			tok := a.issue(tt.phone, iat, tt.exp)
 			if len(tok) > maxTokenLen {
 				t.Errorf("token of %d bytes, over maxTokenLen %d", len(tok), maxTokenLen)
 			}
-			p, exp, err := a.parseToken(tok, now)
-			if err != nil || p != tt.phone || !exp.Equal(tt.exp.Truncate(time.Second)) {
-				t.Errorf("parseToken = %q, %v, %v", p, exp, err)
+			p, gotIat, exp, err := a.parseToken(tok, now)
+			if err != nil || p != tt.phone || !exp.Equal(tt.exp.Truncate(time.Second)) || !gotIat.Equal(iat.Truncate(time.Microsecond)) {
+				t.Errorf("parseToken = %q, %v, %v, %v", p, gotIat, exp, err)
 			}
-			if _, _, err := a.parseToken(tok, tt.exp); !errors.Is(err, errExpiredToken) {
+			if _, _, _, err := a.parseToken(tok, tt.exp); !errors.Is(err, errExpiredToken) {
 				t.Errorf("at expiry: %v, want expired", err)
+			}
+			p, gotIat, _, err = a.parseToken(a.issueV1(tt.phone, tt.exp), now)
+			if err != nil || p != tt.phone || !gotIat.IsZero() {
+				t.Errorf("version 1: parseToken = %q, %v, %v; want the phone, no issue time", p, gotIat, err)
 			}
 		})
 	}
-	if _, _, err := a.parseToken(a.issue("0712345678", now.Add(time.Hour)), now); !errors.Is(err, errBadToken) {
+	if _, _, _, err := a.parseToken(a.issue("0712345678", now, now.Add(time.Hour)), now); !errors.Is(err, errBadToken) {
 		t.Errorf("a signed token of a phone that is not E.164: %v, want refused", err)
 	}
-	if _, _, err := a.parseToken(strings.Repeat("A", maxTokenLen+4), now); !errors.Is(err, errBadToken) {
+	if _, _, _, err := a.parseToken(strings.Repeat("A", maxTokenLen+4), now); !errors.Is(err, errBadToken) {
 		t.Errorf("an overlong token: %v", err)
 	}
 }
 
 // FuzzParseToken checks the token parser on any input: it never panics,
 // fails only as errBadToken or errExpiredToken, and what it accepts is a
-// token this key issued, spelt the one way issue spells it.
+// token this key issued, spelt the one way issue (or version 1) spells it.
 func FuzzParseToken(f *testing.F) {
 	a := tokenAuth()
-	f.Add(a.issue(phone, fuzzNow.Add(time.Hour)))
-	f.Add(a.issue(phone, fuzzNow.Add(-time.Hour)))
+	f.Add(a.issue(phone, fuzzNow.Add(-time.Minute), fuzzNow.Add(time.Hour)))
+	f.Add(a.issue(phone, fuzzNow.Add(-2*time.Hour), fuzzNow.Add(-time.Hour)))
 	f.Add("")
 	f.Fuzz(func(t *testing.T, tok string) {
-		p, exp, err := a.parseToken(tok, fuzzNow)
+		p, iat, exp, err := a.parseToken(tok, fuzzNow)
 		if err != nil {
 			if !errors.Is(err, errBadToken) && !errors.Is(err, errExpiredToken) {
 				t.Fatalf("parseToken(%q): unexpected error %v", tok, err)
 			}
-			if p != "" || !exp.IsZero() {
-				t.Fatalf("parseToken(%q) failed but returned %q, %v", tok, p, exp)
+			if p != "" || !exp.IsZero() || !iat.IsZero() {
+				t.Fatalf("parseToken(%q) failed but returned %q, %v, %v", tok, p, iat, exp)
 			}
 			return
 		}
 		if !isE164(p) || !fuzzNow.Before(exp) {
 			t.Fatalf("parseToken(%q) = %q, %v", tok, p, exp)
 		}
-		if again := a.issue(p, exp); again != tok {
+		again := a.issueV1(p, exp)
+		if !iat.IsZero() {
+			again = a.issue(p, iat, exp)
+		}
+		if again != tok {
 			t.Fatalf("parseToken accepted %q, which issue spells %q", tok, again)
 		}
 	})
@@ -109,7 +127,7 @@ func TestSeedCorpus(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%s: %v", b, err)
 			}
-			if p, _, err := a.parseToken(tok, fuzzNow); p != tt.phone || !errors.Is(err, tt.err) {
+			if p, _, _, err := a.parseToken(tok, fuzzNow); p != tt.phone || !errors.Is(err, tt.err) {
 				t.Errorf("parseToken(%q) = %q, %v; want %q, %v", tok, p, err, tt.phone, tt.err)
 			}
 		})

@@ -110,7 +110,7 @@ func newEnv(t *testing.T, opts ...func(*options)) *env {
 			}
 		})
 	}
-	e.auth = auth.New(auth.Config{Sessions: e.db, Prefs: e.db, Outbox: box, Bundle: e.bundle, Key: testKey, Region: "KE", Now: e.clock.Now, Log: log})
+	e.auth = auth.New(auth.Config{Sessions: e.db, SignOuts: e.db, Prefs: e.db, Outbox: box, Bundle: e.bundle, Key: testKey, Region: "KE", Now: e.clock.Now, Log: log})
 	cfg := Config{
 		Engine: e.engine,
 		Host:   &flows.StoreHost{Cases: e.db, Prefs: e.db, Log: e.db, Now: e.clock.Now},

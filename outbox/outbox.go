@@ -732,7 +732,9 @@ func (o *Outbox) fallback(ctx context.Context, m *channels.Outbound) error {
 
 // update reads the message with key, lets change modify it and stores it
 // if change reports a change, all under the key's lock. It returns the
-// message as it now stands.
+// message as it now stands. A message holding a one-time code
+// (Outbound.Redacted) that change made final is stored with its text
+// redacted, in the same write: no copy of the code outlives its sending.
 func (o *Outbox) update(ctx context.Context, key string, change func(*channels.Outbound) bool) (*channels.Outbound, bool, error) {
 	defer o.locks.Lock(key)()
 	m, err := o.cfg.Store.Outbound(ctx, key)
@@ -741,6 +743,9 @@ func (o *Outbox) update(ctx context.Context, key string, change func(*channels.O
 	}
 	if !change(m) {
 		return m, false, nil
+	}
+	if m.Status.Final() && m.Redacted() {
+		m.Text = channels.RedactedText
 	}
 	if err := o.cfg.Store.UpdateOutbound(ctx, m); err != nil {
 		return nil, false, err

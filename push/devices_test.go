@@ -75,7 +75,7 @@ func newAPIEnv(t *testing.T) *apiEnv {
 		t.Fatal(err)
 	}
 	a := auth.New(auth.Config{
-		Sessions: e.db, Prefs: e.db, Outbox: e.inbox, Bundle: e.bundle,
+		Sessions: e.db, SignOuts: e.db, Prefs: e.db, Outbox: e.inbox, Bundle: e.bundle,
 		Key: bytes.Repeat([]byte{7}, auth.MinKeySize), Region: "KE", Now: e.clock.Now,
 		PerClient: ratelimit.Limit{Every: time.Millisecond, Burst: 1000},
 	})

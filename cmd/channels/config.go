@@ -14,6 +14,7 @@ import (
 
 	"github.com/nyaruka/phonenumbers"
 
+	"github.com/govchannels/channels/auth"
 	"github.com/govchannels/channels/gateway"
 	"github.com/govchannels/channels/ratelimit"
 	"github.com/govchannels/channels/ussd"
@@ -38,6 +39,14 @@ type config struct {
 	USSDSession  time.Duration
 	ResumeWindow time.Duration
 	AppSession   time.Duration
+	// Retention is how long a final outbox message is kept before the
+	// purge removes it.
+	Retention time.Duration
+	// TokenKeyFile names a file of at least auth.MinKeySize random bytes
+	// that signs app tokens, kept outside the database; tokenKey is what it
+	// holds. Without it the key is a secret in the database.
+	TokenKeyFile string
+	tokenKey     []byte
 
 	// TrustedProxies are the addresses whose X-Forwarded-For is believed:
 	// rate limits are per client address, and anyone else could forge it.
@@ -99,17 +108,19 @@ var secretFlags = []string{"twilio-auth-token", "kannel-password", "kannel-secre
 
 // envNames maps each flag to the environment variable that sets it.
 var envNames = map[string]string{
-	"addr":          "CHANNELS_ADDR",
-	"data":          "CHANNELS_DATA",
-	"database-url":  "CHANNELS_DATABASE_URL",
-	"services":      "CHANNELS_SERVICES",
-	"region":        "CHANNELS_REGION",
-	"timezone":      "CHANNELS_TIMEZONE",
-	"log-level":     "CHANNELS_LOG_LEVEL",
-	"ussd-page":     "CHANNELS_USSD_PAGE",
-	"ussd-session":  "CHANNELS_USSD_SESSION",
-	"resume-window": "CHANNELS_RESUME_WINDOW",
-	"app-session":   "CHANNELS_APP_SESSION",
+	"addr":           "CHANNELS_ADDR",
+	"data":           "CHANNELS_DATA",
+	"database-url":   "CHANNELS_DATABASE_URL",
+	"services":       "CHANNELS_SERVICES",
+	"region":         "CHANNELS_REGION",
+	"timezone":       "CHANNELS_TIMEZONE",
+	"log-level":      "CHANNELS_LOG_LEVEL",
+	"ussd-page":      "CHANNELS_USSD_PAGE",
+	"ussd-session":   "CHANNELS_USSD_SESSION",
+	"resume-window":  "CHANNELS_RESUME_WINDOW",
+	"app-session":    "CHANNELS_APP_SESSION",
+	"retention":      "CHANNELS_RETENTION",
+	"token-key-file": "CHANNELS_TOKEN_KEY_FILE",
 
 	"trusted-proxies":          "CHANNELS_TRUSTED_PROXIES",
 	"public-url":               "CHANNELS_PUBLIC_URL",
@@ -160,6 +171,8 @@ func (c *config) flags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.USSDSession, "ussd-session", 3*time.Minute, "how long a USSD session is kept after its last hop")
 	fs.DurationVar(&c.ResumeWindow, "resume-window", 10*time.Minute, "how long a dropped USSD session can be resumed by dialling again")
 	fs.DurationVar(&c.AppSession, "app-session", 30*time.Minute, "how long an app session is kept after its last request")
+	fs.DurationVar(&c.Retention, "retention", 7*24*time.Hour, "how long sent, delivered and failed outbox messages are kept (at least 24h)")
+	fs.StringVar(&c.TokenKeyFile, "token-key-file", "", "file of at least 32 random bytes that signs app tokens (head -c 32 /dev/urandom > FILE); empty: a secret kept in the database")
 	fs.StringVar(&c.TrustedProxies, "trusted-proxies", "", "comma-separated IPs or CIDRs of reverse proxies whose X-Forwarded-For is believed; empty: none")
 	fs.StringVar(&c.PublicURL, "public-url", "", "scheme and host SMS gateways call this server at, e.g. https://sms.gov.example (Twilio signs over it)")
 	fs.StringVar(&c.TwilioAccountSID, "twilio-account-sid", "", "Twilio account SID (AC...); with the auth token it turns SMS over Twilio on")
@@ -248,6 +261,21 @@ func (c *config) validate() error {
 	for name, d := range map[string]time.Duration{"ussd-session": c.USSDSession, "resume-window": c.ResumeWindow, "app-session": c.AppSession} {
 		if d <= 0 {
 			problems = append(problems, fmt.Sprintf("%s must be positive", name))
+		}
+	}
+	if c.Retention < 24*time.Hour {
+		problems = append(problems, fmt.Sprintf("retention %v must be at least 24h: delivery reports come hours, sometimes a day, after a message", c.Retention))
+	}
+	if c.TokenKeyFile != "" {
+		key, err := os.ReadFile(c.TokenKeyFile)
+		switch {
+		case err != nil:
+			problems = append(problems, fmt.Sprintf("token-key-file: %v", err))
+		case len(key) < auth.MinKeySize:
+			problems = append(problems, fmt.Sprintf("token-key-file %s holds %d bytes, fewer than %d: make one with head -c %d /dev/urandom > %s",
+				c.TokenKeyFile, len(key), auth.MinKeySize, auth.MinKeySize, c.TokenKeyFile))
+		default:
+			c.tokenKey = key
 		}
 	}
 	if loc, err := time.LoadLocation(c.TimeZone); err != nil || c.TimeZone == "" {

@@ -145,11 +145,11 @@ func newServer(cfg config, log *slog.Logger) (_ *server, err error) {
 		Store: db, Outbox: s.box, Bundle: bundle, Catalog: cat, Webhook: webhook.Message,
 		Push: pushOn, DeepLink: cfg.PushLink, Log: log,
 	})
-	key, err := db.Secret(context.Background(), "auth-token", auth.MinKeySize)
+	key, err := tokenKey(cfg, db)
 	if err != nil {
 		return nil, err
 	}
-	authn := auth.New(auth.Config{Sessions: db, Prefs: db, Outbox: codes, Bundle: bundle, Key: key, Region: cfg.Region, Log: log})
+	authn := auth.New(auth.Config{Sessions: db, SignOuts: db, Prefs: db, Outbox: codes, Bundle: bundle, Key: key, Region: cfg.Region, Log: log})
 	api := app.New(app.Config{
 		Engine: engine,
 		Host:   host,
@@ -401,7 +401,17 @@ func (unavailable) Send(context.Context, ...*channels.Outbound) error {
 	return channels.Errorf(channels.EUNAVAILABLE, "sms.unavailable", "no SMS gateway is configured")
 }
 
-// purge removes expired sessions every interval until ctx ends.
+// tokenKey is the key that signs app tokens: the -token-key-file's, so
+// that a copy of the database alone cannot sign a token for any phone, or
+// else the secret kept in the database.
+func tokenKey(cfg config, db channels.SecretStore) ([]byte, error) {
+	if cfg.tokenKey != nil {
+		return cfg.tokenKey, nil
+	}
+	return db.Secret(context.Background(), "auth-token", auth.MinKeySize)
+}
+
+// purge runs purgeOnce every interval until ctx ends.
 func (s *server) purge(ctx context.Context, interval time.Duration) {
 	defer s.wg.Done()
 	t := time.NewTicker(interval)
@@ -411,14 +421,48 @@ func (s *server) purge(ctx context.Context, interval time.Duration) {
 		case <-ctx.Done():
 			return
 		case now := <-t.C:
-			n, err := s.db.PurgeSessions(ctx, now)
-			if err != nil {
-				s.log.Error("purge expired sessions", "err", err)
-			} else if n > 0 {
-				s.log.Debug("purged expired sessions", "count", n)
-			}
+			s.purgeOnce(ctx, now)
 		}
 	}
+}
+
+// purgeBatch is how many outbox messages one transaction of the purge
+// removes, so that no purge holds the store for long.
+const purgeBatch = 500
+
+// purged counts what one pass of the purge removed.
+type purged struct {
+	sessions, outbound, signOuts int
+}
+
+// purgeOnce removes what need no longer be kept at now: expired sessions
+// (pending codes, resume records and SMS de-duplication records among
+// them), final outbox messages older than the retention period, in
+// batches, and sign-outs whose tokens have all expired. It logs the counts
+// at info when any is nonzero, and each failure at error.
+func (s *server) purgeOnce(ctx context.Context, now time.Time) purged {
+	var p purged
+	var err error
+	if p.sessions, err = s.db.PurgeSessions(ctx, now); err != nil {
+		s.log.Error("purge expired sessions", "err", err)
+	}
+	for cut := now.Add(-s.cfg.Retention); ctx.Err() == nil; {
+		n, err := s.db.PurgeOutbound(ctx, cut, purgeBatch)
+		p.outbound += n
+		if err != nil {
+			s.log.Error("purge outbox messages", "err", err)
+		}
+		if err != nil || n < purgeBatch {
+			break
+		}
+	}
+	if p.signOuts, err = s.db.PurgeSignOuts(ctx, now); err != nil {
+		s.log.Error("purge sign-outs", "err", err)
+	}
+	if p != (purged{}) {
+		s.log.Info("purged", "sessions", p.sessions, "outbox_messages", p.outbound, "sign_outs", p.signOuts, "retention", s.cfg.Retention)
+	}
+	return p
 }
 
 // serviceIndex is the root-menu key of a service, 0 when absent.

@@ -21,9 +21,10 @@ import (
 
 // schemaVersion is the layout of the buckets below; Open refuses a file
 // written by a newer version.
-// Version 2 keys the outbox's due index by kind; version 3 adds the
-// index of failed messages and keeps each due message's recipient in the
-// due index.
+// Version 2 keys the outbox's due index by kind; version 3 keeps each due
+// message's recipient in the due index and adds the indexes of failed
+// messages (for operators) and of final ones by when they became final (for
+// the purge).
 const schemaVersion = 3
 
 var (
@@ -38,6 +39,7 @@ var (
 	bucketOutboxDue      = []byte("outbox_due")       // kind 0x00 next attempt (8 bytes BE) key → recipient, queued messages
 	bucketOutboxSending  = []byte("outbox_sending")   // key → kind, messages handed to a gateway
 	bucketOutboxFailed   = []byte("outbox_failed")    // kind 0x00 key → nil, failed messages
+	bucketOutboxFinal    = []byte("outbox_final")     // updated (8 bytes BE) key → nil, final messages
 	bucketSecrets        = []byte("secrets")          // name → random bytes
 	bucketCaseAgency     = []byte("case_agency")      // agency 0x00 created (8 bytes BE) ref → nil
 	bucketCaseEvents     = []byte("case_events")      // seq (8 bytes BE) → case event (JSON)
@@ -49,6 +51,8 @@ var (
 	bucketCaseNationalID = []byte("case_national_id") // document number 0x00 created (8 bytes BE) ref → nil
 	bucketOperators      = []byte("operators")        // id → operator (JSON)
 	bucketAudit          = []byte("audit")            // seq (8 bytes BE) → audit entry (JSON)
+	bucketSignOuts       = []byte("signouts")         // phone → signed out at, kept until (8 bytes BE unix nanos each)
+	bucketSignOutKeep    = []byte("signout_keep")     // kept until (8 bytes BE) phone → nil
 	keyVersion           = []byte("version")
 )
 
@@ -92,7 +96,7 @@ func Open(path string, opts Options) (*DB, error) {
 	}
 	db, err := openFile(path, opts, [][]byte{bucketCases, bucketCaseKeys, bucketCasePhone, bucketPrefs, bucketOutbox, bucketOutboxDue, bucketOutboxSending, bucketOutboxFailed, bucketSecrets,
 		bucketCaseAgency, bucketCaseEvents, bucketCursors, bucketDevices, bucketDeviceTokens, bucketAgencies, bucketAgencyKeys,
-		bucketCaseNationalID, bucketOperators, bucketAudit})
+		bucketCaseNationalID, bucketOperators, bucketAudit, bucketOutboxFinal, bucketSignOuts, bucketSignOutKeep})
 	if err != nil {
 		return nil, err
 	}
@@ -156,7 +160,8 @@ func migrate(db *bbolt.DB) error {
 		if v := binary.BigEndian.Uint32(meta.Get(keyVersion)); v == schemaVersion {
 			return nil
 		}
-		// Versions 1 and 2 differ only in the outbox's indexes.
+		// Versions 1 and 2 differ only in the outbox's indexes: rebuilding
+		// every index upgrades both.
 		if err := reindex(tx); err != nil {
 			return err
 		}

@@ -285,8 +285,11 @@ func TestSessionsSurviveRestartNotReboot(t *testing.T) {
 }
 
 // TestMigrateVersion1 opens a data file as version 1 wrote it, whose due
-// index did not name kinds, and checks that every message is due again by
-// its kind, failed ones are listed, and the file is marked the current
+// index did not name kinds and which had no index of final or failed
+// messages, and checks that every message is due again by its kind, that
+// the failed one is listed, that the purge finds both final ones (and
+// leaves no failed entry behind), and that the file is marked with the
+// current
 // version.
 func TestMigrateVersion1(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "channels.db")
@@ -343,6 +346,12 @@ func TestMigrateVersion1(t *testing.T) {
 	}
 	if ms, err := db.FailedOutbound(context.Background(), channels.KindWebhook, "", 10); err != nil || len(ms) != 1 || ms[0].Key != "evt_1" {
 		t.Errorf("failed webhooks after the upgrade: %v %v, want evt_1", ms, err)
+	}
+	if n, err := db.PurgeOutbound(context.Background(), at, 10); err != nil || n != 2 {
+		t.Errorf("purge after the upgrade = %d, %v; want 2 (the sent and the failed message)", n, err)
+	}
+	if ms, err := db.FailedOutbound(context.Background(), channels.KindWebhook, "", 10); err != nil || len(ms) != 0 {
+		t.Errorf("failed webhooks after the purge: %v %v, want none", ms, err)
 	}
 	err = db.db.View(func(tx *bbolt.Tx) error {
 		if v := binary.BigEndian.Uint32(tx.Bucket(bucketMeta).Get(keyVersion)); v != schemaVersion {

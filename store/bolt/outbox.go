@@ -28,13 +28,20 @@ func failedKey(m *channels.Outbound) []byte {
 	return append(duePrefix(m.Kind), m.Key...)
 }
 
-// index keeps a message's entries in the due, sending and failed indexes
-// in step with its status: queued messages are in the due index (with
-// their recipient, so that DueOutbound skips without reading them),
-// messages in sending in the sending index, failed ones in the failed
-// index, sent and delivered ones in none.
+// finalKey indexes a final message by when it was last updated, for the
+// purge.
+func finalKey(m *channels.Outbound) []byte {
+	return append(appendTimeKey(nil, m.UpdatedAt), m.Key...)
+}
+
+// index keeps a message's entries in the due, sending, failed and final
+// indexes in step with its status: queued messages are in the due index
+// (with their recipient, so that DueOutbound skips without reading them),
+// messages in sending in the sending index, final ones in the final index
+// and failed ones in the failed index too.
 func index(tx *bbolt.Tx, old, m *channels.Outbound) error {
-	due, sending, failed := tx.Bucket(bucketOutboxDue), tx.Bucket(bucketOutboxSending), tx.Bucket(bucketOutboxFailed)
+	due, sending := tx.Bucket(bucketOutboxDue), tx.Bucket(bucketOutboxSending)
+	failed, final := tx.Bucket(bucketOutboxFailed), tx.Bucket(bucketOutboxFinal)
 	if old != nil {
 		if err := due.Delete(dueKey(old)); err != nil {
 			return err
@@ -45,14 +52,22 @@ func index(tx *bbolt.Tx, old, m *channels.Outbound) error {
 		if err := failed.Delete(failedKey(old)); err != nil {
 			return err
 		}
+		if err := final.Delete(finalKey(old)); err != nil {
+			return err
+		}
 	}
-	switch m.Status {
-	case channels.OutboundQueued:
+	if m.Status == channels.OutboundFailed {
+		if err := failed.Put(failedKey(m), nil); err != nil {
+			return err
+		}
+	}
+	switch {
+	case m.Status == channels.OutboundQueued:
 		return due.Put(dueKey(m), []byte(m.To))
-	case channels.OutboundSending:
+	case m.Status == channels.OutboundSending:
 		return sending.Put([]byte(m.Key), []byte(m.Kind))
-	case channels.OutboundFailed:
-		return failed.Put(failedKey(m), nil)
+	case m.Status.Final():
+		return final.Put(finalKey(m), nil)
 	}
 	return nil
 }
@@ -60,7 +75,7 @@ func index(tx *bbolt.Tx, old, m *channels.Outbound) error {
 // reindex rebuilds the outbox's indexes from the messages: the migration
 // from an older schema version.
 func reindex(tx *bbolt.Tx) error {
-	for _, b := range [][]byte{bucketOutboxDue, bucketOutboxSending, bucketOutboxFailed} {
+	for _, b := range [][]byte{bucketOutboxDue, bucketOutboxSending, bucketOutboxFailed, bucketOutboxFinal} {
 		if err := tx.DeleteBucket(b); err != nil {
 			return err
 		}
