@@ -89,15 +89,13 @@ func TestKannelEndToEnd(t *testing.T) {
 	}
 	mu.Unlock()
 
-	t.Run("operator sends an answer twice", func(t *testing.T) {
+	t.Run("the same answer twice is two inputs", func(t *testing.T) {
+		// Kannel gives each deliver_sm its own message ID.
 		session = [2]byte{0x5d, 0x00}
 		page(code, opPSSRIndication)
 		first, again := page("3", opUSSRConfirm), page("3", opUSSRConfirm)
-		if first.Text != again.Text || !strings.HasPrefix(first.Text, f.text("report.category")) {
-			t.Fatalf("the same answer twice: %q then %q, want the categories both times", first.Text, again.Text)
-		}
-		if mt := page("1", opUSSRConfirm); !strings.HasPrefix(mt.Text, f.text("report.location")) {
-			t.Errorf("next answer: %q, want the location", mt.Text)
+		if !strings.HasPrefix(first.Text, f.text("report.category")) || !strings.HasPrefix(again.Text, f.text("report.location")) {
+			t.Fatalf("the same answer twice: %q then %q, want the categories then the location", first.Text, again.Text)
 		}
 	})
 
