@@ -43,11 +43,12 @@ import (
 // accept-x-kannel-headers lets Kannel honour that header; omit-empty keeps
 // Kannel from sending "<Empty reply from service provider>" when we end a
 // session quietly; `id=%I` tells a Kannel retry from the same input
-// typed again (see kannelHop): without it, an input typed twice in a row
-// takes a second press. Kannel splits a reply over its SMS
-// length (sms-length, 140 octets: 160 GSM-7 characters by default), and
-// max-messages = 1 then cuts it: a Server behind Kannel wants a Layout of
-// at most 160 characters, or a larger sms-length.
+// typed again (see kannelHop): without it, the same input twice in a row
+// needs one press more. Kannel sends a reply as SMS of 140
+// octets: a longer one is cut to one SMS under max-messages = 1, or split
+// into concatenated parts that the handset shows as separate pages. A
+// Server behind Kannel lays pages out with KannelLayout: 160 GSM-7
+// characters or 70 UCS-2 units, one SMS each.
 //
 // Unlike Africa's Talking, an MO carries only the latest input: the
 // dialect keeps, per session, the accumulated text it last gave Handle and

@@ -28,6 +28,17 @@ func kannelRouter(f *fixture, secret string) *gin.Engine {
 	return r
 }
 
+// newKannelFixture is a fixture whose Server lays pages out as serve
+// does behind Kannel (KannelLayout).
+func newKannelFixture(t testing.TB) *fixture {
+	t.Helper()
+	f := newFixture(t)
+	cfg := f.srv.cfg
+	cfg.Layout = KannelLayout(0)
+	f.srv = New(cfg)
+	return f
+}
+
 // kannelServer serves the fixture's Kannel dialect over a real listener.
 func kannelServer(t *testing.T, f *fixture, secret string) string {
 	t.Helper()

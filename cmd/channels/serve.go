@@ -114,9 +114,9 @@ func newServer(cfg config, log *slog.Logger) (_ *server, err error) {
 		Region:       cfg.Region,
 	}
 	ussd.New(ucfg).RegisterAT(router, "/ussd/at")
-	// Kannel carries a page in one SMS of its sms-length, 160 GSM-7
-	// characters by default, and cuts what is longer.
-	ucfg.Layout.MaxChars = min(cfg.USSDPage, 160)
+	// Kannel carries a page in one SMS: 160 GSM-7 characters or 70
+	// UCS-2 units; the lint checks the same layout.
+	ucfg.Layout = ussd.KannelLayout(cfg.USSDPage)
 	ussd.New(ucfg).RegisterKannel(router, "/ussd/kannel", cfg.KannelSecret)
 	s.routes = append(s.routes, "USSD: Africa's Talking POST /ussd/at, Kannel (SMPP) /ussd/kannel")
 
