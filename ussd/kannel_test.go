@@ -648,10 +648,14 @@ func TestKannelRecordRoundTrip(t *testing.T) {
 
 // FuzzParseKannel parses an arbitrary query: ParseKannel never panics, an
 // accepted MO has an E.164 phone and an op a phone sends, and the TLVs it
-// read, written back as Kannel writes them, read the same.
+// read, written back as Kannel writes them, read the same. Its retry
+// identity is that of the MO written back (a retry), and another when the
+// message ID changes, or goes, or the text does (a new input).
 func FuzzParseKannel(f *testing.F) {
 	f.Add(kannelQuery(phone, "*384#", 1, [2]byte{0x12, 0x34}))
 	f.Add(kannelQuery("0712345678", "Plot 5*B", 18, [2]byte{0, 0}, "id", "x"))
+	f.Add(kannelQuery(phone, "1", 18, [2]byte{0x5c, 0}, "id", "0b5e7c44-1f5b-4c9e-8b7e-4a4d2f0e9a12"))
+	f.Add(kannelQuery(phone, "11", 18, [2]byte{0x5c, 0}, "id", "1"))
 	f.Add("from=254712345678&meta=%3Fsmpp%3Fussd_service_op%3D18%26its_session_info%3D4660%26")
 	f.Add("from=254712345678&meta=%3Fa%3F%3Fsmpp%3Fussd_service_op%3D%2581%26its_session_info%3D%2512%25%26")
 	f.Fuzz(func(t *testing.T, query string) {
@@ -666,10 +670,30 @@ func FuzzParseKannel(f *testing.F) {
 		if !strings.HasPrefix(mo.Phone, "+") || mo.Op == opUSSRRequest || mo.Op == opPSSRResponse {
 			t.Fatalf("accepted %+v", mo)
 		}
-		again := &http.Request{Method: http.MethodGet, URL: &url.URL{RawQuery: kannelQuery(mo.Phone, mo.Text, mo.Op, mo.SessionInfo, "to", mo.To, "id", mo.ID)}}
+		// The op in decimal: a raw octet that is an ASCII digit reads as
+		// the digit's value.
+		meta := fmt.Sprintf("?smpp?ussd_service_op=%d&its_session_info=%s&", mo.Op, pct(mo.SessionInfo[0], mo.SessionInfo[1]))
+		again := &http.Request{Method: http.MethodGet, URL: &url.URL{RawQuery: kannelQuery(mo.Phone, mo.Text, mo.Op, mo.SessionInfo, "to", mo.To, "id", mo.ID, "meta", meta)}}
 		mo2, err := ParseKannel(again, "KE")
 		if err != nil || mo2 != mo {
 			t.Fatalf("round trip of %+v: %+v, %v", mo, mo2, err)
+		}
+		if mo2.RetryKey() != mo.RetryKey() {
+			t.Fatalf("a retry of %+v has another RetryKey", mo)
+		}
+		other := func(edit func(*KannelMO)) {
+			m := mo
+			edit(&m)
+			if m.RetryKey() == mo.RetryKey() {
+				t.Fatalf("%+v and %+v have the same RetryKey", mo, m)
+			}
+		}
+		other(func(m *KannelMO) { m.ID += "x" })
+		other(func(m *KannelMO) { m.Text += "1" })
+		if mo.ID != "" {
+			other(func(m *KannelMO) { m.ID = "" })
+			// A text and an ID are not confused where they meet.
+			other(func(m *KannelMO) { m.Text, m.ID = m.Text+m.ID[:1], m.ID[1:] })
 		}
 	})
 }
