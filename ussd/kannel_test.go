@@ -17,6 +17,7 @@ import (
 
 	"github.com/govchannels/channels"
 	"github.com/govchannels/channels/channelstest"
+	"github.com/govchannels/channels/lenprefix"
 )
 
 // kannelRouter is the fixture's Server behind gin with the Kannel dialect
@@ -637,6 +638,17 @@ func TestKannelRecordRoundTrip(t *testing.T) {
 	got, err := decodeKannelRecord(rec.encode())
 	if err != nil || got != rec {
 		t.Fatalf("round trip: %+v, %v", got, err)
+	}
+	// A record of version 1 (digest and message ID apart) reads with no
+	// retry key: the next MO is an input.
+	v1 := []byte{1, 1, 3}
+	for _, f := range []string{"kannel/00ff", "3*1", strings.Repeat("\x01", 16), "u", "Report received."} {
+		v1 = lenprefix.AppendString(v1, f)
+	}
+	want := rec
+	want.retry = ""
+	if got, err := decodeKannelRecord(v1); err != nil || got != want {
+		t.Errorf("version 1: %+v, %v; want %+v", got, err, want)
 	}
 	b := rec.encode()
 	for _, bad := range [][]byte{nil, {2, 0}, {1, 4}, b[:len(b)-1], append(b, 0)} {
