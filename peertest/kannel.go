@@ -42,6 +42,10 @@ type KannelOptions struct {
 	// by concatenation, a reply may take; 10 when 0. With 1, as the USSD
 	// dialect asks for, Kannel cuts a longer reply to one SMS.
 	MaxMessages int
+	// HTTPRetries is smsbox's http-request-retry: how often a get-url
+	// request that failed is sent again (with the same %I), a second
+	// apart; 0 for never.
+	HTTPRetries int
 }
 
 // Kannel is a running bearerbox and smsbox connected to a simulated
@@ -103,6 +107,8 @@ log-file = "{{dir}}/smsbox.log"
 log-level = 0
 access-log = "{{dir}}/smsbox-access.log"
 mo-recode = true
+http-request-retry = {{retries}}
+http-queue-delay = 1
 
 group = sendsms-user
 username = {{user}}
@@ -214,6 +220,7 @@ func StartKannel(t testing.TB, o KannelOptions) *Kannel {
 	}
 	conf = strings.NewReplacer(
 		"{{maxmessages}}", strconv.Itoa(maxMessages),
+		"{{retries}}", strconv.Itoa(o.HTTPRetries),
 		"{{admin}}", strconv.Itoa(admin),
 		"{{adminpw}}", k.AdminPassword,
 		"{{smsboxport}}", strconv.Itoa(smsboxPort),

@@ -262,3 +262,71 @@ func TestKannelPages(t *testing.T) {
 		})
 	}
 }
+
+// TestKannelRetriedRequest: Kannel sends a get-url request again, with the
+// same message ID, when the first answer did not reach it; the dialect
+// answers it as it answered the first, and the session does not move.
+// Here the answers to the first request for each message ID are lost
+// after the dialect gave them.
+func TestKannelRetriedRequest(t *testing.T) {
+	f := newKannelFixture(t)
+	router := kannelRouter(f, "")
+	var mu sync.Mutex
+	seen := map[string]int{} // requests per message ID
+	var answers []string     // the pages the dialect gave, lost ones included
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := httptest.NewRecorder()
+		router.ServeHTTP(rec, r)
+		mu.Lock()
+		id := r.URL.Query().Get("id")
+		seen[id]++
+		first := seen[id] == 1
+		answers = append(answers, rec.Body.String())
+		mu.Unlock()
+		if first {
+			http.Error(w, "lost", http.StatusServiceUnavailable)
+			return
+		}
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(rec.Code)
+		w.Write(rec.Body.Bytes())
+	}))
+	t.Cleanup(srv.Close)
+	k := peertest.StartKannel(t, peertest.KannelOptions{
+		GetURL:      srv.URL + "/ussd/kannel?from=%p&to=%P&text=%a&meta=%D&id=%I",
+		SMPP:        true,
+		MaxMessages: 1,
+		HTTPRetries: 2,
+	})
+	session := [2]byte{0x7e, 0}
+	for _, step := range []struct {
+		text string
+		op   byte
+		want string
+	}{
+		{"*384#", opPSSRIndication, f.text("home.title") + "\n"},
+		{"3", opUSSRConfirm, f.text("report.category")},
+		{"1", opUSSRConfirm, f.text("report.location")},
+	} {
+		k.SendUSSD(t, "254712345678", "*384#", step.text, step.op, session)
+		mt, ok := k.MT(t, 15*time.Second)
+		if !ok {
+			t.Fatalf("no answer reached the operator after %q; Kannel logs in %s", step.text, k.Dir)
+		}
+		if !strings.HasPrefix(mt.Text, step.want) {
+			t.Fatalf("after %q the operator got %q, want %q…", step.text, mt.Text, step.want)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(answers) != 6 {
+		t.Fatalf("%d requests, want each of 3 sent twice: %v", len(answers), seen)
+	}
+	for i := 0; i < len(answers); i += 2 {
+		if answers[i] != answers[i+1] {
+			t.Errorf("request %d got %q, its retry %q", i/2, answers[i], answers[i+1])
+		}
+	}
+}
