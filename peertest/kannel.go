@@ -38,6 +38,14 @@ type KannelOptions struct {
 	// server mode) that knows the USSD TLVs ussd_service_op and
 	// its_session_info, instead of Kannel's fakesmsc.
 	SMPP bool
+	// MaxMessages is the sms-service's max-messages: how many SMS, joined
+	// by concatenation, a reply may take; 10 when 0. With 1, as the USSD
+	// dialect asks for, Kannel cuts a longer reply to one SMS.
+	MaxMessages int
+	// HTTPRetries is smsbox's http-request-retry: how often a get-url
+	// request that failed is sent again (with the same %I), a second
+	// apart; 0 for never.
+	HTTPRetries int
 }
 
 // Kannel is a running bearerbox and smsbox connected to a simulated
@@ -67,7 +75,13 @@ type MT struct {
 	// with fakesmsc).
 	USSDServiceOp int
 	SessionInfo   []byte // the its_session_info TLV, nil when absent
-	Raw           string // the simulator's line for it, for failure messages
+	// DataCoding is the SMPP data_coding (0 the SMSC default alphabet,
+	// GSM-7; 8 UCS-2), -1 with fakesmsc.
+	DataCoding int
+	// UDH is the user data header before the text, nil when there is
+	// none: each part of a message Kannel split carries one.
+	UDH []byte
+	Raw string // the simulator's line for it, for failure messages
 }
 
 // The Kannel configuration, one file for bearerbox and smsbox.
@@ -93,6 +107,8 @@ log-file = "{{dir}}/smsbox.log"
 log-level = 0
 access-log = "{{dir}}/smsbox-access.log"
 mo-recode = true
+http-request-retry = {{retries}}
+http-queue-delay = 1
 
 group = sendsms-user
 username = {{user}}
@@ -103,7 +119,7 @@ concatenation = true
 group = sms-service
 keyword = default
 catch-all = yes
-max-messages = 10
+max-messages = {{maxmessages}}
 concatenation = true
 omit-empty = true
 accept-x-kannel-headers = true
@@ -198,7 +214,13 @@ func StartKannel(t testing.TB, o KannelOptions) *Kannel {
 	conf := strings.NewReplacer(
 		"{{smsc}}", smsc, "{{service}}", service,
 	).Replace(kannelConf)
+	maxMessages := o.MaxMessages
+	if maxMessages <= 0 {
+		maxMessages = 10
+	}
 	conf = strings.NewReplacer(
+		"{{maxmessages}}", strconv.Itoa(maxMessages),
+		"{{retries}}", strconv.Itoa(o.HTTPRetries),
 		"{{admin}}", strconv.Itoa(admin),
 		"{{adminpw}}", k.AdminPassword,
 		"{{smsboxport}}", strconv.Itoa(smsboxPort),
@@ -312,6 +334,8 @@ type smscEvent struct {
 	Text           string `json:"text"`
 	USSDServiceOp  int    `json:"ussd_service_op"`
 	ITSSessionInfo string `json:"its_session_info"`
+	UDH            string `json:"udh"`
+	DataCoding     int    `json:"data_coding"`
 	Error          string `json:"error"`
 }
 
@@ -324,9 +348,12 @@ func (k *Kannel) smscLine(line string) {
 	}
 	switch ev.Event {
 	case "submit_sm", "data_sm":
-		mt := MT{From: ev.From, To: ev.To, Text: ev.Text, USSDServiceOp: ev.USSDServiceOp, Raw: line}
+		mt := MT{From: ev.From, To: ev.To, Text: ev.Text, USSDServiceOp: ev.USSDServiceOp, DataCoding: ev.DataCoding, Raw: line}
 		if ev.ITSSessionInfo != "" {
 			mt.SessionInfo, _ = hex.DecodeString(ev.ITSSessionInfo)
+		}
+		if ev.UDH != "" {
+			mt.UDH, _ = hex.DecodeString(ev.UDH)
 		}
 		k.mts <- mt
 	case "deliver_sm_resp", "error":
@@ -362,7 +389,7 @@ func (k *Kannel) fakesmscLine(line string) {
 	if len(f) < 3 {
 		return
 	}
-	mt := MT{From: f[0], To: f[1], USSDServiceOp: -1, Raw: line}
+	mt := MT{From: f[0], To: f[1], USSDServiceOp: -1, DataCoding: -1, Raw: line}
 	body := ""
 	if len(f) == 4 {
 		body = f[3]

@@ -8,9 +8,11 @@
 //   stdout, one event per line:
 //     {"event":"listening","port":N}
 //     {"event":"bound","command":"bind_transceiver","system_id":"..."}
-//     {"event":"submit_sm","from":"...","to":"...","text":"...","data_coding":0,
-//      "ussd_service_op":2,"its_session_info":"0102","message_id":"..."}
-//       (ussd_service_op is -1 and its_session_info "" when absent)
+//     {"event":"submit_sm","from":"...","to":"...","text":"...","udh":"",
+//      "data_coding":0,"esm_class":0,"ussd_service_op":2,
+//      "its_session_info":"0102","message_id":"..."}
+//       (ussd_service_op is -1, its_session_info and udh "" when absent;
+//       text is decoded after data_coding, without the udh)
 //     {"event":"deliver_sm_resp","ref":"...","status":0}
 //   stdin, one command per line:
 //     {"cmd":"deliver","ref":"...","from":"...","to":"...","text":"...",
@@ -57,6 +59,16 @@ function decodeText(pdu) {
 		return payload.toString('latin1');
 	}
 	return payload == null ? '' : String(payload);
+}
+
+// udhOf returns the user data header of the submit_sm's short message as
+// hex, "" when it has none: a concatenated message carries one per part.
+function udhOf(pdu) {
+	const sm = pdu.short_message;
+	if (sm && typeof sm === 'object' && Array.isArray(sm.udh)) {
+		return Buffer.concat(sm.udh).toString('hex');
+	}
+	return '';
 }
 
 function pad(n) {
@@ -121,6 +133,7 @@ const server = smpp.createServer((session) => {
 			from: pdu.source_addr,
 			to: pdu.destination_addr,
 			text: decodeText(pdu),
+			udh: udhOf(pdu),
 			data_coding: pdu.data_coding,
 			esm_class: pdu.esm_class,
 			registered_delivery: pdu.registered_delivery,

@@ -21,34 +21,45 @@ func rootScreens(t *testing.T, f *fixture, lang string, screen func(string, chan
 }
 
 // TestGoldenPages lays out every screen of the shipped catalog in every
-// language and compares the pages with testdata/pages/<service>.<lang>.golden;
-// -update rewrites them. It fails when the walk misses a step.
+// language and compares the pages with testdata/pages/<service>.<lang>.golden
+// for the protocol's budget, and testdata/pages/kannel/… for Kannel's
+// (KannelLayout); -update rewrites them. It fails when the walk misses a
+// step.
 func TestGoldenPages(t *testing.T) {
 	f := newFixture(t)
-	layout := Layout{}.withDefaults()
-	for _, lang := range f.bundle.Langs() {
-		for _, svc := range append([]string{"home"}, serviceIDs(f)...) {
-			t.Run(svc+"."+lang, func(t *testing.T) {
-				var out strings.Builder
-				seen := map[string]bool{}
-				screen := func(label string, sc channels.Screen) {
-					pages := Pages(f.bundle, lang, sc, layout)
-					all := strings.Join(pages, "\f")
-					if seen[all] {
-						return
+	layouts := []struct {
+		dir    string
+		layout Layout
+	}{
+		{"pages", Layout{}.withDefaults()},
+		{filepath.Join("pages", "kannel"), KannelLayout(0).withDefaults()},
+	}
+	for _, dl := range layouts {
+		layout := dl.layout
+		for _, lang := range f.bundle.Langs() {
+			for _, svc := range append([]string{"home"}, serviceIDs(f)...) {
+				t.Run(dl.dir+"/"+svc+"."+lang, func(t *testing.T) {
+					var out strings.Builder
+					seen := map[string]bool{}
+					screen := func(label string, sc channels.Screen) {
+						pages := Pages(f.bundle, lang, sc, layout)
+						all := strings.Join(pages, "\f")
+						if seen[all] {
+							return
+						}
+						seen[all] = true
+						for i, p := range pages {
+							fmt.Fprintf(&out, "== %s (page %d/%d, %s)\n%s\n", label, i+1, len(pages), sizeLabel(p), p)
+						}
 					}
-					seen[all] = true
-					for i, p := range pages {
-						fmt.Fprintf(&out, "== %s (page %d/%d, %s)\n%s\n", label, i+1, len(pages), sizeLabel(p), p)
+					if svc == "home" {
+						rootScreens(t, f, lang, screen)
+					} else {
+						channelstest.Walk(t, f.engine, channels.ChannelUSSD, lang, svc, screen)
 					}
-				}
-				if svc == "home" {
-					rootScreens(t, f, lang, screen)
-				} else {
-					channelstest.Walk(t, f.engine, channels.ChannelUSSD, lang, svc, screen)
-				}
-				channelstest.Golden(t, filepath.Join("testdata", "pages", svc+"."+lang+".golden"), out.String(), *update)
-			})
+					channelstest.Golden(t, filepath.Join("testdata", dl.dir, svc+"."+lang+".golden"), out.String(), *update)
+				})
+			}
 		}
 	}
 	if n := f.bundle.Missing(); n != 0 {
@@ -61,7 +72,7 @@ func TestGoldenPages(t *testing.T) {
 // fits, shows no missing message, and every option appears whole on a page.
 func TestPagesWithinBudget(t *testing.T) {
 	f := newFixture(t)
-	layouts := []Layout{{}, {MaxChars: 160}, {MaxChars: 120, UCS2MaxChars: 60}}
+	layouts := []Layout{{}, {MaxChars: 160}, KannelLayout(0), {MaxChars: 120, UCS2MaxChars: 60}}
 	for _, l := range layouts {
 		for _, lang := range f.bundle.Langs() {
 			t.Run(fmt.Sprintf("%d-%d.%s", l.MaxChars, l.UCS2MaxChars, lang), func(t *testing.T) {

@@ -13,7 +13,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -22,6 +21,7 @@ import (
 	"github.com/govchannels/channels"
 	"github.com/govchannels/channels/flows"
 	"github.com/govchannels/channels/gsm7"
+	"github.com/govchannels/channels/keylock"
 	"github.com/govchannels/channels/lenprefix"
 	"github.com/govchannels/channels/locales"
 )
@@ -42,11 +42,13 @@ import (
 // the header X-Kannel-Meta-Data carries the TLVs of the answer.
 // accept-x-kannel-headers lets Kannel honour that header; omit-empty keeps
 // Kannel from sending "<Empty reply from service provider>" when we end a
-// session quietly; `id=%I` (optional) tells a Kannel retry from the same
-// input typed again (see kannelHop). Kannel splits a reply over its SMS
-// length (sms-length, 140 octets: 160 GSM-7 characters by default), and
-// max-messages = 1 then cuts it: a Server behind Kannel wants a Layout of
-// at most 160 characters, or a larger sms-length.
+// session quietly; `id=%I` tells a Kannel retry from the same input
+// typed again (see kannelHop): without it, the same input twice in a row
+// needs one press more. Kannel sends a reply as SMS of 140
+// octets: a longer one is cut to one SMS under max-messages = 1, or split
+// into concatenated parts that the handset shows as separate pages. A
+// Server behind Kannel lays pages out with KannelLayout: 160 GSM-7
+// characters or 70 UCS-2 units, one SMS each.
 //
 // Unlike Africa's Talking, an MO carries only the latest input: the
 // dialect keeps, per session, the accumulated text it last gave Handle and
@@ -92,8 +94,23 @@ type KannelMO struct {
 	// vary per message. It is echoed in each reply.
 	SessionInfo [2]byte
 	// ID is Kannel's message ID (%I) when the get-url passes it: a retry
-	// of the same HTTP request carries the same one.
+	// of the same HTTP request carries the same one, and every message
+	// the operator delivers gets a new one.
 	ID string
+}
+
+// RetryKey identifies the MO for telling a retry from a new input: a
+// digest of its op, its_session_info, text and message ID. With an ID, a
+// retry carries the same key and an input typed again, which has a new
+// ID, another one; without, the same input typed again has the same key
+// as a retry (see kannelHop). Like sealText, it keeps nothing readable of
+// what was typed.
+func (m KannelMO) RetryKey() string {
+	h := sha256.New()
+	h.Write([]byte{m.Op, m.SessionInfo[0], m.SessionInfo[1]})
+	h.Write(lenprefix.AppendString(nil, m.Text))
+	h.Write(lenprefix.AppendString(nil, m.ID))
+	return string(h.Sum(nil)[:16])
 }
 
 // Releases reports whether the MO ends the session without asking for a
@@ -336,18 +353,7 @@ func (s *Server) refuseKannel(c *gin.Context, status int, phone string, err erro
 // its record, Handle and the write, as Server.locks serialize Handle
 // (which takes its own stripe inside, so these must be others). They are
 // shared by the Servers of a process, which costs only contention.
-var kannelLocks [256]sync.Mutex
-
-func kannelLock(key string) func() {
-	hash := uint32(2166136261) // FNV-1a
-	for i := 0; i < len(key); i++ {
-		hash ^= uint32(key[i])
-		hash *= 16777619
-	}
-	m := &kannelLocks[hash%uint32(len(kannelLocks))]
-	m.Lock()
-	return m.Unlock
-}
+var kannelLocks keylock.Locks
 
 // A Kannel session is the phone and the session number (its_session_info
 // octet 0); octet 1 is left out because operators that follow SMPP 3.4
@@ -367,59 +373,56 @@ func kannelRecordKey(key string) string { return "ussd-kannel/" + key }
 
 // kannelRecord is what the dialect keeps of a Kannel session.
 //
-// It is encoded (Session.Edge) as a version byte (1), a flags byte (1 the
+// It is encoded (Session.Edge) as a version byte (2), a flags byte (1 the
 // session was released), the number of times the last MO was answered
 // again as a uvarint, then, uvarint-length-prefixed: the Handle session
-// ID, the text last given to Handle ("" once released), the digest of the
-// last MO, its Kannel message ID, and the final page ("" unless released).
+// ID, the text last given to Handle ("" once released), the RetryKey of
+// the last MO, and the final page ("" unless released). Version 1 kept
+// the digest of the last MO without its message ID, and the ID apart: it
+// is read with no retry key, so that the next MO is an input.
 type kannelRecord struct {
 	released bool   // we sent the final page: the network ended the session
 	replays  uint64 // how many times the last MO was answered again
 	session  string // Handle's session ID, "" when there is no record
-	sent     string // the Request.Text of the last MO; "" once released
-	mo       string // moDigest of the last MO answered
-	id       string // its Kannel message ID
+	sent     string // the Request.Text of the last input; "" once released
+	retry    string // the RetryKey of the last MO, repeats included
 	final    string // the final page, for a retry after the release
 }
 
-const kannelRecordVersion = 1
+const kannelRecordVersion = 2
 
 func (r *kannelRecord) encode() []byte {
 	var flags byte
 	if r.released {
 		flags |= 1
 	}
-	b := make([]byte, 0, 40+len(r.session)+len(r.sent)+len(r.mo)+len(r.id)+len(r.final))
+	b := make([]byte, 0, 40+len(r.session)+len(r.sent)+len(r.retry)+len(r.final))
 	b = append(b, kannelRecordVersion, flags)
 	b = lenprefix.AppendUvarint(b, r.replays)
-	for _, s := range []string{r.session, r.sent, r.mo, r.id, r.final} {
+	for _, s := range []string{r.session, r.sent, r.retry, r.final} {
 		b = lenprefix.AppendString(b, s)
 	}
 	return b
 }
 
 func decodeKannelRecord(b []byte) (kannelRecord, error) {
-	if len(b) < 2 || b[0] != kannelRecordVersion || b[1]&^1 != 0 {
+	if len(b) < 2 || (b[0] != 1 && b[0] != kannelRecordVersion) || b[1]&^1 != 0 {
 		return kannelRecord{}, errBadEdge
 	}
 	r := kannelRecord{released: b[1]&1 != 0}
 	rd := lenprefix.NewReader(b[2:])
 	r.replays = rd.Uvarint()
-	r.session, r.sent, r.mo, r.id, r.final = rd.String(), rd.String(), rd.String(), rd.String(), rd.String()
+	r.session, r.sent = rd.String(), rd.String()
+	if b[0] == 1 {
+		_, _ = rd.String(), rd.String() // the digest of the last MO and its message ID
+	} else {
+		r.retry = rd.String()
+	}
+	r.final = rd.String()
 	if rd.Bad() || rd.Len() != 0 || r.session == "" {
 		return kannelRecord{}, errBadEdge
 	}
 	return r, nil
-}
-
-// moDigest identifies the content of an MO: op, both octets of
-// its_session_info and text. Like sealText, it keeps nothing readable of
-// what was typed.
-func moDigest(mo KannelMO) string {
-	h := sha256.New()
-	h.Write([]byte{mo.Op, mo.SessionInfo[0], mo.SessionInfo[1]})
-	h.Write([]byte(mo.Text))
-	return string(h.Sum(nil)[:16])
 }
 
 // kannelHop answers one MO; quiet is true for an MO that released the
@@ -433,21 +436,22 @@ func moDigest(mo KannelMO) string {
 //     to Handle, "*", and the new input, so that Handle reads the input
 //     exactly (a "*" typed in it included);
 //   - a repeat gets the reply last given and changes nothing. A repeat
-//     is an MO with the same op, its_session_info and text as the last one
-//     answered in the session, and either the same Kannel message ID (a
-//     retry by Kannel: always a repeat) or no ID or a new one. In that
-//     last case the operator may have sent its message twice, or the
-//     citizen typed the same input again ("98" for the next page), and
-//     nothing tells them apart: the first such MO is a repeat, a second
-//     one in a row is the citizen's input. A double-step then takes two
-//     copies of an operator's retry; a citizen sends an input at most
-//     twice.
+//     is an MO with the RetryKey of the last MO of the session: with a
+//     Kannel message ID, a retry by Kannel of that message (always a
+//     repeat, however often it comes); the same input with a new ID is
+//     the citizen's. Without an ID, the operator may have sent its
+//     message twice, or the citizen typed the same input again ("98" for
+//     the next page), and nothing tells them apart: the first such MO is
+//     a repeat, a second one in a row is the citizen's input (a citizen
+//     sends an input at most twice). Every MO answered, repeats included,
+//     records its RetryKey, so that a retry always gets the answer its
+//     message got.
 //   - any other op (release, abort, timeout) forgets the session; Handle
 //     keeps it, and the phone's resume record, so that dialling again
 //     can resume.
 func (s *Server) kannelHop(ctx context.Context, mo KannelMO) (reply Reply, quiet bool, err error) {
 	key := kannelKey(mo)
-	defer kannelLock(key)()
+	defer kannelLocks.Lock(key)()
 	now := s.cfg.Now()
 	var rec kannelRecord
 	log := func(msg string, level slog.Level, kv ...any) {
@@ -468,9 +472,8 @@ func (s *Server) kannelHop(ctx context.Context, mo KannelMO) (reply Reply, quiet
 		log("ussd session released by the network", slog.LevelInfo)
 		return Reply{}, true, nil
 	}
-	digest := moDigest(mo)
-	same := rec.session != "" && rec.mo == digest
-	repeat := same && ((mo.ID != "" && mo.ID == rec.id) || rec.replays == 0)
+	retry := mo.RetryKey()
+	repeat := rec.session != "" && rec.retry == retry && (mo.ID != "" || rec.replays == 0)
 	var text string
 	switch {
 	case repeat && rec.released:
@@ -490,9 +493,7 @@ func (s *Server) kannelHop(ctx context.Context, mo KannelMO) (reply Reply, quiet
 		rec.replays = 0
 	}
 	reply, err = s.Handle(ctx, Request{SessionID: rec.session, Phone: mo.Phone, ServiceCode: mo.To, Text: text})
-	if !repeat {
-		rec.mo, rec.id, rec.sent = digest, mo.ID, text
-	}
+	rec.retry, rec.sent = retry, text
 	if reply.End {
 		// As Handle does, keep nothing of what was typed past the end.
 		rec.released, rec.sent, rec.final = true, "", reply.Text

@@ -1,6 +1,7 @@
 package ussd
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -8,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -15,6 +17,7 @@ import (
 
 	"github.com/govchannels/channels"
 	"github.com/govchannels/channels/channelstest"
+	"github.com/govchannels/channels/lenprefix"
 )
 
 // kannelRouter is the fixture's Server behind gin with the Kannel dialect
@@ -24,6 +27,17 @@ func kannelRouter(f *fixture, secret string) *gin.Engine {
 	r := gin.New()
 	f.srv.RegisterKannel(r, "/ussd/kannel", secret)
 	return r
+}
+
+// newKannelFixture is a fixture whose Server lays pages out as serve
+// does behind Kannel (KannelLayout).
+func newKannelFixture(t testing.TB) *fixture {
+	t.Helper()
+	f := newFixture(t)
+	cfg := f.srv.cfg
+	cfg.Layout = KannelLayout(0)
+	f.srv = New(cfg)
+	return f
 }
 
 // kannelServer serves the fixture's Kannel dialect over a real listener.
@@ -384,8 +398,8 @@ func TestKannelRetries(t *testing.T) {
 
 // TestKannelSameInputTwice: without a message ID to tell them apart, a
 // second identical MO in a row is taken as a retry, a third as the
-// citizen's; with new IDs the same; with a new sequence number in
-// its_session_info, each is the citizen's at once.
+// citizen's; with a new ID, or a new sequence number in its_session_info,
+// each is the citizen's at once.
 func TestKannelSameInputTwice(t *testing.T) {
 	f := newFixture(t)
 	target := kannelServer(t, f, "")
@@ -410,12 +424,11 @@ func TestKannelSameInputTwice(t *testing.T) {
 		p.mo(1, "*384#", "id", "a")
 		p.mo(18, "3", "id", "b")
 		p.mo(18, "1", "id", "c")
-		p.mo(18, "0", "id", "d")
-		if r := p.mo(18, "0", "id", "e"); !strings.HasPrefix(r.body, category) {
-			t.Fatalf("back again with a new id: %q, want it taken as a retry", r.body)
+		if r := p.mo(18, "0", "id", "d"); !strings.HasPrefix(r.body, category) {
+			t.Fatalf("back: %q", r.body)
 		}
-		if r := p.mo(18, "0", "id", "f"); !strings.HasPrefix(r.body, home) {
-			t.Fatalf("back a third time: %q, want the root menu", r.body)
+		if r := p.mo(18, "0", "id", "e"); !strings.HasPrefix(r.body, home) {
+			t.Fatalf("back again with a new id: %q, want the root menu", r.body)
 		}
 	})
 	t.Run("sequence numbers", func(t *testing.T) {
@@ -438,6 +451,111 @@ func TestKannelSameInputTwice(t *testing.T) {
 			t.Errorf("its_session_info not echoed as received")
 		}
 	})
+}
+
+// kannelMOStep is one MO of TestKannelRetryIdentity and what it must get.
+type kannelMOStep struct {
+	op       byte
+	text, id string
+	want     string // the reply begins with it
+	// resend: a retry of the MO before; its reply and the session in the
+	// store must be what they were after that MO.
+	resend bool
+}
+
+// kannelStored is what the store holds of a Kannel session: its record
+// (without the count of replays, which a retry moves) and the Handle
+// session it names.
+type kannelStored struct {
+	rec    kannelRecord
+	handle channels.Session
+}
+
+func (f *fixture) kannelStored(t *testing.T, info [2]byte) kannelStored {
+	t.Helper()
+	ctx := context.Background()
+	sess, err := f.db.Session(ctx, kannelRecordKey(kannelKey(KannelMO{Phone: phone, SessionInfo: info})), f.clock())
+	if err != nil {
+		t.Fatalf("kannel record: %v", err)
+	}
+	rec, err := decodeKannelRecord(sess.Edge)
+	if err != nil {
+		t.Fatalf("kannel record: %v", err)
+	}
+	rec.replays = 0
+	h, err := f.db.Session(ctx, sessionKey(rec.session), f.clock())
+	if err != nil {
+		t.Fatalf("session %s: %v", rec.session, err)
+	}
+	return kannelStored{rec, *h}
+}
+
+// TestKannelRetryIdentity plays MOs as Kannel relays them, each with its
+// message ID: the same input with a new ID is the citizen's, however
+// often it comes, and a message ID sent again gets the answer it got and
+// leaves the session in the store as it was.
+func TestKannelRetryIdentity(t *testing.T) {
+	dial := kannelMOStep{op: opPSSRIndication, text: "*384#", id: "a", want: "Government services\n"}
+	tests := []struct {
+		name  string
+		steps []kannelMOStep
+	}{
+		{"1 then 1 with new ids is two inputs", []kannelMOStep{
+			dial,
+			{op: opUSSRConfirm, text: "1", id: "b", want: "Child's full name:"},
+			{op: opUSSRConfirm, text: "1", id: "c", want: "At least 2 characters.\nChild's full name:"},
+		}},
+		{"4 then 4 with new ids is two steps", []kannelMOStep{
+			dial,
+			{op: opUSSRConfirm, text: "4", id: "b", want: "Choose your language\n"},
+			{op: opUSSRConfirm, text: "4", id: "c", want: "الخدمات الحكومية\n"},
+		}},
+		{"a resent id after the same input gets its answer", []kannelMOStep{
+			dial,
+			{op: opUSSRConfirm, text: "2", id: "A", want: "Check by:\n"},
+			{op: opUSSRConfirm, text: "2", id: "B", want: "No applications for this phone number."},
+			{op: opUSSRConfirm, text: "2", id: "B", want: "No applications for this phone number.", resend: true},
+			{op: opUSSRConfirm, text: "2", id: "B", want: "No applications for this phone number.", resend: true},
+		}},
+		{"a resent id in a live session gets its answer", []kannelMOStep{
+			dial,
+			{op: opUSSRConfirm, text: "3", id: "A", want: "What is the problem with?\n"},
+			{op: opUSSRConfirm, text: "1", id: "B", want: "Where? Town or village"},
+			{op: opUSSRConfirm, text: "1", id: "B", want: "Where? Town or village", resend: true},
+			{op: opUSSRConfirm, text: "0", id: "C", want: "What is the problem with?\n"},
+			{op: opUSSRConfirm, text: "0", id: "D", want: "Government services\n"},
+			{op: opUSSRConfirm, text: "0", id: "D", want: "Government services\n", resend: true},
+		}},
+		{"a resent dial gets the root menu once", []kannelMOStep{
+			dial,
+			{op: opPSSRIndication, text: "*384#", id: "a", want: "Government services\n", resend: true},
+			{op: opUSSRConfirm, text: "3", id: "b", want: "What is the problem with?\n"},
+		}},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			p := &kannelPhone{t: t, target: kannelServer(t, f, ""), from: phone, info: [2]byte{byte(0x60 + i), 0}}
+			var last kannelReply
+			var before kannelStored
+			for j, st := range tt.steps {
+				r := p.mo(st.op, st.text, "id", st.id)
+				if !strings.HasPrefix(r.body, st.want) {
+					t.Fatalf("MO %d (%q, id %s): %q, want %q…", j, st.text, st.id, r.body, st.want)
+				}
+				stored := f.kannelStored(t, p.info)
+				if st.resend {
+					if r != last {
+						t.Errorf("MO %d (%q, id %s sent again): %+v, want %+v as the first time", j, st.text, st.id, r, last)
+					}
+					if !reflect.DeepEqual(stored, before) {
+						t.Errorf("MO %d (%q, id %s sent again) changed the store:\n%+v\nwas\n%+v", j, st.text, st.id, stored, before)
+					}
+				}
+				last, before = r, stored
+			}
+		})
+	}
 }
 
 // TestKannelDialAgain: an operator reuses session numbers; each dial is a
@@ -516,10 +634,21 @@ func TestKannelFailure(t *testing.T) {
 // TestKannelRecordRoundTrip: the record decodes to what was encoded, and
 // damaged records are refused.
 func TestKannelRecordRoundTrip(t *testing.T) {
-	rec := kannelRecord{released: true, replays: 3, session: "kannel/00ff", sent: "3*1", mo: strings.Repeat("\x01", 16), id: "u", final: "Report received."}
+	rec := kannelRecord{released: true, replays: 3, session: "kannel/00ff", sent: "3*1", retry: strings.Repeat("\x01", 16), final: "Report received."}
 	got, err := decodeKannelRecord(rec.encode())
 	if err != nil || got != rec {
 		t.Fatalf("round trip: %+v, %v", got, err)
+	}
+	// A record of version 1 (digest and message ID apart) reads with no
+	// retry key: the next MO is an input.
+	v1 := []byte{1, 1, 3}
+	for _, f := range []string{"kannel/00ff", "3*1", strings.Repeat("\x01", 16), "u", "Report received."} {
+		v1 = lenprefix.AppendString(v1, f)
+	}
+	want := rec
+	want.retry = ""
+	if got, err := decodeKannelRecord(v1); err != nil || got != want {
+		t.Errorf("version 1: %+v, %v; want %+v", got, err, want)
 	}
 	b := rec.encode()
 	for _, bad := range [][]byte{nil, {2, 0}, {1, 4}, b[:len(b)-1], append(b, 0)} {
@@ -531,10 +660,14 @@ func TestKannelRecordRoundTrip(t *testing.T) {
 
 // FuzzParseKannel parses an arbitrary query: ParseKannel never panics, an
 // accepted MO has an E.164 phone and an op a phone sends, and the TLVs it
-// read, written back as Kannel writes them, read the same.
+// read, written back as Kannel writes them, read the same. Its retry
+// identity is that of the MO written back (a retry), and another when the
+// message ID changes, or goes, or the text does (a new input).
 func FuzzParseKannel(f *testing.F) {
 	f.Add(kannelQuery(phone, "*384#", 1, [2]byte{0x12, 0x34}))
 	f.Add(kannelQuery("0712345678", "Plot 5*B", 18, [2]byte{0, 0}, "id", "x"))
+	f.Add(kannelQuery(phone, "1", 18, [2]byte{0x5c, 0}, "id", "0b5e7c44-1f5b-4c9e-8b7e-4a4d2f0e9a12"))
+	f.Add(kannelQuery(phone, "11", 18, [2]byte{0x5c, 0}, "id", "1"))
 	f.Add("from=254712345678&meta=%3Fsmpp%3Fussd_service_op%3D18%26its_session_info%3D4660%26")
 	f.Add("from=254712345678&meta=%3Fa%3F%3Fsmpp%3Fussd_service_op%3D%2581%26its_session_info%3D%2512%25%26")
 	f.Fuzz(func(t *testing.T, query string) {
@@ -549,10 +682,30 @@ func FuzzParseKannel(f *testing.F) {
 		if !strings.HasPrefix(mo.Phone, "+") || mo.Op == opUSSRRequest || mo.Op == opPSSRResponse {
 			t.Fatalf("accepted %+v", mo)
 		}
-		again := &http.Request{Method: http.MethodGet, URL: &url.URL{RawQuery: kannelQuery(mo.Phone, mo.Text, mo.Op, mo.SessionInfo, "to", mo.To, "id", mo.ID)}}
+		// The op in decimal: a raw octet that is an ASCII digit reads as
+		// the digit's value.
+		meta := fmt.Sprintf("?smpp?ussd_service_op=%d&its_session_info=%s&", mo.Op, pct(mo.SessionInfo[0], mo.SessionInfo[1]))
+		again := &http.Request{Method: http.MethodGet, URL: &url.URL{RawQuery: kannelQuery(mo.Phone, mo.Text, mo.Op, mo.SessionInfo, "to", mo.To, "id", mo.ID, "meta", meta)}}
 		mo2, err := ParseKannel(again, "KE")
 		if err != nil || mo2 != mo {
 			t.Fatalf("round trip of %+v: %+v, %v", mo, mo2, err)
+		}
+		if mo2.RetryKey() != mo.RetryKey() {
+			t.Fatalf("a retry of %+v has another RetryKey", mo)
+		}
+		other := func(edit func(*KannelMO)) {
+			m := mo
+			edit(&m)
+			if m.RetryKey() == mo.RetryKey() {
+				t.Fatalf("%+v and %+v have the same RetryKey", mo, m)
+			}
+		}
+		other(func(m *KannelMO) { m.ID += "x" })
+		other(func(m *KannelMO) { m.Text += "1" })
+		if mo.ID != "" {
+			other(func(m *KannelMO) { m.ID = "" })
+			// A text and an ID are not confused where they meet.
+			other(func(m *KannelMO) { m.Text, m.ID = m.Text+m.ID[:1], m.ID[1:] })
 		}
 	})
 }

@@ -45,6 +45,27 @@ const (
 	minPage     = 40
 )
 
+// Kannel sends a page as one SMS of its sms-length, 140 octets by
+// default: 160 GSM-7 septets, or 70 UTF-16 units in UCS-2. Measured with
+// the real Kannel (TestKannelPages): a longer page reaches the operator
+// split in two concatenated messages, or cut to that length when the
+// sms-service has max-messages = 1.
+const (
+	kannelGSMPage  = 160
+	kannelUCS2Page = 70
+)
+
+// KannelLayout is the layout of pages sent through Kannel, for a server
+// whose pages otherwise hold pageChars GSM-7 characters (182 when 0): at
+// most 160 GSM-7 characters and 70 UCS-2 units, so that each page reaches
+// the handset whole. The server and the catalog lint both use it.
+func KannelLayout(pageChars int) Layout {
+	if pageChars <= 0 {
+		pageChars = maxGSMPage
+	}
+	return Layout{MaxChars: min(pageChars, kannelGSMPage), UCS2MaxChars: kannelUCS2Page}
+}
+
 func (l Layout) withDefaults() Layout {
 	if l.MaxChars == 0 {
 		l.MaxChars = maxGSMPage

@@ -42,6 +42,9 @@ func TestValidate(t *testing.T) {
 		{"navigation too long for any page in one language", []string{"validate", "testdata/longnav"}, 1, []string{
 			`testdata/longnav/permit.yaml:4: step name, locale fr: page 1 of 16 of the screen takes 215 GSM-7 characters; a page holds 182 [ussd-page]`,
 		}, []string{"locale en", "locale sw", "locale ar"}},
+		{"prompt that fits a page of 80 UCS-2 units but not Kannel's 70", []string{"validate", "testdata/kannelprompt"}, 1, []string{
+			`testdata/kannelprompt/permit.yaml:4: step name, locale ar: the prompt under error.too_short takes 2 USSD pages of 70 UCS-2 characters behind Kannel; a prompt must fit one [ussd-prompt]`,
+		}, []string{"locale en", "locale fr", "locale sw", "of 80 UCS-2"}},
 		{"shipped catalog on the strictest aggregators", []string{"validate", "-ussd-page", "160"}, 0, []string{"ok: 3 services"}, nil},
 		{"screen longer than two SMS segments in one language", []string{"validate", "testdata/longsms"}, 1, []string{
 			`testdata/longsms/permit.yaml:4: step kind, locale fr: the screen takes 3 SMS segments; a reply must fit 2 [sms-segments]`,

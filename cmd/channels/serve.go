@@ -227,9 +227,9 @@ func (s *server) mountUSSD(ucfg ussd.Config) {
 		s.routes = append(s.routes, "USSD over Kannel: off (set -kannel-ussd and -kannel-secret)")
 		return
 	}
-	// Kannel carries a page in one SMS of its sms-length, 160 GSM-7
-	// characters by default, and cuts what is longer.
-	ucfg.Layout.MaxChars = min(cfg.USSDPage, 160)
+	// Kannel carries a page in one SMS: 160 GSM-7 characters or 70
+	// UCS-2 units; the lint checks the same layout.
+	ucfg.Layout = ussd.KannelLayout(cfg.USSDPage)
 	kn := ussd.New(ucfg)
 	g = s.router.Group("/ussd/kannel", gateway.New(gateway.Config{
 		Name: "kannel-ussd", Secret: cfg.KannelSecret, Allow: cfg.kannelAllow, Phone: queryFrom, Refuse: kn.RefuseKannel, Log: s.log,

@@ -89,7 +89,8 @@ type checks struct {
 // lint checks what serve refuses to run with: the definition lint of
 // flows (reachability, ends, capabilities), every text a service shows in
 // every language with the arguments it is given, every USSD page within
-// pageChars (or the UCS-2 budget), every prompt on one page.
+// the budget of each dialect (pageChars or the UCS-2 budget, and behind
+// Kannel ussd.KannelLayout), every prompt on one page.
 func lint(cat *flows.Catalog, bundle *locales.Bundle, pageChars int) flows.Findings {
 	return check(cat, bundle, checks{page: pageChars})
 }
@@ -103,10 +104,13 @@ func check(cat *flows.Catalog, bundle *locales.Bundle, c checks) flows.Findings 
 		return append(found, flows.Finding{File: ".", Rule: flows.RuleLoad, Message: err.Error()})
 	}
 	l := &linter{
-		bundle:   bundle,
-		engine:   engine,
-		checks:   c,
-		layout:   ussd.Layout{MaxChars: c.page, UCS2MaxChars: ucs2Page},
+		bundle: bundle,
+		engine: engine,
+		checks: c,
+		layouts: []dialect{
+			{"", ussd.Layout{MaxChars: c.page, UCS2MaxChars: ucs2Page}},
+			{" behind Kannel", ussd.KannelLayout(c.page)},
+		},
 		reported: map[string]bool{},
 		gaps:     map[string]bool{},
 	}
@@ -128,9 +132,16 @@ type linter struct {
 	bundle   *locales.Bundle
 	engine   *flows.Engine
 	checks   checks
-	layout   ussd.Layout
+	layouts  []dialect       // the pages of each are checked, in turn
 	reported map[string]bool // "rule lang id": a text reported once a locale
 	gaps     map[string]bool // "service lang" ("" for the root menus): a text of it is missing
+}
+
+// dialect is the page budget of a USSD dialect; name ends the findings
+// about its pages.
+type dialect struct {
+	name   string
+	layout ussd.Layout
 }
 
 // catalogMessages reports each use of a message the definitions name that
@@ -155,9 +166,9 @@ func (l *linter) catalogMessages(cat *flows.Catalog) flows.Findings {
 type shown struct {
 	how    string // "", " under error.too_long", " with one case": appended to "the screen"
 	sc     channels.Screen
-	prompt bool     // an input's prompt, which must fit one USSD page
-	pages  []string // USSD
-	text   string   // SMS
+	prompt bool       // an input's prompt, which must fit one USSD page
+	pages  [][]string // USSD, laid out for each of linter.layouts
+	text   string     // SMS
 }
 
 // locus is where the screens checked together come from: a step, or the
@@ -228,7 +239,9 @@ func (l *linter) check(loci []locus, group, lang string) flows.Findings {
 			}
 			for j := range list {
 				if ch == channels.ChannelUSSD {
-					list[j].pages = ussd.Pages(l.bundle, lang, list[j].sc, l.layout)
+					for _, d := range l.layouts {
+						list[j].pages = append(list[j].pages, ussd.Pages(l.bundle, lang, list[j].sc, d.layout))
+					}
 				} else {
 					list[j].text = sms.Render(l.bundle, lang, list[j].sc, sms.Layout{MaxSegments: l.checks.segments})
 				}
@@ -407,7 +420,11 @@ func (l *linter) texts(s shown, group, lang string) [][2]string {
 		visit(o.Text)
 	}
 	// What is still missing in the rendering is the channel's own.
-	for _, rendered := range append(slices.Clone(s.pages), s.text) {
+	var all []string
+	for _, pages := range s.pages {
+		all = append(all, pages...)
+	}
+	for _, rendered := range append(all, s.text) {
 		for _, m := range missingText.FindAllStringSubmatch(rendered, -1) {
 			if !l.bundle.Has(lang, m[1]) {
 				once(ruleMessage, lang, m[1], "message %q is missing", m[1])
@@ -432,35 +449,37 @@ func elsewhere(readIn, lang string) string {
 // encoding, so a page over budget means the navigation lines alone are too
 // long in the language, and a split option one too long for any page.
 func (l *linter) ussd(list []shown, lang string) ([2]string, bool) {
-	budget := func(s string) (int, string) {
-		if _, ucs2 := gsm7.Length(s); ucs2 {
-			return ucs2Page, "UCS-2"
-		}
-		return l.checks.page, "GSM-7"
-	}
-	for _, s := range list {
-		for i, page := range s.pages {
-			if l.layout.Fits(page) {
-				continue
+	for k, d := range l.layouts {
+		budget := func(s string) (int, string) {
+			if _, ucs2 := gsm7.Length(s); ucs2 {
+				return d.layout.UCS2MaxChars, "UCS-2"
 			}
-			n, _ := gsm7.Length(page)
-			max, enc := budget(page)
-			return [2]string{ruleUSSDPage, fmt.Sprintf("page %d of %d of the screen%s takes %d %s characters; a page holds %d",
-				i+1, len(s.pages), s.how, n, enc, max)}, true
+			return d.layout.MaxChars, "GSM-7"
 		}
-	}
-	for _, s := range list {
-	options:
-		for _, o := range s.sc.Options {
-			line := o.Key + ". " + l.bundle.Text(lang, o.Text)
-			for _, page := range s.pages {
-				if strings.Contains(page, line) {
-					continue options
+		for _, s := range list {
+			for i, page := range s.pages[k] {
+				if d.layout.Fits(page) {
+					continue
 				}
+				n, _ := gsm7.Length(page)
+				max, enc := budget(page)
+				return [2]string{ruleUSSDPage, fmt.Sprintf("page %d of %d of the screen%s takes %d %s characters; a page holds %d%s",
+					i+1, len(s.pages[k]), s.how, n, enc, max, d.name)}, true
 			}
-			max, enc := budget(line)
-			return [2]string{ruleUSSDPage, fmt.Sprintf("option %s of the screen%s is split across pages: with the navigation it does not fit the %d %s characters of a page",
-				o.Key, s.how, max, enc)}, true
+		}
+		for _, s := range list {
+		options:
+			for _, o := range s.sc.Options {
+				line := o.Key + ". " + l.bundle.Text(lang, o.Text)
+				for _, page := range s.pages[k] {
+					if strings.Contains(page, line) {
+						continue options
+					}
+				}
+				max, enc := budget(line)
+				return [2]string{ruleUSSDPage, fmt.Sprintf("option %s of the screen%s is split across pages: with the navigation it does not fit the %d %s characters of a page%s",
+					o.Key, s.how, max, enc, d.name)}, true
+			}
 		}
 	}
 	return [2]string{}, false
@@ -470,15 +489,18 @@ func (l *linter) ussd(list []shown, lang string) ([2]string, bool) {
 // page, so that no citizen has to page through what to type. The budget
 // named is that of the encoding of its first page.
 func (l *linter) ussdPrompt(list []shown) ([2]string, bool) {
-	for _, s := range list {
-		if !s.prompt || len(s.pages) <= 1 {
-			continue
+	for k, d := range l.layouts {
+		for _, s := range list {
+			pages := s.pages[k]
+			if !s.prompt || len(pages) <= 1 {
+				continue
+			}
+			budget := fmt.Sprintf("%d characters", d.layout.MaxChars)
+			if _, ucs2 := gsm7.Length(pages[0]); ucs2 {
+				budget = fmt.Sprintf("%d UCS-2 characters", d.layout.UCS2MaxChars)
+			}
+			return [2]string{ruleUSSDPrompt, fmt.Sprintf("the prompt%s takes %d USSD pages of %s%s; a prompt must fit one", s.how, len(pages), budget, d.name)}, true
 		}
-		budget := fmt.Sprintf("%d characters", l.checks.page)
-		if _, ucs2 := gsm7.Length(s.pages[0]); ucs2 {
-			budget = fmt.Sprintf("%d UCS-2 characters", ucs2Page)
-		}
-		return [2]string{ruleUSSDPrompt, fmt.Sprintf("the prompt%s takes %d USSD pages of %s; a prompt must fit one", s.how, len(s.pages), budget)}, true
 	}
 	return [2]string{}, false
 }
@@ -504,7 +526,7 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	format := fs.String("format", "text", "output format: text or json")
-	page := fs.Int("ussd-page", 182, "characters a GSM-7 USSD page may hold (a page needing UCS-2 holds 80)")
+	page := fs.Int("ussd-page", 182, "characters a GSM-7 USSD page may hold (a page needing UCS-2 holds 80; behind Kannel, also checked, 160 and 70)")
 	segments := fs.Int("sms-segments", 2, "segments an SMS reply may take")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: channels validate [-format text|json] [-ussd-page N] [-sms-segments N] [DIR]\n\nChecks every service in DIR (default: the shipped catalog) in every language.")
