@@ -88,7 +88,7 @@ func runLoad(args []string, stdout, stderr io.Writer) int {
 	cfg.Data = dir + "/load.db"
 	cfg.LogLevel = "error"
 	gin.SetMode(gin.ReleaseMode)
-	srv, err := newServer(cfg, slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelError})))
+	srv, err := newServer(cfg, slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelError})), stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "channels load: %v\n", err)
 		return 1
