@@ -39,6 +39,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/govchannels/channels"
+	"github.com/govchannels/channels/apijson"
 	"github.com/govchannels/channels/auth"
 	"github.com/govchannels/channels/flows"
 	"github.com/govchannels/channels/locales"
@@ -119,7 +120,7 @@ func New(cfg Config) *API {
 func (a *API) Register(r gin.IRouter) {
 	a.cfg.Auth.Register(r)
 	v1 := r.Group("/v1", a.renderErrors, a.limitBody)
-	v1.GET("/openapi.json", a.handle(a.openAPI))
+	v1.GET("/openapi.json", a.handle(apijson.ServeDocument(openAPIJSON)))
 	v1.GET("/services", a.handle(a.listServices))
 
 	signedIn := v1.Group("", a.cfg.Auth.Require())

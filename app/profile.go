@@ -64,7 +64,7 @@ func (a *API) putProfile(c *gin.Context) error {
 		return err
 	}
 	a.language(c, "", phone)
-	body, err := readBody(c)
+	body, err := apijson.ReadBody(c, a.cfg.MaxBody)
 	if err != nil {
 		return err
 	}

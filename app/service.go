@@ -7,6 +7,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/govchannels/channels"
+	"github.com/govchannels/channels/apijson"
 )
 
 // serviceList is the answer of GET /v1/services.
@@ -59,7 +60,7 @@ func (a *API) submit(c *gin.Context) error {
 	if key == "" {
 		key = newID()
 	}
-	body, err := readBody(c)
+	body, err := apijson.ReadBody(c, a.cfg.MaxBody)
 	if err != nil {
 		return err
 	}
