@@ -86,7 +86,7 @@ func (a *API) postInput(c *gin.Context) error {
 		return err
 	}
 	id := c.Param("id")
-	defer a.lock(id)()
+	defer a.locks.Lock(id)()
 	ctx := c.Request.Context()
 	s, st, err := a.load(c, id)
 	if err != nil {
