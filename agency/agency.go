@@ -24,11 +24,8 @@ package agency
 
 import (
 	"context"
-	"errors"
-	"io"
 	"log/slog"
 	"math"
-	"net/http"
 	"strconv"
 	"strings"
 	"sync"
@@ -109,8 +106,8 @@ func New(cfg Config) *API {
 // the key check and the key's rate limit but the OpenAPI document
 // (agency/openapi.yaml), served to anyone at /v1/agency/openapi.json.
 func (a *API) Register(r gin.IRouter) {
-	r.GET("/v1/agency/openapi.json", a.handle(a.openAPI))
-	g := r.Group("/v1/agency", a.limitBody, a.requireKey)
+	r.GET("/v1/agency/openapi.json", a.handle(apijson.ServeDocument(openAPIJSON)))
+	g := r.Group("/v1/agency", a.requireKey)
 	g.GET("/cases", a.handle(a.listCases))
 	g.GET("/cases/:ref", a.handle(a.getCase))
 	g.POST("/cases/:ref/status", a.handle(a.changeStatus))
@@ -196,35 +193,5 @@ func (a *API) handle(h func(c *gin.Context) error) gin.HandlerFunc {
 // fail answers err as JSON, localized by Accept-Language. Internal errors
 // are logged with their detail, which the client never sees.
 func (a *API) fail(c *gin.Context, err error) {
-	var tooLarge *http.MaxBytesError
-	if errors.As(err, &tooLarge) {
-		err = channels.Errorf(channels.ETOOLARGE, "error.too_large", "body over %d bytes", tooLarge.Limit)
-	}
 	apijson.WriteError(c, a.cfg.Bundle, a.cfg.Bundle.Match(c.GetHeader("Accept-Language")), a.log, err)
-}
-
-// limitBody caps the request body, so that no client can make the server
-// buffer more than MaxBody bytes; reading past it is ETOOLARGE.
-func (a *API) limitBody(c *gin.Context) {
-	if c.Request.Body != nil {
-		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, a.cfg.MaxBody)
-	}
-	c.Next()
-}
-
-// decodeBody reads the (limited) request body as exactly one JSON object
-// into v, refusing unknown fields and trailing data.
-func decodeBody(c *gin.Context, v any) error {
-	if c.Request.Body == nil {
-		return channels.Errorf(channels.EINVALID, "error.bad_request", "no body")
-	}
-	body, err := io.ReadAll(c.Request.Body)
-	var tooLarge *http.MaxBytesError
-	if errors.As(err, &tooLarge) {
-		return channels.Errorf(channels.ETOOLARGE, "error.too_large", "body over %d bytes", tooLarge.Limit)
-	}
-	if err != nil {
-		return channels.Errorf(channels.EINVALID, "error.bad_request", "read body: %v", err)
-	}
-	return apijson.Decode(body, v)
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/govchannels/channels"
+	"github.com/govchannels/channels/apijson"
 )
 
 // Bounds of the requests.
@@ -114,7 +115,7 @@ func (a *API) getCase(c *gin.Context) error {
 // error.status_unknown.
 func (a *API) changeStatus(c *gin.Context) error {
 	var req statusRequest
-	if err := decodeBody(c, &req); err != nil {
+	if err := apijson.DecodeBody(c, a.cfg.MaxBody, &req); err != nil {
 		return err
 	}
 	if !req.Status.Valid() {
@@ -135,7 +136,7 @@ func (a *API) changeStatus(c *gin.Context) error {
 // citizen to answer; the updated case is the answer.
 func (a *API) requestInfo(c *gin.Context) error {
 	var req infoRequest
-	if err := decodeBody(c, &req); err != nil {
+	if err := apijson.DecodeBody(c, a.cfg.MaxBody, &req); err != nil {
 		return err
 	}
 	q := strings.TrimSpace(req.Question)

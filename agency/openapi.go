@@ -2,9 +2,6 @@ package agency
 
 import (
 	_ "embed"
-	"net/http"
-
-	"github.com/gin-gonic/gin"
 
 	"github.com/govchannels/channels/apijson"
 )
@@ -20,13 +17,3 @@ func OpenAPI() ([]byte, error) { return openAPIJSON() }
 
 // openAPIJSON converts the embedded YAML once, on first use.
 var openAPIJSON = apijson.Document("agency/openapi.yaml", openAPIYAML)
-
-// openAPI is GET /v1/agency/openapi.json, which needs no key.
-func (a *API) openAPI(c *gin.Context) error {
-	b, err := openAPIJSON()
-	if err != nil {
-		return err
-	}
-	c.Data(http.StatusOK, "application/json", b)
-	return nil
-}

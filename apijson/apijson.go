@@ -8,6 +8,7 @@ package apijson
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -62,6 +63,34 @@ func Decode(body []byte, v any) error {
 		return channels.Errorf(channels.EINVALID, "error.bad_request", "json: data after the object")
 	}
 	return nil
+}
+
+// ReadBody reads the request body, at most max bytes: a longer body is
+// ETOOLARGE, so that no client can make the server buffer more. A request
+// without a body reads as empty.
+func ReadBody(c *gin.Context, max int64) ([]byte, error) {
+	if c.Request.Body == nil {
+		return nil, nil
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, max))
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		return nil, channels.Errorf(channels.ETOOLARGE, "error.too_large", "body over %d bytes", tooLarge.Limit)
+	}
+	if err != nil {
+		return nil, channels.Errorf(channels.EINVALID, "error.bad_request", "read body: %v", err)
+	}
+	return body, nil
+}
+
+// DecodeBody reads the request body, at most max bytes (ReadBody), as
+// exactly one JSON object into v (Decode).
+func DecodeBody(c *gin.Context, max int64, v any) error {
+	body, err := ReadBody(c, max)
+	if err != nil {
+		return err
+	}
+	return Decode(body, v)
 }
 
 // WriteError answers err with its code's status and its message in lang.

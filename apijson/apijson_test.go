@@ -103,3 +103,60 @@ func TestDocument(t *testing.T) {
 		t.Errorf("broken YAML: %v, want an error naming the file", err)
 	}
 }
+
+// TestDecodeBody checks the bounded decoder every JSON endpoint reads its
+// body with: a body over the bound is too large however it is sent, and
+// an absent or malformed one is a bad request.
+func TestDecodeBody(t *testing.T) {
+	tests := []struct {
+		name string
+		body string
+		nil  bool // a request without a body
+		code string
+	}{
+		{"an object", `{"phone":"+254712345678"}`, false, ""},
+		{"at the bound", `{"phone":"` + strings.Repeat("1", 32-12) + `"}`, false, ""},
+		{"over the bound", `{"phone":"` + strings.Repeat("1", 32-11) + `"}`, false, channels.ETOOLARGE},
+		{"far over the bound", `{"phone":"` + strings.Repeat("1", 1<<20) + `"}`, false, channels.ETOOLARGE},
+		{"no body", "", true, channels.EINVALID},
+		{"empty", "", false, channels.EINVALID},
+		{"unknown field", `{"phon":"1"}`, false, channels.EINVALID},
+		{"trailing data", `{"phone":"1"} {}`, false, channels.EINVALID},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, _ := gin.CreateTestContext(httptest.NewRecorder())
+			c.Request = httptest.NewRequest("POST", "/", strings.NewReader(tt.body))
+			if tt.nil {
+				c.Request.Body = nil
+			}
+			var v struct{ Phone string }
+			err := DecodeBody(c, 32, &v)
+			if got := channels.ErrorCode(err); err != nil && got != tt.code || err == nil && tt.code != "" {
+				t.Fatalf("DecodeBody = %v (code %q), want code %q", err, got, tt.code)
+			}
+			if tt.code == "" && !strings.Contains(tt.body, v.Phone) {
+				t.Errorf("decoded %+v from %s", v, tt.body)
+			}
+		})
+	}
+}
+
+// TestServeDocument checks the handler of an openapi.json: the converted
+// document as JSON, or the conversion's error.
+func TestServeDocument(t *testing.T) {
+	w := httptest.NewRecorder()
+	c, _ := gin.CreateTestContext(w)
+	c.Request = httptest.NewRequest("GET", "/openapi.json", nil)
+	if err := ServeDocument(Document("good.yaml", []byte("openapi: 3.0.3\n")))(c); err != nil {
+		t.Fatal(err)
+	}
+	if w.Code != http.StatusOK || w.Header().Get("Content-Type") != "application/json" || w.Body.String() != `{"openapi":"3.0.3"}` {
+		t.Errorf("%d %q %s", w.Code, w.Header().Get("Content-Type"), w.Body)
+	}
+	c, _ = gin.CreateTestContext(httptest.NewRecorder())
+	c.Request = httptest.NewRequest("GET", "/openapi.json", nil)
+	if err := ServeDocument(Document("bad.yaml", []byte("a: [\n")))(c); err == nil {
+		t.Error("a broken document was served")
+	}
+}

@@ -3,8 +3,10 @@ package apijson
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"sync"
 
+	"github.com/gin-gonic/gin"
 	"gopkg.in/yaml.v3"
 )
 
@@ -23,4 +25,17 @@ func Document(name string, src []byte) func() ([]byte, error) {
 		}
 		return b, nil
 	})
+}
+
+// ServeDocument returns the handler of GET .../openapi.json: the JSON that
+// doc (from Document) returns, or its error for the caller to answer.
+func ServeDocument(doc func() ([]byte, error)) func(*gin.Context) error {
+	return func(c *gin.Context) error {
+		b, err := doc()
+		if err != nil {
+			return err
+		}
+		c.Data(http.StatusOK, "application/json", b)
+		return nil
+	}
 }

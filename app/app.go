@@ -30,17 +30,17 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"hash/maphash"
 	"log/slog"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/govchannels/channels"
+	"github.com/govchannels/channels/apijson"
 	"github.com/govchannels/channels/auth"
 	"github.com/govchannels/channels/flows"
+	"github.com/govchannels/channels/keylock"
 	"github.com/govchannels/channels/locales"
 )
 
@@ -81,11 +81,8 @@ type API struct {
 	log *slog.Logger
 
 	// locks serializes the inputs of one session, so that a double tap
-	// cannot step the same state twice and lose one of the writes. Sessions
-	// share the stripes by hash; contention between strangers is rare and
-	// short.
-	locks [64]sync.Mutex
-	seed  maphash.Seed
+	// cannot step the same state twice and lose one of the writes.
+	locks keylock.Locks
 }
 
 // New returns the API for cfg. It panics when a required dependency is
@@ -107,7 +104,7 @@ func New(cfg Config) *API {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &API{cfg: cfg, log: log.With("channel", string(channels.ChannelApp)), seed: maphash.MakeSeed()}
+	return &API{cfg: cfg, log: log.With("channel", string(channels.ChannelApp))}
 }
 
 // Register mounts the endpoints on r under /v1, the sign-in endpoints of
@@ -119,7 +116,7 @@ func New(cfg Config) *API {
 func (a *API) Register(r gin.IRouter) {
 	a.cfg.Auth.Register(r)
 	v1 := r.Group("/v1", a.renderErrors, a.limitBody)
-	v1.GET("/openapi.json", a.handle(a.openAPI))
+	v1.GET("/openapi.json", a.handle(apijson.ServeDocument(openAPIJSON)))
 	v1.GET("/services", a.handle(a.listServices))
 
 	signedIn := v1.Group("", a.cfg.Auth.Require())
@@ -214,13 +211,6 @@ func (a *API) phone(c *gin.Context, claimed string) (string, error) {
 		return "", channels.Errorf(channels.EFORBIDDEN, "error.phone_mismatch", "the request names a phone other than the signed-in one")
 	}
 	return phone, nil
-}
-
-// lock holds the stripe of session id until the returned func is called.
-func (a *API) lock(id string) (unlock func()) {
-	m := &a.locks[maphash.String(a.seed, id)%uint64(len(a.locks))]
-	m.Lock()
-	return m.Unlock
 }
 
 // newID returns 128 random bits as 32 lowercase hex digits: unguessable, so

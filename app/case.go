@@ -9,6 +9,7 @@ import (
 
 	"github.com/govchannels/channels"
 	"github.com/govchannels/channels/flows"
+	"github.com/govchannels/channels/locales"
 )
 
 // caseView is a case as the app shows it: what it is and where it stands,
@@ -98,7 +99,7 @@ func (a *API) view(lang string, cs *channels.Case) caseView {
 		CreatedAt:   cs.CreatedAt.UTC(),
 		History:     make([]historyItem, len(cs.History)),
 		Lang:        lang,
-		Dir:         direction(lang),
+		Dir:         locales.Direction(lang),
 	}
 	for i, h := range cs.History {
 		note := h.Note

@@ -11,6 +11,7 @@ import (
 	"github.com/govchannels/channels"
 	"github.com/govchannels/channels/channelstest"
 	"github.com/govchannels/channels/flows"
+	"github.com/govchannels/channels/locales"
 	"github.com/govchannels/channels/sms"
 	"github.com/govchannels/channels/ussd"
 )
@@ -221,7 +222,7 @@ func TestProfile(t *testing.T) {
 			if r.status != tt.status || r.header.Get("Content-Language") != tt.lang || r.errorMessage() != tt.msg {
 				t.Errorf("%d %s (Content-Language %s)", r.status, r.raw, r.header.Get("Content-Language"))
 			}
-			if tt.status == http.StatusOK && (r.body["lang"] != tt.lang || r.body["dir"] != direction(tt.lang)) {
+			if tt.status == http.StatusOK && (r.body["lang"] != tt.lang || r.body["dir"] != locales.Direction(tt.lang)) {
 				t.Errorf("%s", r.raw)
 			}
 			if p, err := s.db.Prefs(t.Context(), phone); err != nil || p.Lang != tt.lang || !p.OptedOut {

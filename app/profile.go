@@ -9,6 +9,7 @@ import (
 
 	"github.com/govchannels/channels"
 	"github.com/govchannels/channels/apijson"
+	"github.com/govchannels/channels/locales"
 )
 
 // profile is the answer of GET and PUT /v1/profile: what the signed-in
@@ -64,7 +65,7 @@ func (a *API) putProfile(c *gin.Context) error {
 		return err
 	}
 	a.language(c, "", phone)
-	body, err := readBody(c)
+	body, err := apijson.ReadBody(c, a.cfg.MaxBody)
 	if err != nil {
 		return err
 	}
@@ -112,11 +113,11 @@ func (a *API) offered(tag string) (string, bool) {
 func (a *API) profile(p channels.Prefs) profile {
 	out := profile{Langs: make([]langItem, 0, len(a.cfg.Bundle.Langs()))}
 	if a.cfg.Bundle.Supports(p.Lang) {
-		out.Lang, out.Dir = p.Lang, direction(p.Lang)
+		out.Lang, out.Dir = p.Lang, locales.Direction(p.Lang)
 	}
 	for _, l := range a.cfg.Bundle.Langs() {
 		name := a.cfg.Bundle.Text(l, channels.Message{ID: "lang.name", Lang: l})
-		out.Langs = append(out.Langs, langItem{Code: l, Name: name, Dir: direction(l)})
+		out.Langs = append(out.Langs, langItem{Code: l, Name: name, Dir: locales.Direction(l)})
 	}
 	return out
 }

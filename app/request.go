@@ -1,12 +1,7 @@
 package app
 
 import (
-	"errors"
 	"fmt"
-	"io"
-	"net/http"
-
-	"github.com/gin-gonic/gin"
 
 	"github.com/govchannels/channels"
 	"github.com/govchannels/channels/apijson"
@@ -36,22 +31,6 @@ type submissionRequest struct {
 // maxIdempotencyKey bounds the Idempotency-Key header, which is stored with
 // the case.
 const maxIdempotencyKey = 128
-
-// readBody reads the whole request body, which limitBody has capped.
-func readBody(c *gin.Context) ([]byte, error) {
-	if c.Request.Body == nil {
-		return nil, nil
-	}
-	body, err := io.ReadAll(c.Request.Body)
-	var tooLarge *http.MaxBytesError
-	if errors.As(err, &tooLarge) {
-		return nil, channels.Errorf(channels.ETOOLARGE, "error.too_large", "body over %d bytes", tooLarge.Limit)
-	}
-	if err != nil {
-		return nil, channels.Errorf(channels.EINVALID, "error.bad_request", "read body: %v", err)
-	}
-	return body, nil
-}
 
 // decodeInput reads the body of an input request into the engine's Input.
 func decodeInput(body []byte) (flows.Input, error) {

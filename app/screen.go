@@ -1,8 +1,6 @@
 package app
 
 import (
-	"golang.org/x/text/language"
-
 	"github.com/govchannels/channels"
 	"github.com/govchannels/channels/locales"
 )
@@ -46,7 +44,7 @@ func Render(b *locales.Bundle, lang string, sc channels.Screen) Screen {
 		Service:   sc.Service,
 		Step:      sc.Step,
 		Lang:      lang,
-		Dir:       direction(lang),
+		Dir:       locales.Direction(lang),
 		Text:      b.Text(lang, sc.Text),
 		Input:     sc.Input,
 		Reference: sc.Reference,
@@ -69,22 +67,4 @@ func Render(b *locales.Bundle, lang string, sc channels.Screen) Screen {
 		out.Error = b.Text(lang, *sc.Error)
 	}
 	return out
-}
-
-// rtlScripts are the scripts written right to left among those CLDR names
-// as a language's likely script.
-var rtlScripts = map[string]bool{
-	"Adlm": true, "Arab": true, "Hebr": true, "Mand": true, "Mend": true,
-	"Nkoo": true, "Rohg": true, "Samr": true, "Syrc": true, "Thaa": true, "Yezi": true,
-}
-
-// direction is "rtl" when the likely script of lang is written right to
-// left (Arabic, Hebrew, Dhivehi, N'Ko, …), else "ltr".
-func direction(lang string) string {
-	if tag, err := language.Parse(lang); err == nil {
-		if script, conf := tag.Script(); conf != language.No && rtlScripts[script.String()] {
-			return "rtl"
-		}
-	}
-	return "ltr"
 }

@@ -7,6 +7,8 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/govchannels/channels"
+	"github.com/govchannels/channels/apijson"
+	"github.com/govchannels/channels/locales"
 )
 
 // serviceList is the answer of GET /v1/services.
@@ -26,7 +28,7 @@ type serviceItem struct {
 func (a *API) listServices(c *gin.Context) error {
 	lang := a.language(c, c.Query("lang"), "")
 	svcs := a.cfg.Engine.Catalog().Services
-	out := serviceList{Services: make([]serviceItem, len(svcs)), Lang: lang, Dir: direction(lang)}
+	out := serviceList{Services: make([]serviceItem, len(svcs)), Lang: lang, Dir: locales.Direction(lang)}
 	for i, s := range svcs {
 		out.Services[i] = serviceItem{ID: s.ID, Title: a.cfg.Bundle.Text(lang, channels.Msg(s.Title))}
 	}
@@ -59,7 +61,7 @@ func (a *API) submit(c *gin.Context) error {
 	if key == "" {
 		key = newID()
 	}
-	body, err := readBody(c)
+	body, err := apijson.ReadBody(c, a.cfg.MaxBody)
 	if err != nil {
 		return err
 	}

@@ -23,7 +23,7 @@ type sessionReply struct {
 // signed-in phone at the service's first step (the root menu when service
 // is empty), 201.
 func (a *API) startSession(c *gin.Context) error {
-	body, err := readBody(c)
+	body, err := apijson.ReadBody(c, a.cfg.MaxBody)
 	if err != nil {
 		return err
 	}
@@ -77,7 +77,7 @@ func (a *API) getSession(c *gin.Context) error {
 // or home. A refused answer is 200 with the same screen and its error; an
 // answer that ends the service deletes the session.
 func (a *API) postInput(c *gin.Context) error {
-	body, err := readBody(c)
+	body, err := apijson.ReadBody(c, a.cfg.MaxBody)
 	if err != nil {
 		return err
 	}
@@ -86,7 +86,7 @@ func (a *API) postInput(c *gin.Context) error {
 		return err
 	}
 	id := c.Param("id")
-	defer a.lock(id)()
+	defer a.locks.Lock(id)()
 	ctx := c.Request.Context()
 	s, st, err := a.load(c, id)
 	if err != nil {

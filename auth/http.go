@@ -3,7 +3,6 @@ package auth
 import (
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"net/http"
 	"strconv"
@@ -137,7 +136,7 @@ func (a *Auth) requestCode(c *gin.Context) error {
 		return refuse(c, limited(wait, "client"))
 	}
 	var req otpRequest
-	if err := decodeBody(c, &req); err != nil {
+	if err := apijson.DecodeBody(c, maxBody, &req); err != nil {
 		return err
 	}
 	ttl, err := a.SendCode(c.Request.Context(), CodeRequest{
@@ -164,7 +163,7 @@ func (a *Auth) verify(c *gin.Context) error {
 		return refuse(c, limited(wait, "client"))
 	}
 	var req verifyRequest
-	if err := decodeBody(c, &req); err != nil {
+	if err := apijson.DecodeBody(c, maxBody, &req); err != nil {
 		return err
 	}
 	phone, err := a.phone(req.Phone)
@@ -209,22 +208,4 @@ func (a *Auth) phone(raw string) (string, error) {
 		return "", channels.Errorf(channels.EINVALID, "error.phone", "phone of %d bytes is not valid in region %q", len(raw), a.cfg.Region)
 	}
 	return p, nil
-}
-
-// decodeBody reads the request body, at most maxBody bytes, as exactly one
-// JSON object into v, refusing unknown fields and trailing data as the
-// app's other endpoints do.
-func decodeBody(c *gin.Context, v any) error {
-	if c.Request.Body == nil {
-		return channels.Errorf(channels.EINVALID, "error.bad_request", "no body")
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, maxBody))
-	var tooLarge *http.MaxBytesError
-	if errors.As(err, &tooLarge) {
-		return channels.Errorf(channels.ETOOLARGE, "error.too_large", "body over %d bytes", tooLarge.Limit)
-	}
-	if err != nil {
-		return channels.Errorf(channels.EINVALID, "error.bad_request", "read body: %v", err)
-	}
-	return apijson.Decode(body, v)
 }

@@ -1,43 +1,87 @@
 package keylock
 
 import (
+	"fmt"
+	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 )
 
-// TestSerializes counts, under -race, with a plain int per key: without
-// the lock the increments of one key would race and be lost.
-func TestSerializes(t *testing.T) {
+// holders counts who holds a key's lock, and how often a holder found
+// another one inside with it.
+type holders struct {
+	inside   atomic.Int32
+	overlaps atomic.Int32
+	most     atomic.Int32 // the most holders seen inside at once
+}
+
+// hold records one holder inside, yields so that others may run, and
+// leaves.
+func (h *holders) hold() {
+	n := h.inside.Add(1)
+	if n > 1 {
+		h.overlaps.Add(1)
+	}
+	for m := h.most.Load(); n > m && !h.most.CompareAndSwap(m, n); m = h.most.Load() {
+	}
+	for range 3 {
+		runtime.Gosched()
+	}
+	h.inside.Add(-1)
+}
+
+// TestOneHolderPerKey has many goroutines take the lock of each of a few
+// keys over and over, yielding while they hold it: no holder ever finds
+// another inside with it.
+func TestOneHolderPerKey(t *testing.T) {
 	var l Locks
 	keys := []string{"ussd/a", "sms/+254712345678", "otp/x", ""}
-	counts := make([]int, len(keys))
+	counts := make([]holders, len(keys))
 	var wg sync.WaitGroup
-	for w := 0; w < 8; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; i < 1000; i++ {
+	for range 8 {
+		wg.Go(func() {
+			for i := range 2000 {
 				k := i % len(keys)
 				unlock := l.Lock(keys[k])
-				counts[k]++
+				counts[k].hold()
 				unlock()
 			}
-		}()
+		})
 	}
 	wg.Wait()
-	for k, n := range counts {
-		if n != 8*1000/len(keys) {
-			t.Errorf("key %q counted %d, want %d", keys[k], n, 8*1000/len(keys))
+	for k := range counts {
+		if n := counts[k].overlaps.Load(); n != 0 {
+			t.Errorf("key %q: %d holders found another inside", keys[k], n)
+		}
+		if m := counts[k].most.Load(); m != 1 {
+			t.Errorf("key %q: %d holders at once, want 1", keys[k], m)
 		}
 	}
 }
 
-func TestOtherKeysDoNotWait(t *testing.T) {
+// TestKeysAreIndependent has goroutines each take the lock of its own key,
+// yielding while they hold it: some hold theirs at the same time, which
+// one lock for every key would never allow.
+func TestKeysAreIndependent(t *testing.T) {
 	var l Locks
-	unlock := l.Lock("a")
-	defer unlock()
-	// "b" hashes to another stripe: locking it must not block.
-	done := make(chan struct{})
-	go func() { l.Lock("b")(); close(done) }()
-	<-done
+	var all holders
+	var wg sync.WaitGroup
+	for g := range 8 {
+		key := fmt.Sprintf("session-%d", g)
+		wg.Go(func() {
+			for range 2000 {
+				if all.most.Load() > 1 {
+					return
+				}
+				unlock := l.Lock(key)
+				all.hold()
+				unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if m := all.most.Load(); m < 2 {
+		t.Errorf("at most %d of 8 keys held at once, want several", m)
+	}
 }

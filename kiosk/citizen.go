@@ -15,6 +15,7 @@ import (
 	"github.com/govchannels/channels"
 	"github.com/govchannels/channels/auth"
 	"github.com/govchannels/channels/flows"
+	"github.com/govchannels/channels/locales"
 )
 
 // citizen is a citizen served in an operator's session: known by their
@@ -416,7 +417,7 @@ func (k *Console) caseView(c *channels.Case, lang, slot string) caseView {
 		Link:   path("citizens", slot, "cases", c.Ref),
 		Ref:    c.Ref,
 		Lang:   lang,
-		Dir:    direction(lang),
+		Dir:    locales.Direction(lang),
 		Status: b.Text(lang, channels.Msg("status."+string(c.Status))),
 		Date:   c.CreatedAt.In(k.cfg.Location).Format("02/01/2006"),
 	}

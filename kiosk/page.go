@@ -8,7 +8,6 @@ import (
 	"net/url"
 
 	"github.com/gin-gonic/gin"
-	"golang.org/x/text/language"
 
 	"github.com/govchannels/channels"
 	"github.com/govchannels/channels/locales"
@@ -61,7 +60,7 @@ type view struct {
 }
 
 // Dir is "rtl" when the console's language is written right to left.
-func (v *view) Dir() string { return direction(v.Lang) }
+func (v *view) Dir() string { return locales.Direction(v.Lang) }
 
 // T is the text of message id in the console's language, with arguments
 // as key, value pairs.
@@ -160,24 +159,6 @@ func (k *Console) limitBody(c *gin.Context) {
 		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, maxBody)
 	}
 	c.Next()
-}
-
-// rtlScripts are the scripts written right to left among those CLDR names
-// as a language's likely script.
-var rtlScripts = map[string]bool{
-	"Adlm": true, "Arab": true, "Hebr": true, "Mand": true, "Mend": true,
-	"Nkoo": true, "Rohg": true, "Samr": true, "Syrc": true, "Thaa": true, "Yezi": true,
-}
-
-// direction is "rtl" when the likely script of lang is written right to
-// left (Arabic, Hebrew, …), else "ltr".
-func direction(lang string) string {
-	if tag, err := language.Parse(lang); err == nil {
-		if script, conf := tag.Script(); conf != language.No && rtlScripts[script.String()] {
-			return "rtl"
-		}
-	}
-	return "ltr"
 }
 
 // path builds a console path from its parts, each escaped.

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/govchannels/channels"
+	"github.com/govchannels/channels/locales"
 )
 
 // TestEveryLanguage walks every page of the console with an operator of
@@ -29,13 +30,13 @@ func TestEveryLanguage(t *testing.T) {
 			end := c.reportProblem(s)
 			pages = append(pages, end, c.get("/kiosk/citizens/"+s+"/cases/"+reference(t, end)))
 			pages = append(pages, c.get("/kiosk/citizens/0000000000000000"), c.postWithout("/kiosk/citizens"))
-			dir := direction(lang)
+			dir := locales.Direction(lang)
 			for j, p := range pages {
 				if strings.Contains(p.body, "[[") || !strings.Contains(p.body, `<html lang="`+lang+`" dir="`+dir+`">`) || strings.Contains(p.body, "<script") {
 					t.Errorf("page %d (%d): %s", j, p.status, p.body)
 				}
 			}
-			if !strings.Contains(end.body, `lang="`+citizenLang+`" dir="`+direction(citizenLang)+`"`) {
+			if !strings.Contains(end.body, `lang="`+citizenLang+`" dir="`+locales.Direction(citizenLang)+`"`) {
 				t.Errorf("the service's screen is not marked as %s: %s", citizenLang, end.body)
 			}
 			c.post("/kiosk/sign-out")

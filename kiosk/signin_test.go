@@ -3,12 +3,15 @@ package kiosk
 import (
 	"fmt"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/govchannels/channels"
+	"github.com/govchannels/channels/password"
 	"github.com/govchannels/channels/ratelimit"
 )
 
@@ -242,9 +245,11 @@ func TestLockoutTellsNothing(t *testing.T) {
 }
 
 // TestLockoutConcurrent checks that wrong passwords sent all at once (from
-// many addresses, so that no rate limit holds them back) get no more
-// checks than MaxFailedSignIns before the account locks: each attempt
-// sees the count the ones before it left.
+// many addresses, so that no rate limit holds them back) get exactly
+// MaxFailedSignIns password checks before the account locks, every other
+// attempt refused as locked without a check: each attempt sees the count
+// the ones before it left. The right password, sent next, is refused
+// unchecked too.
 func TestLockoutConcurrent(t *testing.T) {
 	const attempts = 3 * MaxFailedSignIns
 	tests := []struct {
@@ -257,6 +262,11 @@ func TestLockoutConcurrent(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newEnv(t)
+			var checks atomic.Int32
+			e.console.checkPassword = func(hash, pw string) (bool, error) {
+				checks.Add(1)
+				return password.Check(hash, pw)
+			}
 			clients := make([]*client, attempts)
 			for i := range clients {
 				clients[i] = e.client(t)
@@ -285,13 +295,37 @@ func TestLockoutConcurrent(t *testing.T) {
 			if checked != MaxFailedSignIns || locked != attempts-MaxFailedSignIns {
 				t.Errorf("%d passwords checked and %d refused as locked, want %d and %d (statuses %v)", checked, locked, MaxFailedSignIns, attempts-MaxFailedSignIns, statuses)
 			}
+			if n := checks.Load(); n != MaxFailedSignIns {
+				t.Errorf("%d passwords checked, want %d (statuses %v)", n, MaxFailedSignIns, statuses)
+			}
+			// The wrong password that locks the account is answered as
+			// locked too: MaxFailedSignIns-1 answers say "wrong".
+			wrong, refused := 0, 0
+			for _, st := range statuses {
+				switch st {
+				case http.StatusUnauthorized:
+					wrong++
+				case http.StatusForbidden:
+					refused++
+				}
+			}
+			if wrong != MaxFailedSignIns-1 || refused != attempts-MaxFailedSignIns+1 {
+				t.Errorf("%d answered wrong and %d locked, want %d and %d (statuses %v)", wrong, refused, MaxFailedSignIns-1, attempts-MaxFailedSignIns+1, statuses)
+			}
+			c := e.client(t)
+			c.ip = "203.0.113.1"
+			c.get("/kiosk/sign-in")
+			if st := c.post("/kiosk/sign-in", "id", tt.id, "password", aminaPW).status; st != http.StatusForbidden || checks.Load() != MaxFailedSignIns {
+				t.Errorf("the right password while locked: %d after %d checks, want 403 unchecked", st, checks.Load())
+			}
 		})
 	}
 }
 
 // TestPasswordChecksBounded checks that sign-ins sent all at once (from
-// many addresses, each within its rate limit) run no more password checks
-// at a time than maxPasswordChecks: each takes 19 MiB and a core's worth
+// many addresses, each within its rate limit) run exactly maxPasswordChecks
+// password checks at a time, never more (each check waits until that many
+// are running, so the bound is reached): each takes 19 MiB and a core's worth
 // of argon2id, and the addresses of one IPv6 customer alone are more than
 // enough to exhaust the server's memory otherwise. Every attempt is still
 // answered, and audited.
@@ -314,13 +348,24 @@ func TestPasswordChecksBounded(t *testing.T) {
 				}
 			}
 			var mu sync.Mutex
-			inFlight, most := 0, 0
+			inFlight, most, total, filled := 0, 0, 0, false
+			full := make(chan struct{})
 			e.console.checkPassword = func(hash, pw string) (bool, error) {
 				mu.Lock()
 				inFlight++
+				total++
 				most = max(most, inFlight)
+				if inFlight == maxPasswordChecks() && !filled {
+					filled = true
+					close(full)
+				}
 				mu.Unlock()
-				time.Sleep(20 * time.Millisecond)
+				<-full
+				// Stay a while, yielding: checks let in past the bound
+				// would be counted inside with this one.
+				for range 100 {
+					runtime.Gosched()
+				}
 				mu.Lock()
 				inFlight--
 				mu.Unlock()
@@ -343,8 +388,8 @@ func TestPasswordChecksBounded(t *testing.T) {
 			}
 			close(start)
 			wg.Wait()
-			if most > maxPasswordChecks() {
-				t.Errorf("%d password checks at once, want at most %d", most, maxPasswordChecks())
+			if most != maxPasswordChecks() || total != n {
+				t.Errorf("%d of %d password checks at once, want %d of %d", most, total, maxPasswordChecks(), n)
 			}
 			for i, s := range statuses {
 				if s != http.StatusUnauthorized {

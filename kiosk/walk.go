@@ -13,6 +13,7 @@ import (
 
 	"github.com/govchannels/channels"
 	"github.com/govchannels/channels/flows"
+	"github.com/govchannels/channels/locales"
 )
 
 // walk is a service run for a citizen, kept in the operator's session:
@@ -99,7 +100,7 @@ func (k *Console) render(w *walk, lang string, sc channels.Screen) *screenView {
 	b := k.cfg.Bundle
 	v := &screenView{
 		Lang:      lang,
-		Dir:       direction(lang),
+		Dir:       locales.Direction(lang),
 		Kind:      sc.Kind,
 		Text:      b.Text(lang, sc.Text),
 		Reference: sc.Reference,

@@ -1,9 +1,7 @@
 package push
 
 import (
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -128,7 +126,7 @@ func (d *Devices) handle(h func(c *gin.Context, phone string) error) gin.Handler
 func (d *Devices) put(c *gin.Context, phone string) error {
 	ctx := c.Request.Context()
 	var req deviceRequest
-	if err := d.decode(c, &req); err != nil {
+	if err := apijson.DecodeBody(c, d.cfg.MaxBody, &req); err != nil {
 		return err
 	}
 	if err := checkToken(req.Token); err != nil {
@@ -213,23 +211,6 @@ func (d *Devices) delete(c *gin.Context, phone string) error {
 	d.log.InfoContext(ctx, "push: device removed", "phone", channels.MaskPhone(phone))
 	c.Status(http.StatusNoContent)
 	return nil
-}
-
-// decode reads the body, at most MaxBody bytes, as exactly one JSON object
-// into v (apijson.Decode).
-func (d *Devices) decode(c *gin.Context, v any) error {
-	if c.Request.Body == nil {
-		return channels.Errorf(channels.EINVALID, "error.bad_request", "no body")
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, d.cfg.MaxBody))
-	var tooLarge *http.MaxBytesError
-	if errors.As(err, &tooLarge) {
-		return channels.Errorf(channels.ETOOLARGE, "error.too_large", "body over %d bytes", tooLarge.Limit)
-	}
-	if err != nil {
-		return channels.Errorf(channels.EINVALID, "error.bad_request", "read body: %v", err)
-	}
-	return apijson.Decode(body, v)
 }
 
 // checkToken refuses a device token that cannot be FCM's: empty, over

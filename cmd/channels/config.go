@@ -15,6 +15,7 @@ import (
 	"github.com/nyaruka/phonenumbers"
 
 	"github.com/govchannels/channels/auth"
+	"github.com/govchannels/channels/consolesms"
 	"github.com/govchannels/channels/gateway"
 	"github.com/govchannels/channels/ratelimit"
 	"github.com/govchannels/channels/ussd"
@@ -85,7 +86,7 @@ type config struct {
 	ussdLimits                                                                 ussd.Limits
 	smsPerPhone, smsPerSource                                                  ratelimit.Limit
 
-	SMSSender  string // "twilio" or "kannel": which gateway sends when both are set
+	SMSSender  string // "twilio", "kannel" or "console": which sends, when both gateways are set or for development
 	SMSIdle    time.Duration
 	SMSReplies string // "inline" or "outbox"
 
@@ -197,7 +198,7 @@ func (c *config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.USSDHopsPerSource, "ussd-hops-per-source", "5000/1s", "USSD hops of one gateway address, N/DURATION or off")
 	fs.StringVar(&c.SMSPerPhone, "sms-per-phone", "20/1h", "inbound SMS of one phone that get a reply, N/DURATION or off")
 	fs.StringVar(&c.SMSPerSource, "sms-per-source", "200/1s", "inbound SMS of one gateway address, N/DURATION or off")
-	fs.StringVar(&c.SMSSender, "sms-sender", "", "twilio or kannel: the gateway that sends, when both are configured")
+	fs.StringVar(&c.SMSSender, "sms-sender", "", "twilio or kannel: the gateway that sends, when both are configured; console: print every SMS on stderr instead (development only, never in production)")
 	fs.DurationVar(&c.SMSIdle, "sms-idle", 12*time.Hour, "how long an SMS dialogue waits for the next reply")
 	fs.StringVar(&c.SMSReplies, "sms-replies", "inline", "inline (in the gateway's response) or outbox (queued, rate-limited, reported)")
 	fs.StringVar(&c.FirebaseProject, "firebase-project", "", "Firebase project ID; turns push notices over FCM on")
@@ -329,7 +330,8 @@ func (c *config) twilio() bool { return c.TwilioAccountSID != "" || c.TwilioAuth
 // kannel reports whether SMS over Kannel is configured.
 func (c *config) kannel() bool { return c.KannelSendSMS != "" }
 
-// sender is the gateway that sends outbound SMS, "" when none is set.
+// sender is the gateway that sends outbound SMS, "" when none is set. The
+// console sender is chosen only by name, never by default.
 func (c *config) sender() string {
 	switch {
 	case c.SMSSender != "":
@@ -378,8 +380,10 @@ func (c *config) validateSMS() []string {
 		if (c.SMSSender == "twilio" && !c.twilio()) || (c.SMSSender == "kannel" && !c.kannel()) {
 			problems = append(problems, fmt.Sprintf("sms-sender %s is not configured", c.SMSSender))
 		}
+	case consolesms.Name:
+		// Development only, and only when named: it needs no gateway.
 	default:
-		problems = append(problems, fmt.Sprintf("sms-sender %q must be twilio or kannel", c.SMSSender))
+		problems = append(problems, fmt.Sprintf("sms-sender %q must be twilio, kannel or console", c.SMSSender))
 	}
 	for name, r := range map[string]float64{"twilio-rate": c.TwilioRate, "kannel-rate": c.KannelRate} {
 		if r <= 0 || r > 10000 {

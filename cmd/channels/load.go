@@ -93,7 +93,7 @@ func runLoad(args []string, stdout, stderr io.Writer) int {
 	// allowed to be: it measures the engine, not the limits.
 	cfg.ussdLimits.DialsPerSource, cfg.ussdLimits.HopsPerSource = ratelimit.Limit{}, ratelimit.Limit{}
 	gin.SetMode(gin.ReleaseMode)
-	srv, err := newServer(cfg, slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelError})))
+	srv, err := newServer(cfg, slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelError})), stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "channels load: %v\n", err)
 		return 1

@@ -47,7 +47,8 @@ func TestMain(m *testing.M) {
 type process struct {
 	cmd    *exec.Cmd
 	base   string
-	banner string // the line that says where it listens
+	banner string        // the line that says where it listens
+	stdout *lockedBuffer // every line of the banner
 	stderr *lockedBuffer
 }
 
@@ -82,7 +83,7 @@ func startServe(t *testing.T, data string, extra ...string) *process {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &process{cmd: cmd, stderr: &lockedBuffer{}}
+	p := &process{cmd: cmd, stdout: &lockedBuffer{}, stderr: &lockedBuffer{}}
 	cmd.Stderr = p.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -97,6 +98,7 @@ func startServe(t *testing.T, data string, extra ...string) *process {
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
+			fmt.Fprintln(p.stdout, sc.Text())
 			if listening.MatchString(sc.Text()) {
 				found <- sc.Text()
 			}
@@ -279,6 +281,11 @@ func TestConfig(t *testing.T) {
 		{"both gateways", nil, append(slices.Clone(twilioArgs), kannelArgs...), "choose the one that sends with sms-sender", nil},
 		{"both gateways, one sends", nil, append(append(slices.Clone(twilioArgs), kannelArgs...), "-sms-sender", "twilio"), "", func(c config) bool { return c.sender() == "twilio" }},
 		{"sender not configured", nil, append(slices.Clone(kannelArgs), "-sms-sender", "twilio"), "sms-sender twilio is not configured", nil},
+		{"console alone", nil, []string{"-sms-sender", "console"}, "", func(c config) bool { return c.sender() == "console" && !c.twilio() && !c.kannel() }},
+		{"console named over a gateway", nil, append(slices.Clone(kannelArgs), "-sms-sender", "console"), "", func(c config) bool { return c.sender() == "console" && c.kannel() }},
+		{"console never by default with a gateway", nil, kannelArgs, "", func(c config) bool { return c.sender() == "kannel" }},
+		{"console from the environment", map[string]string{"CHANNELS_SMS_SENDER": "console"}, nil, "", func(c config) bool { return c.sender() == "console" }},
+		{"unknown sender", nil, []string{"-sms-sender", "stdout"}, `sms-sender "stdout" must be twilio, kannel or console`, nil},
 		{"public url with a path", nil, []string{"-public-url", "https://sms.gov.example/x"}, "must be a scheme and host", nil},
 		{"idle in seconds", nil, []string{"-sms-idle", "30s"}, "sms-idle must be at least a minute", nil},
 		{"replies", nil, []string{"-sms-replies", "carrier-pigeon"}, "inline or outbox", nil},

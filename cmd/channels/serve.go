@@ -24,6 +24,7 @@ import (
 	"github.com/govchannels/channels/agency"
 	"github.com/govchannels/channels/app"
 	"github.com/govchannels/channels/auth"
+	"github.com/govchannels/channels/consolesms"
 	"github.com/govchannels/channels/flows"
 	"github.com/govchannels/channels/gateway"
 	"github.com/govchannels/channels/kannel"
@@ -60,8 +61,8 @@ type server struct {
 
 // newServer opens the store, loads and checks the catalog and mounts every
 // channel. It refuses a catalog with any problem: a broken service must not
-// reach citizens.
-func newServer(cfg config, log *slog.Logger) (_ *server, err error) {
+// reach citizens. The console SMS sender, when named, prints on console.
+func newServer(cfg config, log *slog.Logger, console io.Writer) (_ *server, err error) {
 	cat, bundle, err := catalog(cfg.Services)
 	if err != nil {
 		return nil, err
@@ -117,9 +118,13 @@ func newServer(cfg config, log *slog.Logger) (_ *server, err error) {
 	ucfg.Limits = cfg.ussdLimits
 	s.mountUSSD(ucfg)
 
-	sender, err := newSender(cfg)
+	sender, err := newSender(cfg, console)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.sender() == consolesms.Name {
+		log.Warn(consoleWarning)
+		s.routes = append(s.routes, consoleWarning)
 	}
 	hooks, err := webhook.New(webhook.Config{Agencies: db})
 	if err != nil {
@@ -246,6 +251,10 @@ func queryFrom(r *http.Request) string { return r.URL.Query().Get("from") }
 func (s *server) mountSMS(host flows.Host) error {
 	cfg := s.cfg
 	if !cfg.twilio() && !cfg.kannel() {
+		if cfg.sender() == consolesms.Name {
+			s.routes = append(s.routes, "SMS: no gateway, so no inbound SMS; outbound SMS printed on stderr (-sms-sender console)")
+			return nil
+		}
 		s.log.Warn("SMS is off: no Twilio credentials or Kannel sendsms URL are configured; app sign-in codes cannot be sent")
 		s.routes = append(s.routes, "SMS: off (configure Twilio or Kannel)")
 		return nil
@@ -276,11 +285,17 @@ func (s *server) mountSMS(host flows.Host) error {
 	return nil
 }
 
-// newSender returns the gateway that sends outbound SMS; nil when none is
-// configured.
-func newSender(cfg config) (outbox.Sender, error) {
+// consoleWarning is said in the log and the banner of a server whose SMS
+// are printed instead of sent.
+const consoleWarning = "WARNING: -sms-sender console prints every SMS, sign-in codes and whole phone numbers included, on stderr instead of sending it: for development only, never run it in production"
+
+// newSender returns the gateway that sends outbound SMS (the console
+// sender prints on console); nil when none is configured.
+func newSender(cfg config, console io.Writer) (outbox.Sender, error) {
 	base := strings.TrimSuffix(cfg.PublicURL, "/")
 	switch cfg.sender() {
+	case consolesms.Name:
+		return consolesms.New(console), nil
 	case "twilio":
 		return twilio.New(twilio.Config{
 			AccountSID: cfg.TwilioAccountSID, AuthToken: cfg.TwilioAuthToken,
@@ -384,10 +399,17 @@ func (s *server) listenAdmin() error {
 // average (full jitter): 430 attempts last about a day and a half.
 const webhookAttempts = 430
 
+// consoleRate is the pace of the console sender, in messages a second: a
+// reader's, not a gateway's.
+const consoleRate = 10
+
 // rate is the configured sending rate of the gateway that sends.
 func (c *config) rate() float64 {
-	if c.sender() == "kannel" {
+	switch c.sender() {
+	case "kannel":
 		return c.KannelRate
+	case consolesms.Name:
+		return consoleRate
 	}
 	return c.TwilioRate
 }
@@ -503,7 +525,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	if cfg.LogLevel != "debug" {
 		gin.SetMode(gin.ReleaseMode)
 	}
-	srv, err := newServer(cfg, log)
+	srv, err := newServer(cfg, log, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "channels serve: %v\n", err)
 		return 1

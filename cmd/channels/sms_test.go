@@ -127,18 +127,11 @@ func TestServeSMSOverKannel(t *testing.T) {
 }
 
 // TestServeWithoutSMS: with no gateway configured the SMS routes are off,
-// the log says so, and sign-in refuses clearly instead of queueing a code
-// nobody will send.
+// the banner says so, and sign-in refuses clearly instead of queueing a
+// code nobody will send.
 func TestServeWithoutSMS(t *testing.T) {
 	p := startServe(t, filepath.Join(t.TempDir(), "channels.db"))
-	// The log line is written before the address, but stderr is copied
-	// through a pipe of its own: give it a moment.
-	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(p.stderr.String(), "SMS is off"); {
-		if time.Now().After(deadline) {
-			t.Fatalf("startup log does not say SMS is off:\n%s", p.stderr)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	p.waitStdout(t, "channels: SMS: off (configure Twilio or Kannel)")
 	resp, err := http.Post(p.base+"/sms/kannel", "text/plain", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -154,6 +147,60 @@ func TestServeWithoutSMS(t *testing.T) {
 	if st != http.StatusServiceUnavailable || e.Error.Code != "unavailable" || !strings.Contains(e.Error.Message, "SMS cannot be sent") {
 		t.Errorf("sign-in without SMS: %d %+v", st, e)
 	}
+	if strings.Contains(p.stderr.String(), "==== SMS to") {
+		t.Errorf("a server not asked for the console sender printed an SMS:\n%s", p.stderr)
+	}
+}
+
+// TestServeConsoleSMS runs the binary as a newcomer would, with nothing but
+// -sms-sender console: the banner warns that it must never run in
+// production, a sign-in code asked for is printed on stderr through the
+// outbox, and trading it for a token opens an app session.
+func TestServeConsoleSMS(t *testing.T) {
+	p := startServe(t, filepath.Join(t.TempDir(), "channels.db"), "-sms-sender", "console")
+	p.waitStdout(t, "channels: WARNING: -sms-sender console prints every SMS")
+	p.waitStdout(t, "outbound SMS printed on stderr")
+
+	const phone = "+254712345678"
+	if st := p.api(t, "POST", "/v1/auth/otp", "", `{"phone":"`+phone+`"}`, nil); st != http.StatusAccepted {
+		t.Fatalf("ask a code: %d\n%s", st, p.stderr)
+	}
+	printed := regexp.MustCompile(`(?m)^==== SMS to \+254712345678 \(console sender, development only: not sent\) ====\n(.*)\n==== end of SMS ====$`)
+	var sms []string
+	for deadline := time.Now().Add(15 * time.Second); sms == nil; {
+		if sms = printed.FindStringSubmatch(p.stderr.String()); sms == nil {
+			if time.Now().After(deadline) {
+				t.Fatalf("no code printed for %s:\n%s", phone, p.stderr)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	c := code.FindString(sms[1])
+	var tok struct{ Token string }
+	if st := p.api(t, "POST", "/v1/auth/verify", "", `{"phone":"`+phone+`","code":"`+c+`"}`, &tok); st != http.StatusOK || tok.Token == "" {
+		t.Fatalf("verify with the printed code %q (from %q): %d", c, sms[1], st)
+	}
+	var session struct {
+		Session string
+		Screen  struct{ Kind string }
+	}
+	if st := p.api(t, "POST", "/v1/sessions", tok.Token, `{"service":"report_problem"}`, &session); st != http.StatusCreated || session.Session == "" {
+		t.Errorf("start a session with the token: %d %+v", st, session)
+	}
+	if st := p.api(t, "POST", "/v1/sessions", "", `{"service":"report_problem"}`, nil); st != http.StatusUnauthorized {
+		t.Errorf("a session without the token: %d, want 401", st)
+	}
+}
+
+// waitStdout waits until the server has printed a line containing want.
+func (p *process) waitStdout(t *testing.T, want string) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(p.stdout.String(), want); {
+		if time.Now().After(deadline) {
+			t.Fatalf("the banner does not say %q:\n%s", want, p.stdout)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // TestServeSMSOverTwilio runs the binary with Twilio credentials, its API
@@ -161,14 +208,14 @@ func TestServeWithoutSMS(t *testing.T) {
 // answered, its reply and a sign-in code go out through the outbox and
 // twilio-go, and Prism accepts both as valid API calls.
 func TestServeSMSOverTwilio(t *testing.T) {
-	prism := peertest.Prism(t)
+	twilioAPI := recordTwilio(t, peertest.Prism(t))
 	port := peertest.FreePort(t)
 	base := "http://127.0.0.1:" + strconv.Itoa(port)
 	const token = "0123456789abcdef0123456789abcdef"
 	p := startServe(t, filepath.Join(t.TempDir(), "channels.db"),
 		"-addr", "127.0.0.1:"+strconv.Itoa(port), "-public-url", base, "-log-level", "info",
 		"-twilio-account-sid", "AC"+strings.Repeat("0a", 16), "-twilio-auth-token", token,
-		"-twilio-from", "+15005550006", "-twilio-api", prism, "-twilio-rate", "50", "-sms-replies", "outbox")
+		"-twilio-from", "+15005550006", "-twilio-api", twilioAPI.URL, "-twilio-rate", "50", "-sms-replies", "outbox")
 
 	form := url.Values{"MessageSid": {"SMtest1"}, "From": {"+254712345678"}, "To": {"+15005550006"}, "Body": {"MENU"}}
 	post := func(sig string) *http.Response {
@@ -195,27 +242,13 @@ func TestServeSMSOverTwilio(t *testing.T) {
 	if st := p.api(t, "POST", "/v1/auth/otp", "", `{"phone":"+254712345679"}`, nil); st != http.StatusAccepted {
 		t.Fatalf("ask a code: %d", st)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for _, purpose := range []string{"purpose=reply", "purpose=otp"} {
-		for !sentWith(p.stderr.String(), purpose) {
-			if time.Now().After(deadline) {
-				t.Fatalf("no %s message sent through Twilio:\n%s", purpose, p.stderr)
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-	}
+	twilioAPI.wait(t, "reply to MENU", func(m twilioSent) bool {
+		return m.To == "+254712345678" && strings.Contains(m.Body, "1. Birth certificate")
+	})
+	twilioAPI.wait(t, "sign-in code", func(m twilioSent) bool {
+		return m.To == "+254712345679" && code.MatchString(m.Body)
+	})
 	if strings.Contains(p.stderr.String(), "254712345679") {
 		t.Error("a whole phone number reached the log")
 	}
-}
-
-// sentWith reports whether a log has a line of a message sent through
-// Twilio, with attr and the SID Twilio gave it.
-func sentWith(log, attr string) bool {
-	for _, line := range strings.Split(log, "\n") {
-		if strings.Contains(line, `msg="outbox: sent"`) && strings.Contains(line, " sender=twilio") && strings.Contains(line, attr) && strings.Contains(line, "provider_id=SM") {
-			return true
-		}
-	}
-	return false
 }

@@ -1,4 +1,4 @@
-package app
+package locales
 
 import "testing"
 
@@ -21,8 +21,8 @@ func TestDirection(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.lang, func(t *testing.T) {
-			if got := direction(tt.lang); got != tt.want {
-				t.Errorf("direction(%q) = %s, want %s", tt.lang, got, tt.want)
+			if got := Direction(tt.lang); got != tt.want {
+				t.Errorf("Direction(%q) = %s, want %s", tt.lang, got, tt.want)
 			}
 		})
 	}
