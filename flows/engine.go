@@ -431,7 +431,7 @@ func (e *Engine) summaryLine(svc *Service, st State, field string) (channels.Mes
 					value = channels.Msg(o.Text)
 				}
 			}
-		case step.Type == TypeDate:
+		case step.Type == channels.InputDate:
 			if d, err := time.Parse(time.DateOnly, st.Trail[i].Value); err == nil {
 				value = d.Format("02/01/2006")
 			}
@@ -445,7 +445,7 @@ func (e *Engine) summaryLine(svc *Service, st State, field string) (channels.Mes
 func (e *Engine) inputSpec(step *Step) *channels.Input {
 	in := &channels.Input{
 		Field:     step.Field,
-		Type:      channels.InputType(step.Type),
+		Type:      step.Type,
 		MinLength: step.MinLength,
 		MaxLength: step.MaxLength,
 		Secret:    step.Secret,
@@ -454,9 +454,9 @@ func (e *Engine) inputSpec(step *Step) *channels.Input {
 		in.Pattern = step.pattern.String()
 	}
 	switch step.Type {
-	case TypeNumber:
+	case channels.InputNumber:
 		in.Min, in.Max = step.Min, step.Max
-	case TypeDate:
+	case channels.InputDate:
 		now := e.now()
 		if step.min.set {
 			in.Min = step.min.resolveDate(now).Format(time.DateOnly)

@@ -27,7 +27,7 @@ func (e *Engine) checkInput(st *Step, raw string) (string, *channels.Message) {
 		return "", msgPtr("error.required")
 	}
 	switch st.Type {
-	case TypeText:
+	case channels.InputText:
 		n := utf8.RuneCountInString(v)
 		if n < st.MinLength {
 			return "", msgPtr("error.too_short", "Min", st.MinLength)
@@ -39,7 +39,7 @@ func (e *Engine) checkInput(st *Step, raw string) (string, *channels.Message) {
 			return "", msgPtr("error.pattern")
 		}
 		return v, nil
-	case TypeNumber:
+	case channels.InputNumber:
 		f, err := strconv.ParseFloat(strings.ReplaceAll(v, " ", ""), 64)
 		if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
 			return "", msgPtr("error.number")
@@ -48,7 +48,7 @@ func (e *Engine) checkInput(st *Step, raw string) (string, *channels.Message) {
 			return "", e.rangeError(st)
 		}
 		return strconv.FormatFloat(f, 'f', -1, 64), nil
-	case TypeDate:
+	case channels.InputDate:
 		d, ok := parseDate(v)
 		if !ok {
 			return "", msgPtr("error.date_format")
@@ -61,13 +61,13 @@ func (e *Engine) checkInput(st *Step, raw string) (string, *channels.Message) {
 			return "", msgPtr("error.date_after", "Max", st.max.resolveDate(now).Format("02/01/2006"))
 		}
 		return d.Format(time.DateOnly), nil
-	case TypePhone:
+	case channels.InputPhone:
 		p, ok := NormalizePhone(v, e.region)
 		if !ok {
 			return "", msgPtr("error.phone")
 		}
 		return p, nil
-	case TypeNationalID:
+	case channels.InputNationalID:
 		id := strings.Map(func(r rune) rune {
 			if r == ' ' || r == '-' {
 				return -1
@@ -84,7 +84,7 @@ func (e *Engine) checkInput(st *Step, raw string) (string, *channels.Message) {
 			return "", msgPtr("error.national_id")
 		}
 		return id, nil
-	case TypeReference:
+	case channels.InputReference:
 		ref, ok := channels.ParseReference(v)
 		if !ok {
 			return "", msgPtr("error.reference")
@@ -217,14 +217,14 @@ func (e *Engine) Refusals(service, step string) []channels.Message {
 	}
 	out := []channels.Message{channels.Msg("error.required")}
 	switch st.Type {
-	case TypeText:
+	case channels.InputText:
 		out = append(out, channels.Msg("error.too_short", "Min", st.MinLength), channels.Msg("error.too_long", "Max", st.MaxLength))
 		if st.pattern != nil {
 			out = append(out, channels.Msg("error.pattern"))
 		}
-	case TypeNumber:
+	case channels.InputNumber:
 		out = append(out, channels.Msg("error.number"), *e.rangeError(st))
-	case TypeDate:
+	case channels.InputDate:
 		now := e.now()
 		out = append(out, channels.Msg("error.date_format"))
 		if st.min.set {
@@ -233,11 +233,11 @@ func (e *Engine) Refusals(service, step string) []channels.Message {
 		if st.max.set {
 			out = append(out, channels.Msg("error.date_after", "Max", st.max.resolveDate(now).Format("02/01/2006")))
 		}
-	case TypePhone:
+	case channels.InputPhone:
 		out = append(out, channels.Msg("error.phone"))
-	case TypeNationalID:
+	case channels.InputNationalID:
 		out = append(out, channels.Msg("error.national_id"))
-	case TypeReference:
+	case channels.InputReference:
 		out = append(out, channels.Msg("error.reference"))
 	}
 	return out

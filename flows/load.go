@@ -16,6 +16,8 @@ import (
 
 	"github.com/expr-lang/expr"
 	"gopkg.in/yaml.v3"
+
+	"github.com/govchannels/channels"
 )
 
 // Catalog is the set of services a deployment offers, in root-menu order.
@@ -453,11 +455,11 @@ func (st *Step) checkInput() []string {
 	var ps []string
 	bad := func(format string, args ...any) { ps = append(ps, fmt.Sprintf(format, args...)) }
 	switch st.Type {
-	case TypeText, TypeNationalID:
+	case channels.InputText, channels.InputNationalID:
 		if st.MaxLength == 0 {
 			st.MaxLength = defaultMaxLength
 		}
-	case TypeNumber, TypeDate, TypePhone, TypeReference:
+	case channels.InputNumber, channels.InputDate, channels.InputPhone, channels.InputReference:
 	case "":
 		bad("an input needs a type (text, number, date, phone, national_id or reference)")
 	default:
@@ -480,7 +482,7 @@ func (st *Step) checkInput() []string {
 	}
 	var err error
 	switch st.Type {
-	case TypeNumber:
+	case channels.InputNumber:
 		if st.min, err = parseNumberBound(st.Min); err != nil {
 			bad("min: %s", err)
 		}
@@ -490,7 +492,7 @@ func (st *Step) checkInput() []string {
 		if st.min.set && st.max.set && st.min.number > st.max.number {
 			bad("min %s is above max %s", st.Min, st.Max)
 		}
-	case TypeDate:
+	case channels.InputDate:
 		if st.min, err = parseDateBound(st.Min); err != nil {
 			bad("min: %s", err)
 		}
