@@ -488,7 +488,15 @@ func (e *Engine) back(st State) (Result, error) {
 	return e.backWith(svc, st, nil)
 }
 
+// backWith returns to the step before the current one, showing why. With
+// no step before (a state the loader's checks do not produce, such as a
+// submission at a service's start) it returns to the root menu instead.
 func (e *Engine) backWith(svc *Service, st State, why *channels.Message) (Result, error) {
+	if len(st.Trail) == 0 {
+		r := e.home(State{Lang: st.Lang, Channel: st.Channel})
+		r.Screen.Error = why
+		return r, nil
+	}
 	last := st.Trail[len(st.Trail)-1]
 	st.Trail = st.Trail[:len(st.Trail)-1]
 	if svc.steps[last.Step] == nil {

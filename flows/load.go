@@ -273,6 +273,10 @@ func (s *Service) check() Problems {
 	} else if s.steps[s.Start] == nil {
 		add(s.Line, "start step %q does not exist", s.Start)
 	}
+	if first := s.steps[s.Start]; first != nil && first.Kind == StepSubmit {
+		// The engine returns a failed submission to the step before it.
+		add(first.Line, "step %q: a service cannot start with a submit: the citizen would confirm nothing, and a failed submission would have no step to return to; put a confirm step before it", first.ID)
+	}
 	for _, st := range s.Steps {
 		for _, p := range st.check(s, fields) {
 			add(st.Line, "step %q: %s", st.ID, p)

@@ -76,6 +76,8 @@ func TestParseProblems(t *testing.T) {
 		{"lookup without field", head + "  - {id: a, kind: lookup, lookup: case, text: x, empty: e}\n", 4, "needs the field"},
 		{"lookup without empty", head + "  - {id: a, kind: lookup, lookup: my_cases, text: x}\n", 4, "needs an empty text"},
 		{"unknown start", "id: s\ntitle: t\nstart: zz\nsteps:\n  - {id: a, kind: end, text: x}\n", 1, `start step "zz" does not exist`},
+		{"submit first", head + "  - {id: a, kind: submit, text: x}\n", 4, `step "a": a service cannot start with a submit`},
+		{"submit as the start", "id: s\ntitle: t\nstart: b\nsteps:\n  - {id: a, kind: confirm, text: x, summary: [f], next: b}\n  - {id: b, kind: submit, text: y}\n", 6, `step "b": a service cannot start with a submit`},
 		{"unreachable step", head + "  - {id: a, kind: end, text: x}\n  - {id: b, kind: end, text: y}\n", 5, `"b" cannot be reached`},
 		{"loop without exit", head + "  - {id: a, kind: input, type: text, text: x, field: f, next: b}\n  - {id: b, kind: input, type: text, text: y, field: g, next: a}\n", 4, "never reaches an end"},
 		{"two documents", head + "  - {id: a, kind: end, text: x}\n---\nid: t\n", 5, "second YAML document"},
