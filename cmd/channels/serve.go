@@ -27,6 +27,7 @@ import (
 	"github.com/govchannels/channels/flows"
 	"github.com/govchannels/channels/kannel"
 	"github.com/govchannels/channels/kiosk"
+	"github.com/govchannels/channels/lint"
 	"github.com/govchannels/channels/locales"
 	"github.com/govchannels/channels/notify"
 	"github.com/govchannels/channels/outbox"
@@ -65,7 +66,7 @@ func newServer(cfg config, log *slog.Logger) (_ *server, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if ps := lint(cat, bundle, cfg.USSDPage); len(ps) > 0 {
+	if ps := lint.Check(cat, bundle, lint.Options{USSD: []lint.NamedLayout{{Layout: ussd.Layout{MaxChars: cfg.USSDPage, UCS2MaxChars: ucs2Page}}}}); len(ps) > 0 {
 		return nil, fmt.Errorf("service catalog has problems (run 'channels validate'):\n%w", ps)
 	}
 	engine, err := flows.New(flows.Config{Catalog: cat, Langs: bundle.Langs(), Region: cfg.Region, Location: cfg.location})

@@ -1,0 +1,82 @@
+package lint
+
+import (
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/govchannels/channels/flows"
+	"github.com/govchannels/channels/locales"
+	"github.com/govchannels/channels/services"
+	"github.com/govchannels/channels/ussd"
+)
+
+// load reads the catalog of testdata/name with its messages on top of the
+// shipped ones; the shipped catalog when name is empty.
+func load(t *testing.T, name string) (*flows.Catalog, *locales.Bundle) {
+	t.Helper()
+	var svcFS fs.FS = services.FS
+	var extra []fs.FS
+	if name != "" {
+		dir := filepath.Join("testdata", name)
+		svcFS = os.DirFS(dir)
+		extra = append(extra, os.DirFS(filepath.Join(dir, "locales")))
+	}
+	bundle, err := locales.New(extra...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat, err := flows.Load(svcFS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cat, bundle
+}
+
+func lines(found flows.Findings) []string {
+	out := make([]string, len(found))
+	for i, f := range found {
+		out[i] = f.String()
+	}
+	return out
+}
+
+// atLayout is Africa's Talking's layout as serve mounts it by default.
+var atLayout = NamedLayout{Name: "Africa's Talking", Layout: ussd.Layout{MaxChars: 182, UCS2MaxChars: 80}}
+
+func TestCheck(t *testing.T) {
+	tests := []struct {
+		name    string
+		catalog string
+		opts    Options
+		want    []string // the findings, exactly
+	}{
+		{"the shipped catalog on Africa's Talking", "", Options{USSD: []NamedLayout{atLayout}, SMSSegments: 2}, nil},
+		{"the shipped catalog on the protocol's budgets", "", Options{}, nil},
+		{"a prompt longer than a page in one language", "longprompt", Options{}, []string{
+			`permit.yaml:4: step name, locale sw: the prompt takes 2 USSD pages of 182 characters; a prompt must fit one [ussd-prompt]`,
+		}},
+		{"navigation too long for any page in one language", "longnav", Options{}, []string{
+			`.: locale fr: page 1 of 60 of the screen of the language menu takes 203 GSM-7 characters; a page holds 182 [ussd-page]`,
+			`permit.yaml:4: step name, locale fr: page 1 of 16 of the screen takes 215 GSM-7 characters; a page holds 182 [ussd-page]`,
+			`permit.yaml:4: step name, locale fr: the prompt takes 16 USSD pages of 182 characters; a prompt must fit one [ussd-prompt]`,
+		}},
+		{"a screen longer than two SMS segments in one language", "longsms", Options{SMSSegments: 2}, []string{
+			`permit.yaml:4: step kind, locale fr: the screen takes 3 SMS segments; a reply must fit 2 [sms-segments]`,
+		}},
+		{"the same screen within three segments", "longsms", Options{SMSSegments: 3}, nil},
+		{"the same screen, SMS not checked", "longsms", Options{}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cat, bundle := load(t, tt.catalog)
+			got := lines(Check(cat, bundle, tt.opts))
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("findings:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
+			}
+		})
+	}
+}
