@@ -44,8 +44,11 @@ func lines(found flows.Findings) []string {
 	return out
 }
 
-// atLayout is Africa's Talking's layout as serve mounts it by default.
-var atLayout = NamedLayout{Name: "Africa's Talking", Layout: ussd.Layout{MaxChars: 182, UCS2MaxChars: 80}}
+// The layouts of the shipped dialects, as serve mounts them by default.
+var (
+	atLayout     = NamedLayout{Name: "Africa's Talking", Layout: ussd.Layout{MaxChars: 182, UCS2MaxChars: 80}}
+	kannelLayout = NamedLayout{Name: "Kannel", Layout: ussd.Layout{MaxChars: 160, UCS2MaxChars: 70}}
+)
 
 func TestCheck(t *testing.T) {
 	tests := []struct {
@@ -54,10 +57,18 @@ func TestCheck(t *testing.T) {
 		opts    Options
 		want    []string // the findings, exactly
 	}{
-		{"the shipped catalog on Africa's Talking", "", Options{USSD: []NamedLayout{atLayout}, SMSSegments: 2}, nil},
+		{"the shipped catalog on every dialect", "", Options{USSD: []NamedLayout{atLayout, kannelLayout}, SMSSegments: 2}, nil},
 		{"the shipped catalog on the protocol's budgets", "", Options{}, nil},
 		{"a prompt longer than a page in one language", "longprompt", Options{}, []string{
 			`permit.yaml:4: step name, locale sw: the prompt takes 2 USSD pages of 182 characters; a prompt must fit one [ussd-prompt]`,
+		}},
+		{"a prompt over a page on each dialect, named", "longprompt", Options{USSD: []NamedLayout{atLayout, kannelLayout}}, []string{
+			`permit.yaml:4: step name, locale sw: the prompt takes 2 USSD pages of 182 characters; a prompt must fit one on Africa's Talking [ussd-prompt]`,
+			`permit.yaml:4: step name, locale sw: the prompt takes 2 USSD pages of 160 characters; a prompt must fit one on Kannel [ussd-prompt]`,
+		}},
+		{"a finding two dialects share word for word, named once", "longprompt", Options{USSD: []NamedLayout{
+			{Name: "Africa's Talking", Layout: ussd.Layout{MaxChars: 160}}, kannelLayout}}, []string{
+			`permit.yaml:4: step name, locale sw: the prompt takes 2 USSD pages of 160 characters; a prompt must fit one on Africa's Talking and Kannel [ussd-prompt]`,
 		}},
 		{"navigation too long for any page in one language", "longnav", Options{}, []string{
 			`.: locale fr: page 1 of 60 of the screen of the language menu takes 203 GSM-7 characters; a page holds 182 [ussd-page]`,

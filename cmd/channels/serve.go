@@ -66,7 +66,8 @@ func newServer(cfg config, log *slog.Logger) (_ *server, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if ps := lint.Check(cat, bundle, lint.Options{USSD: []lint.NamedLayout{{Layout: ussd.Layout{MaxChars: cfg.USSDPage, UCS2MaxChars: ucs2Page}}}}); len(ps) > 0 {
+	dialects := ussdDialects(cfg.USSDPage)
+	if ps := lint.Check(cat, bundle, lint.Options{USSD: dialects}); len(ps) > 0 {
 		return nil, fmt.Errorf("service catalog has problems (run 'channels validate'):\n%w", ps)
 	}
 	engine, err := flows.New(flows.Config{Catalog: cat, Langs: bundle.Langs(), Region: cfg.Region, Location: cfg.location})
@@ -109,15 +110,13 @@ func newServer(cfg config, log *slog.Logger) (_ *server, err error) {
 		Prefs:        db,
 		Bundle:       bundle,
 		Log:          log,
-		Layout:       ussd.Layout{MaxChars: cfg.USSDPage},
+		Layout:       dialects[0].Layout,
 		SessionTTL:   cfg.USSDSession,
 		ResumeWindow: cfg.ResumeWindow,
 		Region:       cfg.Region,
 	}
 	ussd.New(ucfg).RegisterAT(router, "/ussd/at")
-	// Kannel carries a page in one SMS of its sms-length, 160 GSM-7
-	// characters by default, and cuts what is longer.
-	ucfg.Layout.MaxChars = min(cfg.USSDPage, 160)
+	ucfg.Layout = dialects[1].Layout
 	ussd.New(ucfg).RegisterKannel(router, "/ussd/kannel", cfg.KannelSecret)
 	s.routes = append(s.routes, "USSD: Africa's Talking POST /ussd/at, Kannel (SMPP) /ussd/kannel")
 
@@ -203,6 +202,20 @@ func newServer(cfg config, log *slog.Logger) (_ *server, err error) {
 		}
 	}()
 	return s, nil
+}
+
+// ussdDialects are the USSD gateway dialects serve mounts, in the order
+// it mounts them, with the page layout each renders to: what the startup
+// lint and channels validate check every page against. page is the
+// -ussd-page budget.
+func ussdDialects(page int) []lint.NamedLayout {
+	return []lint.NamedLayout{
+		{Name: "Africa's Talking", Layout: ussd.Layout{MaxChars: page, UCS2MaxChars: ucs2Page}},
+		// Kannel carries a page in one SMS of its sms-length, 140 octets
+		// by default: 160 GSM-7 characters or 70 UCS-2, and cuts what is
+		// longer. (To become ussd.KannelLayout(page).)
+		{Name: "Kannel", Layout: ussd.Layout{MaxChars: min(page, 160), UCS2MaxChars: 70}},
+	}
 }
 
 // mountSMS mounts the SMS edges of the configured gateways, or says in the

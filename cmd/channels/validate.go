@@ -23,10 +23,10 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	format := fs.String("format", "text", "output format: text or json")
-	page := fs.Int("ussd-page", 182, "characters a GSM-7 USSD page may hold (a page needing UCS-2 holds 80)")
+	page := fs.Int("ussd-page", 182, "characters a GSM-7 USSD page may hold on Africa's Talking (a page needing UCS-2 holds 80); Kannel's pages hold at most 160 GSM-7 or 70 UCS-2")
 	segments := fs.Int("sms-segments", 2, "segments an SMS reply may take")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: channels validate [-format text|json] [-ussd-page N] [-sms-segments N] [DIR]\n\nChecks every service in DIR (default: the shipped catalog) in every language.")
+		fmt.Fprintln(stderr, "usage: channels validate [-format text|json] [-ussd-page N] [-sms-segments N] [DIR]\n\nChecks every service in DIR (default: the shipped catalog) in every language,\nits USSD pages on every dialect channels serve mounts.")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -53,7 +53,7 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 	}
 	if cat != nil {
 		found = append(found, lint.Check(cat, bundle, lint.Options{
-			USSD:        []lint.NamedLayout{{Layout: ussd.Layout{MaxChars: *page, UCS2MaxChars: ucs2Page}}},
+			USSD:        ussdDialects(*page),
 			SMSSegments: *segments,
 		})...)
 	}
