@@ -30,6 +30,7 @@ const (
 	RuleUSSDPage    = "ussd-page"    // a USSD page, paginated and with its navigation, is over the budget of its encoding
 	RuleUSSDPrompt  = "ussd-prompt"  // an input prompt, with any refusal above it, takes more than one USSD page
 	RuleSMSSegments = "sms-segments" // an SMS reply takes more segments than allowed
+	RuleNavigation  = "navigation"   // a number input takes an answer that a channel's navigation key stands for, so it cannot be typed there
 )
 
 // NamedLayout is the page budget of a USSD gateway dialect, named for the
@@ -47,6 +48,82 @@ type Options struct {
 	// SMSSegments is how many segments an SMS reply may take; 0: SMS
 	// replies are not checked.
 	SMSSegments int
+}
+
+// navKey is a reply a channel always takes as navigation, never as an
+// answer.
+type navKey struct {
+	channel channels.Channel
+	key     string
+	does    string // "goes back"
+}
+
+// navKeys returns the navigation keys of every layout and of SMS, each once.
+func (l *linter) navKeys() []navKey {
+	var out []navKey
+	add := func(k navKey) {
+		if !slices.Contains(out, k) {
+			out = append(out, k)
+		}
+	}
+	for _, nl := range l.layouts {
+		k := nl.Layout.Keys
+		add(navKey{channels.ChannelUSSD, k.Back, "goes back"})
+		add(navKey{channels.ChannelUSSD, k.Home, "goes home"})
+		add(navKey{channels.ChannelUSSD, k.More, "shows the next page"})
+	}
+	add(navKey{channels.ChannelSMS, sms.BackKey, "goes back"})
+	return out
+}
+
+// navigation reports each number input of svc that accepts, as the
+// engine checks it, an answer a navigation key stands for (0 for "0" and
+// "00", 98): the app takes it, but USSD or SMS navigate instead, and a
+// citizen whose answer it is is stuck there. Text inputs are left alone:
+// no one's name is "0".
+func (l *linter) navigation(svc *flows.Service) flows.Findings {
+	var found flows.Findings
+	lang := l.bundle.Langs()[0]
+	for _, step := range svc.Steps {
+		if step.Kind != flows.StepInput || step.Type != channels.InputNumber {
+			continue
+		}
+		var values []string
+		blocked := map[string][]navKey{} // by the value stored
+		for _, k := range l.navKeys() {
+			st := flows.State{Service: svc.ID, Step: step.ID, Lang: lang, Channel: k.channel}
+			if sc, err := l.engine.Screen(st); err != nil || sc.Kind != channels.KindInput {
+				continue // an alternative is shown there instead
+			}
+			r, err := l.engine.Step(st, flows.Input{Text: k.key})
+			if err != nil || r.Screen.Error != nil || len(r.State.Trail) == 0 {
+				continue
+			}
+			v := r.State.Trail[len(r.State.Trail)-1].Value
+			if blocked[v] == nil {
+				values = append(values, v)
+			}
+			blocked[v] = append(blocked[v], k)
+		}
+		for _, v := range values {
+			var where []string
+			for _, ch := range []channels.Channel{channels.ChannelUSSD, channels.ChannelSMS} {
+				var how []string
+				for _, k := range blocked[v] {
+					if k.channel == ch {
+						how = append(how, k.key+" "+k.does)
+					}
+				}
+				if len(how) > 0 {
+					where = append(where, fmt.Sprintf("%s (%s)", ch, strings.Join(how, ", ")))
+				}
+			}
+			found = append(found, flows.Finding{File: svc.File, Line: step.Line, Service: svc.ID, Step: step.ID, Rule: RuleNavigation,
+				Message: fmt.Sprintf("accepts %s, which cannot be typed on %s: a citizen whose answer it is is stuck there; leave it out with min or max, or ask for it another way",
+					v, strings.Join(where, " or "))})
+		}
+	}
+	return found
 }
 
 // lintRef is the reference the lint shows on final screens: as long as any.
@@ -81,6 +158,7 @@ func Check(cat *flows.Catalog, bundle *locales.Bundle, o Options) flows.Findings
 		found = append(found, l.root(lang)...)
 	}
 	for _, svc := range cat.Services {
+		found = append(found, l.navigation(svc)...)
 		for _, lang := range bundle.Langs() {
 			found = append(found, l.service(svc, lang)...)
 		}

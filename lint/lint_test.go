@@ -80,6 +80,17 @@ func TestCheck(t *testing.T) {
 		}},
 		{"the same screen within three segments", "longsms", Options{SMSSegments: 3}, nil},
 		{"the same screen, SMS not checked", "longsms", Options{}, nil},
+		{"number inputs whose answers navigation keys stand for", "navigation", Options{USSD: []NamedLayout{atLayout, kannelLayout}}, []string{
+			`household.yaml:6: step children: accepts 0, which cannot be typed on ussd (0 goes back, 00 goes home) or sms (0 goes back): a citizen whose answer it is is stuck there; leave it out with min or max, or ask for it another way [navigation]`,
+			`household.yaml:6: step children: accepts 98, which cannot be typed on ussd (98 shows the next page): a citizen whose answer it is is stuck there; leave it out with min or max, or ask for it another way [navigation]`,
+		}},
+		{"the same inputs under Hubtel's keys", "navigation", Options{USSD: []NamedLayout{{Name: "Hubtel", Layout: ussd.Layout{Keys: ussd.Keys{More: "9", Back: "8"}}}}}, []string{
+			`household.yaml:6: step children: accepts 8, which cannot be typed on ussd (8 goes back): a citizen whose answer it is is stuck there; leave it out with min or max, or ask for it another way [navigation]`,
+			`household.yaml:6: step children: accepts 0, which cannot be typed on ussd (00 goes home) or sms (0 goes back): a citizen whose answer it is is stuck there; leave it out with min or max, or ask for it another way [navigation]`,
+			`household.yaml:6: step children: accepts 9, which cannot be typed on ussd (9 shows the next page): a citizen whose answer it is is stuck there; leave it out with min or max, or ask for it another way [navigation]`,
+			`household.yaml:14: step rooms: accepts 8, which cannot be typed on ussd (8 goes back): a citizen whose answer it is is stuck there; leave it out with min or max, or ask for it another way [navigation]`,
+			`household.yaml:14: step rooms: accepts 9, which cannot be typed on ussd (9 shows the next page): a citizen whose answer it is is stuck there; leave it out with min or max, or ask for it another way [navigation]`,
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

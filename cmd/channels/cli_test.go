@@ -79,7 +79,7 @@ func TestValidateShippedCatalog(t *testing.T) {
 }
 
 // brokenRules are the rules of the lint; testdata/broken breaks each.
-var brokenRules = []string{"load", "target", "unreachable", "cycle", "dead-end", "capability", "message", "argument", "ussd-page", "ussd-prompt", "sms-segments"}
+var brokenRules = []string{"load", "target", "unreachable", "cycle", "dead-end", "capability", "message", "argument", "ussd-page", "ussd-prompt", "sms-segments", "navigation"}
 
 // TestValidateBroken checks the report on testdata/broken, a catalog
 // that breaks every rule, against its goldens in both formats (-update
