@@ -96,6 +96,12 @@ type Step struct {
 	Pattern   string             `yaml:"pattern"` // regular expression the whole value must match
 	Check     string             `yaml:"check"`   // "luhn": the last digit is a Luhn check digit
 	Secret    bool               `yaml:"secret"`  // masked where the channel can, never echoed in summaries
+	// Landline lets a phone input take any valid number, a fixed line
+	// included. Without it a phone input takes only numbers that can
+	// receive SMS (mobile, or fixed-line-or-mobile where the numbering
+	// plan cannot tell), since the case's notices are texted to the number
+	// given; set it for a number that is only ever called (an office's).
+	Landline bool `yaml:"landline"`
 
 	Summary []string `yaml:"summary"` // confirm: fields shown, in order
 	// Action is what a submit step does: create a case (when empty), or

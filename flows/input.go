@@ -62,11 +62,14 @@ func (e *Engine) checkInput(st *Step, raw string) (string, *channels.Message) {
 		}
 		return d.Format(time.DateOnly), nil
 	case channels.InputPhone:
-		p, ok := NormalizePhone(v, e.region)
-		if !ok {
+		p := lookupPhone(v, e.region)
+		if !p.ok {
 			return "", msgPtr("error.phone")
 		}
-		return p, nil
+		if !p.sms && !st.Landline {
+			return "", msgPtr("error.phone_mobile")
+		}
+		return p.e164, nil
 	case channels.InputNationalID:
 		id := strings.Map(func(r rune) rune {
 			if r == ' ' || r == '-' {
@@ -122,23 +125,30 @@ func parseDate(v string) (time.Time, bool) {
 // reports whether it is a valid number. Gateways send the same caller's
 // number on every hop, so results are remembered (a bounded memo).
 func NormalizePhone(phone, region string) (string, bool) {
+	r := lookupPhone(phone, region)
+	return r.e164, r.ok
+}
+
+// lookupPhone reads phone as NormalizePhone does, through the memo, which
+// keeps whether the number can receive SMS with the number itself.
+func lookupPhone(phone, region string) phoneResult {
 	key := region + "|" + phone
 	if v, ok := phoneMemo.Load(key); ok {
-		r := v.(phoneResult)
-		return r.e164, r.ok
+		return v.(phoneResult)
 	}
-	e164, ok := normalizePhone(phone, region)
+	r := parsePhone(phone, region)
 	if phoneMemoSize.Add(1) > phoneMemoMax {
 		phoneMemo.Clear()
 		phoneMemoSize.Store(0)
 	}
-	phoneMemo.Store(key, phoneResult{e164, ok})
-	return e164, ok
+	phoneMemo.Store(key, r)
+	return r
 }
 
 type phoneResult struct {
 	e164 string
-	ok   bool
+	ok   bool // a valid number
+	sms  bool // it can receive SMS: mobile, or the plan cannot tell
 }
 
 // phoneMemoMax bounds the memo: when full it starts over, which keeps it
@@ -150,22 +160,32 @@ var (
 	phoneMemoSize atomic.Int64
 )
 
-func normalizePhone(phone, region string) (string, bool) {
+func parsePhone(phone, region string) phoneResult {
 	phone = strings.TrimSpace(phone)
 	if phone == "" || len(phone) > 32 {
-		return "", false
+		return phoneResult{}
 	}
 	// Gateways send international numbers without the plus ("254712...").
 	if phone[0] != '+' && phone[0] != '0' && len(phone) > 10 {
 		if n, err := phonenumbers.Parse("+"+phone, region); err == nil && phonenumbers.IsValidNumber(n) {
-			return phonenumbers.Format(n, phonenumbers.E164), true
+			return phoneOf(n)
 		}
 	}
 	n, err := phonenumbers.Parse(phone, region)
 	if err != nil || !phonenumbers.IsValidNumber(n) {
-		return "", false
+		return phoneResult{}
 	}
-	return phonenumbers.Format(n, phonenumbers.E164), true
+	return phoneOf(n)
+}
+
+// phoneOf is the result for a valid number.
+func phoneOf(n *phonenumbers.PhoneNumber) phoneResult {
+	t := phonenumbers.GetNumberType(n)
+	return phoneResult{
+		e164: phonenumbers.Format(n, phonenumbers.E164),
+		ok:   true,
+		sms:  t == phonenumbers.MOBILE || t == phonenumbers.FIXED_LINE_OR_MOBILE,
+	}
 }
 
 // luhnValid reports whether the digits of s end in a valid Luhn check digit.
@@ -235,6 +255,9 @@ func (e *Engine) Refusals(service, step string) []channels.Message {
 		}
 	case channels.InputPhone:
 		out = append(out, channels.Msg("error.phone"))
+		if !st.Landline {
+			out = append(out, channels.Msg("error.phone_mobile"))
+		}
 	case channels.InputNationalID:
 		out = append(out, channels.Msg("error.national_id"))
 	case channels.InputReference:

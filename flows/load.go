@@ -508,6 +508,9 @@ func (st *Step) checkInput() []string {
 			bad("min and max apply to number and date inputs only")
 		}
 	}
+	if st.Landline && st.Type != channels.InputPhone {
+		bad("landline applies to phone inputs only")
+	}
 	return ps
 }
 

@@ -69,6 +69,7 @@ func TestParseProblems(t *testing.T) {
 		{"bad date bound", head + "  - {id: a, kind: input, type: date, max: tomorrow, text: x, field: f, next: b}\n  - {id: b, kind: end, text: y}\n", 4, `"tomorrow" is not a date`},
 		{"min above max", head + "  - {id: a, kind: input, type: number, min: '9', max: '1', text: x, field: f, next: b}\n  - {id: b, kind: end, text: y}\n", 4, "min 9 is above max 1"},
 		{"bounds on text", head + "  - {id: a, kind: input, type: text, min: '1', text: x, field: f, next: b}\n  - {id: b, kind: end, text: y}\n", 4, "apply to number and date"},
+		{"landline on a text input", head + "  - {id: a, kind: input, type: text, landline: true, text: x, field: f, next: b}\n  - {id: b, kind: end, text: y}\n", 4, "landline applies to phone inputs only"},
 		{"unknown check", head + "  - {id: a, kind: input, type: national_id, check: mod11, text: x, field: f, next: b}\n  - {id: b, kind: end, text: y}\n", 4, `unknown check "mod11"`},
 		{"bad branch expression", head + "  - id: a\n    kind: input\n    type: text\n    text: x\n    field: f\n    next: b\n    branches:\n      - {if: 'answers.f ==', next: b}\n  - {id: b, kind: end, text: y}\n", 4, "branch 1: condition"},
 		{"next on an end", head + "  - {id: a, kind: end, text: x, next: a}\n", 4, "cannot have next"},
