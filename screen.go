@@ -43,7 +43,9 @@ type Option struct {
 	Text Message `json:"text"`
 }
 
-// InputType names the kind of value an input screen takes.
+// InputType names the kind of value an input screen takes: the type an
+// input step of a service definition declares (type: phone), one
+// vocabulary for the definitions and every channel.
 type InputType string
 
 // The input types every channel can collect.

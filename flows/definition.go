@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/expr-lang/expr/vm"
+
+	"github.com/govchannels/channels"
 )
 
 // StepKind says what a step does.
@@ -86,14 +88,20 @@ type Step struct {
 
 	Options []*Option `yaml:"options"` // menu
 
-	Type      InputType `yaml:"type"` // input
-	MinLength int       `yaml:"min_length"`
-	MaxLength int       `yaml:"max_length"`
-	Min       string    `yaml:"min"` // number, or date: "today", "today-120y", "2000-01-31"
-	Max       string    `yaml:"max"`
-	Pattern   string    `yaml:"pattern"` // regular expression the whole value must match
-	Check     string    `yaml:"check"`   // "luhn": the last digit is a Luhn check digit
-	Secret    bool      `yaml:"secret"`  // masked where the channel can, never echoed in summaries
+	Type      channels.InputType `yaml:"type"` // input: channels.InputText, InputNumber, ...
+	MinLength int                `yaml:"min_length"`
+	MaxLength int                `yaml:"max_length"`
+	Min       string             `yaml:"min"` // number, or date: "today", "today-120y", "2000-01-31"
+	Max       string             `yaml:"max"`
+	Pattern   string             `yaml:"pattern"` // regular expression the whole value must match
+	Check     string             `yaml:"check"`   // "luhn": the last digit is a Luhn check digit
+	Secret    bool               `yaml:"secret"`  // masked where the channel can, never echoed in summaries
+	// Landline lets a phone input take any valid number, a fixed line
+	// included. Without it a phone input takes only numbers that can
+	// receive SMS (mobile, or fixed-line-or-mobile where the numbering
+	// plan cannot tell), since the case's notices are texted to the number
+	// given; set it for a number that is only ever called (an office's).
+	Landline bool `yaml:"landline"`
 
 	Summary []string `yaml:"summary"` // confirm: fields shown, in order
 	// Action is what a submit step does: create a case (when empty), or
@@ -117,19 +125,6 @@ type Step struct {
 	pattern  *regexp.Regexp
 	min, max bound
 }
-
-// InputType is the type of value an input step takes.
-type InputType string
-
-// The input types.
-const (
-	TypeText       InputType = "text"
-	TypeNumber     InputType = "number"
-	TypeDate       InputType = "date"
-	TypePhone      InputType = "phone"
-	TypeNationalID InputType = "national_id"
-	TypeReference  InputType = "reference"
-)
 
 // Option is one choice of a menu step.
 type Option struct {

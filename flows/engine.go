@@ -431,7 +431,7 @@ func (e *Engine) summaryLine(svc *Service, st State, field string) (channels.Mes
 					value = channels.Msg(o.Text)
 				}
 			}
-		case step.Type == TypeDate:
+		case step.Type == channels.InputDate:
 			if d, err := time.Parse(time.DateOnly, st.Trail[i].Value); err == nil {
 				value = d.Format("02/01/2006")
 			}
@@ -445,7 +445,7 @@ func (e *Engine) summaryLine(svc *Service, st State, field string) (channels.Mes
 func (e *Engine) inputSpec(step *Step) *channels.Input {
 	in := &channels.Input{
 		Field:     step.Field,
-		Type:      channels.InputType(step.Type),
+		Type:      step.Type,
 		MinLength: step.MinLength,
 		MaxLength: step.MaxLength,
 		Secret:    step.Secret,
@@ -454,9 +454,9 @@ func (e *Engine) inputSpec(step *Step) *channels.Input {
 		in.Pattern = step.pattern.String()
 	}
 	switch step.Type {
-	case TypeNumber:
+	case channels.InputNumber:
 		in.Min, in.Max = step.Min, step.Max
-	case TypeDate:
+	case channels.InputDate:
 		now := e.now()
 		if step.min.set {
 			in.Min = step.min.resolveDate(now).Format(time.DateOnly)
@@ -488,7 +488,15 @@ func (e *Engine) back(st State) (Result, error) {
 	return e.backWith(svc, st, nil)
 }
 
+// backWith returns to the step before the current one, showing why. With
+// no step before (a state the loader's checks do not produce, such as a
+// submission at a service's start) it returns to the root menu instead.
 func (e *Engine) backWith(svc *Service, st State, why *channels.Message) (Result, error) {
+	if len(st.Trail) == 0 {
+		r := e.home(State{Lang: st.Lang, Channel: st.Channel})
+		r.Screen.Error = why
+		return r, nil
+	}
 	last := st.Trail[len(st.Trail)-1]
 	st.Trail = st.Trail[:len(st.Trail)-1]
 	if svc.steps[last.Step] == nil {

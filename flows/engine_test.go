@@ -3,6 +3,7 @@ package flows
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"reflect"
 	"testing"
@@ -228,6 +229,65 @@ func TestEngineUnknownService(t *testing.T) {
 	}
 	if _, err := e.Step(State{Service: "gone", Step: "x"}, Input{Text: "1"}); channels.ErrorCode(err) != channels.EINVALID {
 		t.Errorf("stale state err = %v, want invalid", err)
+	}
+}
+
+// TestEngineFailedSubmitWithoutTrail completes a failed submission on a
+// state with no step before the submit, as a service starting with one
+// would give (the loader refuses those now): the citizen is taken to the
+// root menu, told why, instead of the engine panicking.
+func TestEngineFailedSubmitWithoutTrail(t *testing.T) {
+	e := newTestEngine(t)
+	st := State{Service: "permit", Step: "submit", Lang: "en", Channel: channels.ChannelUSSD}
+	r, err := e.Complete(st, Outcome{Err: errors.New("store down")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.State.Service != "" || r.State.Step != homeStep || errID(r) != "error.internal" || r.Screen.Kind != channels.KindMenu {
+		t.Errorf("failed submission without a trail: state %+v, screen %+v; want the root menu under error.internal", r.State, r.Screen)
+	}
+}
+
+// TestEngineCraftedStates feeds the engine every step of the catalog, and
+// steps it does not have, with empty and stale trails, on every channel:
+// each call answers or errs, none panics.
+func TestEngineCraftedStates(t *testing.T) {
+	e := newTestEngine(t)
+	type place struct{ service, step string }
+	places := []place{{"", homeStep}, {"", langStep}, {"", "bogus"}, {"gone", "x"}}
+	trails := [][]Visit{nil, {{Step: "bogus"}}, {{Step: ""}}}
+	for _, svc := range e.Catalog().Services {
+		places = append(places, place{svc.ID, "bogus"}, place{svc.ID, ""})
+		for _, st := range svc.Steps {
+			places = append(places, place{svc.ID, st.ID})
+			trails = append(trails, []Visit{{Step: st.ID, Value: "x"}})
+		}
+	}
+	inputs := []Input{{Text: "1"}, {Text: "2"}, {Text: ""}, {Text: "x"}, {Action: Back}, {Action: Home}, {Action: Action(9)}}
+	outcomes := []Outcome{{}, {Ref: "4821773057"}, {Err: errors.New("down")}, {Err: channels.Errorf(channels.ENOTFOUND, "error.not_found", "none")}}
+	for _, p := range places {
+		for _, trail := range trails {
+			for _, ch := range []channels.Channel{channels.ChannelUSSD, channels.ChannelSMS, channels.ChannelApp, channels.ChannelKiosk, "fax"} {
+				st := State{Service: p.service, Step: p.step, Lang: "en", Channel: ch, Trail: trail}
+				call := func(what string, f func()) {
+					t.Helper()
+					defer func() {
+						if v := recover(); v != nil {
+							t.Errorf("%s on %+v panics: %v", what, st, v)
+						}
+					}()
+					f()
+				}
+				for _, in := range inputs {
+					call(fmt.Sprintf("Step(%+v)", in), func() { _, _ = e.Step(st, in) })
+				}
+				for _, out := range outcomes {
+					call(fmt.Sprintf("Complete(%+v)", out), func() { _, _ = e.Complete(st, out) })
+				}
+				call("Screen", func() { _, _ = e.Screen(st) })
+				call("Waiting", func() { e.Waiting(st) })
+			}
+		}
 	}
 }
 

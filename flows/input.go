@@ -27,7 +27,7 @@ func (e *Engine) checkInput(st *Step, raw string) (string, *channels.Message) {
 		return "", msgPtr("error.required")
 	}
 	switch st.Type {
-	case TypeText:
+	case channels.InputText:
 		n := utf8.RuneCountInString(v)
 		if n < st.MinLength {
 			return "", msgPtr("error.too_short", "Min", st.MinLength)
@@ -39,7 +39,7 @@ func (e *Engine) checkInput(st *Step, raw string) (string, *channels.Message) {
 			return "", msgPtr("error.pattern")
 		}
 		return v, nil
-	case TypeNumber:
+	case channels.InputNumber:
 		f, err := strconv.ParseFloat(strings.ReplaceAll(v, " ", ""), 64)
 		if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
 			return "", msgPtr("error.number")
@@ -48,7 +48,7 @@ func (e *Engine) checkInput(st *Step, raw string) (string, *channels.Message) {
 			return "", e.rangeError(st)
 		}
 		return strconv.FormatFloat(f, 'f', -1, 64), nil
-	case TypeDate:
+	case channels.InputDate:
 		d, ok := parseDate(v)
 		if !ok {
 			return "", msgPtr("error.date_format")
@@ -61,13 +61,16 @@ func (e *Engine) checkInput(st *Step, raw string) (string, *channels.Message) {
 			return "", msgPtr("error.date_after", "Max", st.max.resolveDate(now).Format("02/01/2006"))
 		}
 		return d.Format(time.DateOnly), nil
-	case TypePhone:
-		p, ok := NormalizePhone(v, e.region)
-		if !ok {
+	case channels.InputPhone:
+		p := lookupPhone(v, e.region)
+		if !p.ok {
 			return "", msgPtr("error.phone")
 		}
-		return p, nil
-	case TypeNationalID:
+		if !p.sms && !st.Landline {
+			return "", msgPtr("error.phone_mobile")
+		}
+		return p.e164, nil
+	case channels.InputNationalID:
 		id := strings.Map(func(r rune) rune {
 			if r == ' ' || r == '-' {
 				return -1
@@ -84,7 +87,7 @@ func (e *Engine) checkInput(st *Step, raw string) (string, *channels.Message) {
 			return "", msgPtr("error.national_id")
 		}
 		return id, nil
-	case TypeReference:
+	case channels.InputReference:
 		ref, ok := channels.ParseReference(v)
 		if !ok {
 			return "", msgPtr("error.reference")
@@ -122,23 +125,30 @@ func parseDate(v string) (time.Time, bool) {
 // reports whether it is a valid number. Gateways send the same caller's
 // number on every hop, so results are remembered (a bounded memo).
 func NormalizePhone(phone, region string) (string, bool) {
+	r := lookupPhone(phone, region)
+	return r.e164, r.ok
+}
+
+// lookupPhone reads phone as NormalizePhone does, through the memo, which
+// keeps whether the number can receive SMS with the number itself.
+func lookupPhone(phone, region string) phoneResult {
 	key := region + "|" + phone
 	if v, ok := phoneMemo.Load(key); ok {
-		r := v.(phoneResult)
-		return r.e164, r.ok
+		return v.(phoneResult)
 	}
-	e164, ok := normalizePhone(phone, region)
+	r := parsePhone(phone, region)
 	if phoneMemoSize.Add(1) > phoneMemoMax {
 		phoneMemo.Clear()
 		phoneMemoSize.Store(0)
 	}
-	phoneMemo.Store(key, phoneResult{e164, ok})
-	return e164, ok
+	phoneMemo.Store(key, r)
+	return r
 }
 
 type phoneResult struct {
 	e164 string
-	ok   bool
+	ok   bool // a valid number
+	sms  bool // it can receive SMS: mobile, or the plan cannot tell
 }
 
 // phoneMemoMax bounds the memo: when full it starts over, which keeps it
@@ -150,22 +160,32 @@ var (
 	phoneMemoSize atomic.Int64
 )
 
-func normalizePhone(phone, region string) (string, bool) {
+func parsePhone(phone, region string) phoneResult {
 	phone = strings.TrimSpace(phone)
 	if phone == "" || len(phone) > 32 {
-		return "", false
+		return phoneResult{}
 	}
 	// Gateways send international numbers without the plus ("254712...").
 	if phone[0] != '+' && phone[0] != '0' && len(phone) > 10 {
 		if n, err := phonenumbers.Parse("+"+phone, region); err == nil && phonenumbers.IsValidNumber(n) {
-			return phonenumbers.Format(n, phonenumbers.E164), true
+			return phoneOf(n)
 		}
 	}
 	n, err := phonenumbers.Parse(phone, region)
 	if err != nil || !phonenumbers.IsValidNumber(n) {
-		return "", false
+		return phoneResult{}
 	}
-	return phonenumbers.Format(n, phonenumbers.E164), true
+	return phoneOf(n)
+}
+
+// phoneOf is the result for a valid number.
+func phoneOf(n *phonenumbers.PhoneNumber) phoneResult {
+	t := phonenumbers.GetNumberType(n)
+	return phoneResult{
+		e164: phonenumbers.Format(n, phonenumbers.E164),
+		ok:   true,
+		sms:  t == phonenumbers.MOBILE || t == phonenumbers.FIXED_LINE_OR_MOBILE,
+	}
 }
 
 // luhnValid reports whether the digits of s end in a valid Luhn check digit.
@@ -217,14 +237,14 @@ func (e *Engine) Refusals(service, step string) []channels.Message {
 	}
 	out := []channels.Message{channels.Msg("error.required")}
 	switch st.Type {
-	case TypeText:
+	case channels.InputText:
 		out = append(out, channels.Msg("error.too_short", "Min", st.MinLength), channels.Msg("error.too_long", "Max", st.MaxLength))
 		if st.pattern != nil {
 			out = append(out, channels.Msg("error.pattern"))
 		}
-	case TypeNumber:
+	case channels.InputNumber:
 		out = append(out, channels.Msg("error.number"), *e.rangeError(st))
-	case TypeDate:
+	case channels.InputDate:
 		now := e.now()
 		out = append(out, channels.Msg("error.date_format"))
 		if st.min.set {
@@ -233,11 +253,14 @@ func (e *Engine) Refusals(service, step string) []channels.Message {
 		if st.max.set {
 			out = append(out, channels.Msg("error.date_after", "Max", st.max.resolveDate(now).Format("02/01/2006")))
 		}
-	case TypePhone:
+	case channels.InputPhone:
 		out = append(out, channels.Msg("error.phone"))
-	case TypeNationalID:
+		if !st.Landline {
+			out = append(out, channels.Msg("error.phone_mobile"))
+		}
+	case channels.InputNationalID:
 		out = append(out, channels.Msg("error.national_id"))
-	case TypeReference:
+	case channels.InputReference:
 		out = append(out, channels.Msg("error.reference"))
 	}
 	return out

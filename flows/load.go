@@ -16,6 +16,8 @@ import (
 
 	"github.com/expr-lang/expr"
 	"gopkg.in/yaml.v3"
+
+	"github.com/govchannels/channels"
 )
 
 // Catalog is the set of services a deployment offers, in root-menu order.
@@ -271,6 +273,10 @@ func (s *Service) check() Problems {
 	} else if s.steps[s.Start] == nil {
 		add(s.Line, "start step %q does not exist", s.Start)
 	}
+	if first := s.steps[s.Start]; first != nil && first.Kind == StepSubmit {
+		// The engine returns a failed submission to the step before it.
+		add(first.Line, "step %q: a service cannot start with a submit: the citizen would confirm nothing, and a failed submission would have no step to return to; put a confirm step before it", first.ID)
+	}
 	for _, st := range s.Steps {
 		for _, p := range st.check(s, fields) {
 			add(st.Line, "step %q: %s", st.ID, p)
@@ -453,11 +459,11 @@ func (st *Step) checkInput() []string {
 	var ps []string
 	bad := func(format string, args ...any) { ps = append(ps, fmt.Sprintf(format, args...)) }
 	switch st.Type {
-	case TypeText, TypeNationalID:
+	case channels.InputText, channels.InputNationalID:
 		if st.MaxLength == 0 {
 			st.MaxLength = defaultMaxLength
 		}
-	case TypeNumber, TypeDate, TypePhone, TypeReference:
+	case channels.InputNumber, channels.InputDate, channels.InputPhone, channels.InputReference:
 	case "":
 		bad("an input needs a type (text, number, date, phone, national_id or reference)")
 	default:
@@ -480,7 +486,7 @@ func (st *Step) checkInput() []string {
 	}
 	var err error
 	switch st.Type {
-	case TypeNumber:
+	case channels.InputNumber:
 		if st.min, err = parseNumberBound(st.Min); err != nil {
 			bad("min: %s", err)
 		}
@@ -490,7 +496,7 @@ func (st *Step) checkInput() []string {
 		if st.min.set && st.max.set && st.min.number > st.max.number {
 			bad("min %s is above max %s", st.Min, st.Max)
 		}
-	case TypeDate:
+	case channels.InputDate:
 		if st.min, err = parseDateBound(st.Min); err != nil {
 			bad("min: %s", err)
 		}
@@ -501,6 +507,9 @@ func (st *Step) checkInput() []string {
 		if st.Min != "" || st.Max != "" {
 			bad("min and max apply to number and date inputs only")
 		}
+	}
+	if st.Landline && st.Type != channels.InputPhone {
+		bad("landline applies to phone inputs only")
 	}
 	return ps
 }

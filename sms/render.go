@@ -9,11 +9,12 @@ import (
 	"github.com/govchannels/channels/locales"
 )
 
-// The navigation replies a rendered screen offers: 0 is the back key the
-// USSD channel taught citizens, and MENU is a keyword of every shipped
-// language (the server also takes the localized ones).
+// The navigation replies a rendered screen offers: BackKey, the back key
+// the USSD channel taught citizens, always goes back (so it is never an
+// answer), and MENU is a keyword of every shipped language (the server
+// also takes the localized ones).
 const (
-	renderBackKey = "0"
+	BackKey       = "0"
 	renderMenuKey = "MENU"
 )
 
@@ -135,9 +136,9 @@ func renderHints(b *locales.Bundle, lang string, sc channels.Screen) []string {
 	default:
 		return []string{""}
 	}
-	hints := []string{b.Text(lang, channels.Msg(full, "Back", renderBackKey, "Menu", renderMenuKey))}
+	hints := []string{b.Text(lang, channels.Msg(full, "Back", BackKey, "Menu", renderMenuKey))}
 	if short != "" {
-		hints = append(hints, b.Text(lang, channels.Msg(short, "Back", renderBackKey, "Menu", renderMenuKey)))
+		hints = append(hints, b.Text(lang, channels.Msg(short, "Back", BackKey, "Menu", renderMenuKey)))
 	}
 	return append(hints, "")
 }

@@ -282,7 +282,7 @@ func (d *dialogue) answer() (Reply, error) {
 		return d.end(d.text(channels.Msg("sms.idle", "Menu", d.word("sms.keyword.menu"))))
 	}
 	in := flows.Input{Action: flows.Answer, Text: strings.TrimSpace(d.in.Text)}
-	if in.Text == "0" || (isKeyword && kw.cmd == cmdBack) {
+	if in.Text == BackKey || (isKeyword && kw.cmd == cmdBack) {
 		in = flows.Input{Action: flows.Back}
 	} else if sc, err := d.cfg.Engine.Screen(st); err == nil {
 		in.Text = d.optionKey(sc, in.Text)

@@ -117,6 +117,10 @@ func (l Layout) Fits(page string) bool {
 	return l.withDefaults().fits(measure(page).fill())
 }
 
+// Resolved returns l with every unset field given its default, so that a
+// lint reads the budgets and keys a gateway really uses.
+func (l Layout) Resolved() Layout { return l.withDefaults() }
+
 // size is the length of a text by both counts.
 type size struct {
 	septets int  // GSM-7 septets; meaningless when ucs2

@@ -316,3 +316,22 @@ func FuzzPages(f *testing.F) {
 		}
 	})
 }
+
+func TestLayoutResolved(t *testing.T) {
+	tests := []struct {
+		name   string
+		layout Layout
+		want   Layout
+	}{
+		{"the protocol's", Layout{}, Layout{MaxChars: 182, UCS2MaxChars: 80, Keys: Keys{More: "98", Back: "0", Home: "00"}}},
+		{"Kannel's one SMS, Hubtel's keys", Layout{MaxChars: 160, UCS2MaxChars: 70, Keys: Keys{More: "9", Back: "8"}},
+			Layout{MaxChars: 160, UCS2MaxChars: 70, Keys: Keys{More: "9", Back: "8", Home: "00"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.layout.Resolved(); got != tt.want {
+				t.Errorf("Resolved() = %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}

@@ -29,6 +29,7 @@ import (
 	"github.com/govchannels/channels/gateway"
 	"github.com/govchannels/channels/kannel"
 	"github.com/govchannels/channels/kiosk"
+	"github.com/govchannels/channels/lint"
 	"github.com/govchannels/channels/locales"
 	"github.com/govchannels/channels/notify"
 	"github.com/govchannels/channels/outbox"
@@ -67,7 +68,12 @@ func newServer(cfg config, log *slog.Logger, console io.Writer) (_ *server, err 
 	if err != nil {
 		return nil, err
 	}
-	if ps := lint(cat, bundle, cfg.USSDPage); len(ps) > 0 {
+	dialects := ussdDialects(cfg.USSDPage)
+	served := dialects
+	if !cfg.KannelUSSD {
+		served = dialects[:1] // only the dialects mounted bind the catalog
+	}
+	if ps := lint.Check(cat, bundle, lint.Options{USSD: served}); len(ps) > 0 {
 		return nil, fmt.Errorf("service catalog has problems (run 'channels validate'):\n%w", ps)
 	}
 	engine, err := flows.New(flows.Config{Catalog: cat, Langs: bundle.Langs(), Region: cfg.Region, Location: cfg.location})
@@ -110,7 +116,7 @@ func newServer(cfg config, log *slog.Logger, console io.Writer) (_ *server, err 
 		Prefs:        db,
 		Bundle:       bundle,
 		Log:          log,
-		Layout:       ussd.Layout{MaxChars: cfg.USSDPage},
+		Layout:       dialects[0].Layout,
 		SessionTTL:   cfg.USSDSession,
 		ResumeWindow: cfg.ResumeWindow,
 		Region:       cfg.Region,
@@ -234,7 +240,7 @@ func (s *server) mountUSSD(ucfg ussd.Config) {
 	}
 	// Kannel carries a page in one SMS: 160 GSM-7 characters or 70
 	// UCS-2 units; the lint checks the same layout.
-	ucfg.Layout = ussd.KannelLayout(cfg.USSDPage)
+	ucfg.Layout = ussdDialects(cfg.USSDPage)[1].Layout
 	kn := ussd.New(ucfg)
 	g = s.router.Group("/ussd/kannel", gateway.New(gateway.Config{
 		Name: "kannel-ussd", Secret: cfg.KannelSecret, Allow: cfg.kannelAllow, Phone: queryFrom, Refuse: kn.RefuseKannel, Log: s.log,
@@ -245,6 +251,20 @@ func (s *server) mountUSSD(ucfg ussd.Config) {
 
 // queryFrom is the phone a Kannel call claims, for the log of a refusal.
 func queryFrom(r *http.Request) string { return r.URL.Query().Get("from") }
+
+// ussdDialects are the USSD gateway dialects serve mounts, in the order
+// it mounts them, with the page layout each renders to: what the startup
+// lint and channels validate check every page against. page is the
+// -ussd-page budget.
+func ussdDialects(page int) []lint.NamedLayout {
+	return []lint.NamedLayout{
+		{Name: "Africa's Talking", Layout: ussd.Layout{MaxChars: page, UCS2MaxChars: ucs2Page}},
+		// Kannel carries a page in one SMS of its sms-length, 140 octets
+		// by default: 160 GSM-7 characters or 70 UCS-2, and cuts what is
+		// longer.
+		{Name: "Kannel", Layout: ussd.KannelLayout(page)},
+	}
+}
 
 // mountSMS mounts the SMS edges of the configured gateways, or says in the
 // log and the banner that SMS is off.
