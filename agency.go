@@ -13,7 +13,11 @@ type Agency struct {
 	// WebhookURL, when set, receives a signed POST for each new case and
 	// each status change of the agency's cases.
 	WebhookURL string `json:"webhook_url,omitempty"`
-	// WebhookSecret keys the HMAC-SHA256 signature of every webhook.
+	// APIURL, when set, is the base URL of the agency's operations: the
+	// call steps of its services POST to APIURL + "/operations/" + name.
+	APIURL string `json:"api_url,omitempty"`
+	// WebhookSecret keys the HMAC-SHA256 signature of every webhook and
+	// of every call to APIURL: one secret per agency.
 	WebhookSecret []byte    `json:"webhook_secret,omitempty"`
 	CreatedAt     time.Time `json:"created_at"`
 }

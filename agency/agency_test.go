@@ -78,7 +78,7 @@ func (f *fixture) key(t *testing.T, agencyID string) (string, channels.AgencyKey
 }
 
 // submit stores a case of service for agencyID as a citizen's submission
-// does (flows.StoreHost.Submit), one second after the previous one.
+// does (host.Store.Submit), one second after the previous one.
 func (f *fixture) submit(t *testing.T, service, agencyID string) *channels.Case {
 	t.Helper()
 	at := f.clock.Now()

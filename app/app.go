@@ -57,7 +57,7 @@ type Config struct {
 	// Auth signs citizens in; Register mounts its endpoints with the app's.
 	Auth *auth.Auth
 	// Host carries out the engine's calls (creating and reading cases,
-	// remembering a language); usually a *flows.StoreHost over Store.
+	// remembering a language); usually a *host.Store over Store.
 	Host flows.Host
 	// Devices, when set, serves the push-notice device endpoints
 	// (push.Devices) as part of this API, under its document.

@@ -26,6 +26,7 @@ import (
 	"github.com/govchannels/channels/auth"
 	"github.com/govchannels/channels/channelstest"
 	"github.com/govchannels/channels/flows"
+	"github.com/govchannels/channels/host"
 	"github.com/govchannels/channels/push"
 	"github.com/govchannels/channels/store/bolt"
 )
@@ -124,7 +125,7 @@ func newServer(t *testing.T, opts ...func(*setup)) *testServer {
 		db: db, clock: channelstest.NewClock(today), logs: &channelstest.LogBuffer{}, outbox: &recordingOutbox{},
 		tokens: map[string]string{}, owners: map[string]string{},
 	}
-	var host flows.Host = &flows.StoreHost{Cases: db, Prefs: db, Now: func() time.Time { return today }}
+	var host flows.Host = &host.Store{Cases: db, Prefs: db, Now: func() time.Time { return today }}
 	if su.host != nil {
 		host = su.host(host)
 	}

@@ -10,7 +10,7 @@ import (
 
 	"github.com/govchannels/channels"
 	"github.com/govchannels/channels/channelstest"
-	"github.com/govchannels/channels/flows"
+	"github.com/govchannels/channels/host"
 	"github.com/govchannels/channels/locales"
 	"github.com/govchannels/channels/sms"
 	"github.com/govchannels/channels/ussd"
@@ -258,7 +258,7 @@ func TestProfile(t *testing.T) {
 func TestLanguageAcrossChannels(t *testing.T) {
 	s := newServer(t)
 	engine, bundle := channelstest.Shipped(t, func() time.Time { return today })
-	host := &flows.StoreHost{Cases: s.db, Prefs: s.db, Now: s.clock.Now}
+	host := &host.Store{Cases: s.db, Prefs: s.db, Now: s.clock.Now}
 	smsSrv, err := sms.New(sms.Config{Engine: engine, Host: host, Sessions: s.db, Prefs: s.db, Bundle: bundle, Now: s.clock.Now})
 	if err != nil {
 		t.Fatal(err)

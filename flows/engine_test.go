@@ -294,10 +294,23 @@ func TestEngineCraftedStates(t *testing.T) {
 // recordingHost is a Host for engine tests: it records what it was asked
 // and answers from its fields.
 type recordingHost struct {
-	subs  []Submission
-	cases []*channels.Case
-	err   error
-	lang  string
+	subs      []Submission
+	cases     []*channels.Case
+	err       error
+	lang      string
+	asked     []AgencyRequest
+	answer    AgencyAnswer
+	reminders []Reminder
+}
+
+func (h *recordingHost) Ask(_ context.Context, req AgencyRequest) AgencyAnswer {
+	h.asked = append(h.asked, req)
+	return h.answer
+}
+
+func (h *recordingHost) Remind(_ context.Context, r Reminder) error {
+	h.reminders = append(h.reminders, r)
+	return h.err
 }
 
 func (h *recordingHost) Submit(_ context.Context, s Submission) (string, error) {

@@ -2,16 +2,14 @@ package flows
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"strings"
-	"time"
 
 	"github.com/govchannels/channels"
 )
 
 // Host carries out the engine's calls. The engine stays pure; the host owns
-// storage and, later, agency back offices.
+// storage, agency back offices and reminders (package host has the one
+// the server uses).
 type Host interface {
 	// Submit stores a case durably and returns its reference. A second
 	// submission with the same Key returns the first reference. A
@@ -26,6 +24,10 @@ type Host interface {
 	CasesByPhone(ctx context.Context, phone string) ([]*channels.Case, error)
 	// SetLang remembers the language a citizen chose.
 	SetLang(ctx context.Context, phone, lang string) error
+	// Ask calls an agency for a call step (see AgencyCaller).
+	Ask(ctx context.Context, req AgencyRequest) AgencyAnswer
+	// Remind schedules or cancels a reminder (see Reminders).
+	Remind(ctx context.Context, r Reminder) error
 }
 
 // Submission is a case to create.
@@ -119,120 +121,5 @@ func (k CallKind) String() string {
 	return fmt.Sprintf("call %d", int(k))
 }
 
-// StoreHost is the Host backed by the store.
-type StoreHost struct {
-	Cases channels.CaseStore
-	// Log changes cases: it is needed by services that answer an
-	// agency's request for information.
-	Log      channels.CaseLog
-	Prefs    channels.PrefStore
-	Now      func() time.Time // time.Now when nil
-	MaxCases int              // cases listed by CasesByPhone; 5 when 0
-}
-
-var _ Host = (*StoreHost)(nil)
-
-// Submit creates the case under a fresh reference, drawing another on the
-// rare clash with an existing one.
-func (h *StoreHost) Submit(ctx context.Context, sub Submission) (string, error) {
-	now := time.Now
-	if h.Now != nil {
-		now = h.Now
-	}
-	at := now().UTC()
-	if sub.Action == ActionAnswerInfo {
-		return h.answer(ctx, sub, at)
-	}
-	for range 5 {
-		c := &channels.Case{
-			Ref:            channels.NewReference(),
-			Service:        sub.Service,
-			Agency:         sub.Agency,
-			Phone:          sub.Phone,
-			Channel:        sub.Channel,
-			Lang:           sub.Lang,
-			Answers:        sub.Answers,
-			Status:         channels.StatusSubmitted,
-			History:        []channels.StatusChange{{Status: channels.StatusSubmitted, At: at, Actor: ActorCitizen}},
-			IdempotencyKey: sub.Key,
-			CreatedAt:      at,
-			Assisted:       sub.Assisted,
-			NationalID:     sub.NationalID,
-		}
-		got, err := h.Cases.CreateCase(ctx, c)
-		if channels.ErrorCode(err) == channels.ECONFLICT {
-			continue
-		}
-		if err != nil {
-			return "", fmt.Errorf("submit %s for session %s: %w", sub.Service, sub.Key, err)
-		}
-		return got.Ref, nil
-	}
-	return "", fmt.Errorf("submit %s for session %s: no free reference after 5 tries", sub.Service, sub.Key)
-}
-
-// answer puts the case sub.Ref back in review with the citizen's answers
-// as the note. Only the case's own phone may answer, and only while the
-// agency waits for information; a repeat of the same answer (a gateway
-// retry) returns the reference again.
-func (h *StoreHost) answer(ctx context.Context, sub Submission, at time.Time) (string, error) {
-	if h.Log == nil {
-		return "", fmt.Errorf("answer case %s: the host has no case log", sub.Ref)
-	}
-	lines := make([]string, 0, len(sub.Answers))
-	for _, a := range sub.Answers {
-		lines = append(lines, a.Value)
-	}
-	note := strings.Join(lines, "\n")
-	_, err := h.Log.UpdateCase(ctx, sub.Ref, func(c *channels.Case) error {
-		if c.Phone != sub.Phone {
-			return channels.Errorf(channels.ENOTFOUND, "error.reference", "case %s belongs to another phone", sub.Ref)
-		}
-		if last := c.History[len(c.History)-1]; c.Status == channels.StatusInReview && last.Actor == ActorCitizen && last.Note == note {
-			return errRepeated
-		}
-		if c.Status != channels.StatusMoreInfo {
-			return channels.Errorf(channels.ECONFLICT, "info.not_requested", "case %s is %s", sub.Ref, c.Status)
-		}
-		return c.Transition(channels.StatusInReview, at, ActorCitizen, note)
-	})
-	if err != nil && !errors.Is(err, errRepeated) {
-		return "", fmt.Errorf("answer case %s: %w", sub.Ref, err)
-	}
-	return sub.Ref, nil
-}
-
 // ActorCitizen is the actor of the changes a citizen makes to a case.
 const ActorCitizen = "citizen"
-
-// errRepeated aborts an update that a retry has already made.
-var errRepeated = errors.New("already answered")
-
-// Case returns the case ref when it belongs to phone.
-func (h *StoreHost) Case(ctx context.Context, phone, ref string) (*channels.Case, error) {
-	c, err := h.Cases.Case(ctx, ref)
-	if err != nil {
-		return nil, err
-	}
-	if phone == "" || c.Phone != phone {
-		// No phone is no one's: a case made at a kiosk for a citizen
-		// without a phone is found by their document, never by "".
-		return nil, channels.Errorf(channels.ENOTFOUND, "error.not_found", "case %s belongs to another phone", ref)
-	}
-	return c, nil
-}
-
-// CasesByPhone returns the latest cases of phone.
-func (h *StoreHost) CasesByPhone(ctx context.Context, phone string) ([]*channels.Case, error) {
-	n := h.MaxCases
-	if n == 0 {
-		n = 5
-	}
-	return h.Cases.CasesByPhone(ctx, phone, n)
-}
-
-// SetLang stores the language in the phone's preferences.
-func (h *StoreHost) SetLang(ctx context.Context, phone, lang string) error {
-	_, err := h.Prefs.UpdatePrefs(ctx, phone, func(p *channels.Prefs) { p.Lang = lang })
-	return err
-}

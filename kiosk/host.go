@@ -74,3 +74,13 @@ func (h *assistedHost) SetLang(ctx context.Context, phone, lang string) error {
 	}
 	return h.host.SetLang(ctx, phone, lang)
 }
+
+// Ask calls the agency as the citizen's host does.
+func (h *assistedHost) Ask(ctx context.Context, req flows.AgencyRequest) flows.AgencyAnswer {
+	return h.host.Ask(ctx, req)
+}
+
+// Remind schedules the reminder as the citizen's host does.
+func (h *assistedHost) Remind(ctx context.Context, r flows.Reminder) error {
+	return h.host.Remind(ctx, r)
+}

@@ -6,6 +6,7 @@ import (
 	"github.com/govchannels/channels"
 	"github.com/govchannels/channels/channelstest"
 	"github.com/govchannels/channels/flows"
+	"github.com/govchannels/channels/host"
 )
 
 // TestAssistedHost checks the host of a walk against the store: the cases
@@ -15,7 +16,7 @@ import (
 func TestAssistedHost(t *testing.T) {
 	db := channelstest.OpenStore(t)
 	clock := channelstest.NewClock(now)
-	store := &flows.StoreHost{Cases: db, Prefs: db, Log: db, Now: clock.Now}
+	store := &host.Store{Cases: db, Prefs: db, Log: db, Now: clock.Now}
 	help := channels.Assistance{Operator: amina, Kiosk: "kisumu-post-office", Consent: channels.ConsentIDDocument}
 	byDoc := &assistedHost{host: store, cases: db, assisted: help, nationalID: nationalID, maxCases: 5}
 	byPhone := &assistedHost{host: store, cases: db, assisted: channels.Assistance{Operator: amina, Kiosk: "kisumu-post-office", Consent: channels.ConsentCode}, maxCases: 5}

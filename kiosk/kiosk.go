@@ -110,7 +110,7 @@ type Outbox interface {
 // required; the other fields have defaults.
 type Config struct {
 	Engine *flows.Engine
-	// Host carries out the engine's calls, usually a *flows.StoreHost
+	// Host carries out the engine's calls, usually a *host.Store
 	// over Store; the console wraps it so that the cases it makes carry
 	// the operator's assistance.
 	Host flows.Host

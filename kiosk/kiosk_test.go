@@ -21,6 +21,7 @@ import (
 	"github.com/govchannels/channels/auth"
 	"github.com/govchannels/channels/channelstest"
 	"github.com/govchannels/channels/flows"
+	"github.com/govchannels/channels/host"
 	"github.com/govchannels/channels/kannel"
 	"github.com/govchannels/channels/locales"
 	"github.com/govchannels/channels/outbox"
@@ -113,7 +114,7 @@ func newEnv(t *testing.T, opts ...func(*options)) *env {
 	e.auth = auth.New(auth.Config{Sessions: e.db, SignOuts: e.db, Prefs: e.db, Outbox: box, Bundle: e.bundle, Key: testKey, Region: "KE", Now: e.clock.Now, Log: log})
 	cfg := Config{
 		Engine: e.engine,
-		Host:   &flows.StoreHost{Cases: e.db, Prefs: e.db, Log: e.db, Now: e.clock.Now},
+		Host:   &host.Store{Cases: e.db, Prefs: e.db, Log: e.db, Now: e.clock.Now},
 		Store:  e.db, Auth: e.auth, Outbox: box, Bundle: e.bundle, Region: "KE",
 		Log: log, Now: e.clock.Now,
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/govchannels/channels"
 	"github.com/govchannels/channels/channelstest"
 	"github.com/govchannels/channels/flows"
+	"github.com/govchannels/channels/host"
 	"github.com/govchannels/channels/locales"
 	"github.com/govchannels/channels/notify"
 	"github.com/govchannels/channels/outbox"
@@ -33,7 +34,7 @@ func (idle) Send(context.Context, *channels.Outbound) (string, error) {
 
 type fixture struct {
 	db   *bolt.DB
-	host *flows.StoreHost
+	host *host.Store
 	n    *notify.Notifier
 }
 
@@ -60,7 +61,7 @@ func newFixture(t *testing.T, push bool) *fixture {
 			t.Fatal(err)
 		}
 	}
-	return &fixture{db: db, n: n, host: &flows.StoreHost{Cases: db, Prefs: db, Log: db, Now: func() time.Time { return t0 }}}
+	return &fixture{db: db, n: n, host: &host.Store{Cases: db, Prefs: db, Log: db, Now: func() time.Time { return t0 }}}
 }
 
 func (f *fixture) submit(t *testing.T, service, agency, lang string) string {

@@ -12,6 +12,7 @@ import (
 	"github.com/govchannels/channels"
 	"github.com/govchannels/channels/channelstest"
 	"github.com/govchannels/channels/flows"
+	"github.com/govchannels/channels/host"
 	"github.com/govchannels/channels/locales"
 	"github.com/govchannels/channels/notify"
 	"github.com/govchannels/channels/outbox"
@@ -62,7 +63,7 @@ func TestEventParked(t *testing.T) {
 	}
 	submit := func(db *bolt.DB, key string) (string, channels.CaseEvent) {
 		t.Helper()
-		host := &flows.StoreHost{Cases: db, Prefs: db, Log: db, Now: clock.Now}
+		host := &host.Store{Cases: db, Prefs: db, Log: db, Now: clock.Now}
 		ref, err := host.Submit(ctx, flows.Submission{Key: key, Service: "birth_certificate", Agency: "civil_registry", Phone: phone, Lang: "en", Channel: channels.ChannelUSSD})
 		if err != nil {
 			t.Fatal(err)

@@ -11,7 +11,7 @@ import (
 
 	"github.com/govchannels/channels"
 	"github.com/govchannels/channels/channelstest"
-	"github.com/govchannels/channels/flows"
+	"github.com/govchannels/channels/host"
 	"github.com/govchannels/channels/locales"
 	"github.com/govchannels/channels/store/bolt"
 )
@@ -39,7 +39,7 @@ func newFixture(t testing.TB) *fixture {
 	f.bundle = bundle
 	f.db = channelstest.OpenStore(t)
 	srv, err := New(Config{
-		Engine: engine, Host: &flows.StoreHost{Cases: f.db, Prefs: f.db, Now: f.clk.Now},
+		Engine: engine, Host: &host.Store{Cases: f.db, Prefs: f.db, Now: f.clk.Now},
 		Sessions: f.db, Prefs: f.db, Bundle: bundle, Now: f.clk.Now,
 		Log: slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})

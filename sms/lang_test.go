@@ -316,7 +316,7 @@ func TestArabicTranscripts(t *testing.T) {
 }
 
 // TestLongestCaseList renders, in every language, the longest list of
-// cases a lookup can show: five cases (StoreHost's default), each of the
+// cases a lookup can show: five cases (host.Store's default), each of the
 // service with the longest title and in the status with the longest name.
 // It must fit the reply budget of the server, which does not shorten a
 // list: Kannel would cut a longer reply. In Arabic it takes 4 segments.

@@ -12,6 +12,7 @@ import (
 	"github.com/govchannels/channels"
 	"github.com/govchannels/channels/channelstest"
 	"github.com/govchannels/channels/flows"
+	"github.com/govchannels/channels/host"
 	"github.com/govchannels/channels/locales"
 	"github.com/govchannels/channels/store/bolt"
 )
@@ -29,7 +30,7 @@ type fixture struct {
 	srv    *Server
 	db     *bolt.DB
 	store  *faultyStore // the server's session store: db, failing on demand
-	host   *faultyHost  // the server's host: a StoreHost on db, failing on demand
+	host   *faultyHost  // the server's host: a host.Store on db, failing on demand
 	engine *flows.Engine
 	bundle *locales.Bundle
 	logs   *channelstest.LogBuffer // what the server logged, as text
@@ -43,7 +44,7 @@ func newFixture(t testing.TB) *fixture {
 	f.db = channelstest.OpenStore(t)
 	bundle := f.bundle
 	f.store = &faultyStore{SessionStore: f.db}
-	f.host = &faultyHost{Host: &flows.StoreHost{Cases: f.db, Prefs: f.db, Now: f.clock}}
+	f.host = &faultyHost{Host: &host.Store{Cases: f.db, Prefs: f.db, Now: f.clock}}
 	log := slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	if _, bench := t.(*testing.B); bench {
 		log = nil // measure the hop, not a debug log nobody reads

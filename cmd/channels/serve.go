@@ -27,6 +27,7 @@ import (
 	"github.com/govchannels/channels/consolesms"
 	"github.com/govchannels/channels/flows"
 	"github.com/govchannels/channels/gateway"
+	"github.com/govchannels/channels/host"
 	"github.com/govchannels/channels/kannel"
 	"github.com/govchannels/channels/kiosk"
 	"github.com/govchannels/channels/lint"
@@ -90,7 +91,7 @@ func newServer(cfg config, log *slog.Logger, console io.Writer) (_ *server, err 
 		}
 	}()
 	s := &server{cfg: cfg, log: log, db: db, bundle: bundle, catalog: cat, engine: engine}
-	host := &flows.StoreHost{Cases: db, Prefs: db, Log: db}
+	host := &host.Store{Cases: db, Prefs: db, Log: db}
 
 	router := gin.New()
 	if err := router.SetTrustedProxies(cfg.proxies()); err != nil {

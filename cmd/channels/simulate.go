@@ -16,6 +16,7 @@ import (
 	"github.com/govchannels/channels"
 	"github.com/govchannels/channels/app"
 	"github.com/govchannels/channels/flows"
+	"github.com/govchannels/channels/host"
 	"github.com/govchannels/channels/sms"
 	"github.com/govchannels/channels/store/bolt"
 	"github.com/govchannels/channels/ussd"
@@ -83,7 +84,7 @@ func runSimulate(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer db.Close()
-	host := &flows.StoreHost{Cases: db, Prefs: db, Log: db}
+	host := &host.Store{Cases: db, Prefs: db, Log: db}
 	ctx := context.Background()
 
 	if *channel == "ussd" {

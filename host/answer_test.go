@@ -1,4 +1,4 @@
-package flows_test
+package host_test
 
 import (
 	"strings"
@@ -8,6 +8,7 @@ import (
 	"github.com/govchannels/channels"
 	"github.com/govchannels/channels/channelstest"
 	"github.com/govchannels/channels/flows"
+	"github.com/govchannels/channels/host"
 	"github.com/govchannels/channels/services"
 )
 
@@ -28,7 +29,7 @@ func TestAnswerInfo(t *testing.T) {
 	}
 	db := channelstest.OpenStore(t)
 	at := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
-	host := &flows.StoreHost{Cases: db, Prefs: db, Log: db, Now: func() time.Time { return at }}
+	host := &host.Store{Cases: db, Prefs: db, Log: db, Now: func() time.Time { return at }}
 	ref, err := host.Submit(ctx, flows.Submission{Key: "ussd/s1", Service: "birth_certificate", Agency: "civil_registry", Phone: owner, Lang: "en", Channel: channels.ChannelUSSD})
 	if err != nil {
 		t.Fatal(err)
