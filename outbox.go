@@ -45,6 +45,11 @@ const (
 	// out, failed where an operator sees it: To is the case's reference,
 	// Data["seq"] the event's sequence number. No gateway sends it.
 	KindEvent = "event"
+	// KindCall is a call to an agency that ran out of time inside a hop
+	// and is finished in the background: To is the agency ID, Text the
+	// request with the state waiting on it. Its answer is sent to the
+	// citizen as another message (an SMS or a push notice).
+	KindCall = "call"
 )
 
 // Outbound is one message to send: an SMS, a push notice or an agency
