@@ -48,6 +48,11 @@ const (
 	// maxRetryAfter is the longest Retry-After of a 429 that is honoured
 	// inline; a longer one ends the call (it is transient for Do).
 	maxRetryAfter = 2 * time.Second
+	// laterTimeout bounds Config.Later: queueing is a local write.
+	laterTimeout = 2 * time.Second
+	// maxIdlePerAgency is how many idle connections are kept to each
+	// agency host.
+	maxIdlePerAgency = 32
 )
 
 // Config configures a Client.
@@ -65,11 +70,14 @@ type Config struct {
 	// doubled at each retry; 100 ms when zero.
 	Backoff time.Duration
 	// Later, when set, is called by Ask when a call whose request has
-	// Later set runs out of time, with Ask's own context (not the
-	// expired one of the call), before Ask returns the timeout outcome:
+	// Later set runs out of time, before Ask returns the timeout outcome:
 	// the citizen is about to be told the answer comes by SMS, so the
-	// background call must be durably queued by then. An error turns the
-	// outcome into failed (the citizen is told to try later instead).
+	// background call (the outbox message of Kind channels.KindCall) must
+	// be durably queued by the time Later returns, never after. Its
+	// context keeps the values of Ask's but not its deadline or
+	// cancellation, which may have passed with the call's, and allows 2 s.
+	// An error turns the outcome into failed (the citizen is told to try
+	// later instead).
 	Later func(ctx context.Context, req flows.AgencyRequest) error
 }
 
@@ -90,7 +98,11 @@ func New(cfg Config) (*Client, error) {
 		return nil, errors.New("agencycall: Config.Agencies is required")
 	}
 	if cfg.Transport == nil {
-		cfg.Transport = http.DefaultTransport.(*http.Transport).Clone()
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		// Many hops call the same few agencies at once: keep enough
+		// connections open to spare each call a TLS handshake.
+		t.MaxIdleConnsPerHost = maxIdlePerAgency
+		cfg.Transport = t
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -107,16 +119,24 @@ func New(cfg Config) (*Client, error) {
 
 // Ask makes the call within req.Deadline (DefaultDeadline when zero). On
 // a timeout of a request with Later set it calls Config.Later first.
-func (c *Client) Ask(ctx context.Context, req flows.AgencyRequest) flows.AgencyAnswer {
+func (c *Client) Ask(ctx context.Context, req flows.AgencyRequest) (ans flows.AgencyAnswer) {
+	defer func() {
+		// A bug in Later must not take the citizen's hop down with it.
+		if p := recover(); p != nil {
+			ans = failed(req, 0, "internal error: %v", p)
+		}
+	}()
 	deadline := req.Deadline
 	if deadline <= 0 {
 		deadline = DefaultDeadline
 	}
-	ans, _ := c.Do(ctx, req, deadline)
+	ans, _ = c.Do(ctx, req, deadline)
 	if ans.Outcome != flows.OutcomeTimeout || req.Later == nil || c.cfg.Later == nil {
 		return ans
 	}
-	if err := c.cfg.Later(ctx, req); err != nil {
+	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), laterTimeout)
+	defer cancel()
+	if err := c.cfg.Later(lctx, req); err != nil {
 		return flows.AgencyAnswer{Outcome: flows.OutcomeFailed,
 			Reason: fmt.Sprintf("%s; and the background call could not be queued: %v", ans.Reason, err)}
 	}

@@ -230,9 +230,13 @@ func TestAskLater(t *testing.T) {
 		answer   func(int, http.ResponseWriter, *http.Request)
 		later    bool
 		queueErr error
+		panics   bool
+		hop      time.Duration // the caller's own deadline, shorter than the call's
 		want     flows.CallOutcome
 		queued   int
 	}{
+		{name: "the hop's deadline passes first", answer: hang, later: true, hop: 300 * time.Millisecond, want: flows.OutcomeTimeout, queued: 1},
+		{name: "queue panics", answer: hang, later: true, panics: true, want: flows.OutcomeFailed, queued: 1},
 		{name: "timeout queued", answer: hang, later: true, want: flows.OutcomeTimeout, queued: 1},
 		{name: "queue fails", answer: hang, later: true, queueErr: errors.New("disk full"), want: flows.OutcomeFailed, queued: 1},
 		{name: "timeout without later", answer: hang, want: flows.OutcomeTimeout},
@@ -250,6 +254,9 @@ func TestAskLater(t *testing.T) {
 				if req.Key != pinRequest().Key || string(req.Later) != "state" {
 					t.Errorf("queued %+v; want the request asked", req)
 				}
+				if tt.panics {
+					panic("the outbox is nil")
+				}
 				return tt.queueErr
 			}})
 			req := pinRequest()
@@ -257,9 +264,18 @@ func TestAskLater(t *testing.T) {
 			if tt.later {
 				req.Later = []byte("state")
 			}
-			got := c.Ask(context.Background(), req)
+			ctx := context.Background()
+			if tt.hop > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, tt.hop)
+				defer cancel()
+			}
+			got := c.Ask(ctx, req)
 			if got.Outcome != tt.want {
 				t.Errorf("outcome %s (%s); want %s", got.Outcome, got.Reason, tt.want)
+			}
+			if tt.panics && !strings.Contains(got.Reason, "internal error: the outbox is nil") {
+				t.Errorf("Reason %q does not say what went wrong", got.Reason)
 			}
 			if n := int(queued.Load()); n != tt.queued {
 				t.Errorf("queued %d times; want %d", n, tt.queued)
