@@ -81,6 +81,10 @@ func TestDo(t *testing.T) {
 			reason: "answered 500 Internal Server Error, no time left to retry", transient: true, requests: -1},
 		{name: "500 then found", answer: then(2, status(http.StatusInternalServerError), answerJSON(foundBody)), want: flows.OutcomeFound, requests: 3},
 		{name: "429 then found", answer: then(1, status(http.StatusTooManyRequests), answerJSON(foundBody)), want: flows.OutcomeFound, requests: 2},
+		{name: "429 asking to wait too long", answer: func(_ int, w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Retry-After", "30")
+			http.Error(w, "slow down", http.StatusTooManyRequests)
+		}, want: flows.OutcomeFailed, reason: "answered 429 Too Many Requests, no time left to retry", transient: true, requests: 1},
 		{name: "dropped then found", answer: then(1, drop, answerJSON(foundBody)), want: flows.OutcomeFound, requests: 2},
 		{name: "slow past the deadline", answer: slow(1500 * time.Millisecond), want: flows.OutcomeTimeout,
 			reason: "no answer within the deadline", transient: true, requests: 1},
@@ -183,6 +187,27 @@ func TestDoSendsTheGoldenBody(t *testing.T) {
 	channelstest.Golden(t, filepath.Join("testdata", "request.json"), string(got[0].Body)+"\n", false)
 	if ts := got[0].Header.Get("Channels-Webhook-Timestamp"); ts != "1796193600" {
 		t.Errorf("timestamp %s; want the clock's 1796193600", ts)
+	}
+}
+
+// TestAskReadsAgencyEachCall: a changed API URL or rotated secret
+// applies from the next call on.
+func TestAskReadsAgencyEachCall(t *testing.T) {
+	first, db := newAgency(t, answerJSON(`{"outcome":"not_found"}`))
+	second, _ := newAgency(t, answerJSON(`{"outcome":"not_found"}`))
+	c := newClient(t, db, agencycall.Config{})
+	if got := c.Ask(context.Background(), pinRequest()); got.Outcome != flows.OutcomeNotFound {
+		t.Fatalf("first call: %s (%s)", got.Outcome, got.Reason)
+	}
+	a := channels.Agency{ID: agencyID, Name: "Revenue Authority", APIURL: second.URL + "/v1", WebhookSecret: second.secret}
+	if err := db.PutAgency(context.Background(), a); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Ask(context.Background(), pinRequest()); got.Outcome != flows.OutcomeNotFound {
+		t.Fatalf("second call: %s (%s)", got.Outcome, got.Reason)
+	}
+	if n1, n2 := len(first.requests()), len(second.requests()); n1 != 1 || n2 != 1 {
+		t.Errorf("%d and %d requests; want one each", n1, n2)
 	}
 }
 
