@@ -156,6 +156,10 @@ func (c *Client) Do(ctx context.Context, req flows.AgencyRequest, timeout time.D
 			ans, transient = failed(req, 0, "internal error: %v", p), false
 		}
 	}()
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < timeout {
+		// The caller's deadline comes first: say so in a timeout's Reason.
+		timeout = time.Until(dl).Round(time.Millisecond)
+	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
@@ -186,11 +190,11 @@ func (c *Client) Do(ctx context.Context, req flows.AgencyRequest, timeout time.D
 	wait := c.cfg.Backoff
 	for attempt := 1; ; attempt++ {
 		res := c.attempt(ctx, req, target, a.WebhookSecret, body)
-		if res.done {
-			return res.ans, false
+		if res.answer != nil {
+			return *res.answer, false
 		}
 		if ctx.Err() != nil {
-			return ended(ctx, req, attempt, res.reason)
+			return ended(ctx, req, attempt, timeout, res.reason)
 		}
 		if !res.retry || req.Changes {
 			return failed(req, attempt, "%s", res.reason), res.retry
@@ -201,19 +205,18 @@ func (c *Client) Do(ctx context.Context, req flows.AgencyRequest, timeout time.D
 		}
 		select {
 		case <-ctx.Done():
-			return ended(ctx, req, attempt, res.reason)
+			return ended(ctx, req, attempt, timeout, res.reason)
 		case <-time.After(pause):
 		}
 		wait *= 2
 	}
 }
 
-// attemptResult is how one attempt ended: done with an answer (found,
-// not_found or a definitive failure), or not done with a reason and
-// whether the call may be made again.
+// attemptResult is how one attempt ended: with an answer (found or
+// not_found), or with the reason it failed and whether the call may be
+// made again.
 type attemptResult struct {
-	done       bool
-	ans        flows.AgencyAnswer
+	answer     *flows.AgencyAnswer
 	reason     string
 	retry      bool
 	retryAfter time.Duration
@@ -250,32 +253,30 @@ func (c *Client) attempt(ctx context.Context, req flows.AgencyRequest, target *u
 	case code >= 500:
 		return attemptResult{reason: "answered " + resp.Status, retry: true}
 	case code >= 300 && code < 400:
-		return attemptResult{done: true, ans: failed(req, 1, "answered %s: redirects are not followed", resp.Status)}
+		return attemptResult{reason: "answered " + resp.Status + ": redirects are not followed"}
 	case code != http.StatusOK:
-		return attemptResult{done: true, ans: failed(req, 1, "answered %s", resp.Status)}
-	}
-	if err != nil {
+		return attemptResult{reason: "answered " + resp.Status}
+	case err != nil:
 		return attemptResult{reason: "read the answer: " + err.Error(), retry: true}
-	}
-	if len(raw) > MaxAnswer {
-		return attemptResult{done: true, ans: failed(req, 1, "answer over %d bytes", MaxAnswer)}
+	case len(raw) > MaxAnswer:
+		return attemptResult{reason: fmt.Sprintf("answer over %d bytes", MaxAnswer)}
 	}
 	if mt, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type")); err != nil || mt != "application/json" {
-		return attemptResult{done: true, ans: failed(req, 1, "answer of Content-Type %s, not application/json", quote(resp.Header.Get("Content-Type")))}
+		return attemptResult{reason: fmt.Sprintf("answer of Content-Type %s, not application/json", quote(resp.Header.Get("Content-Type")))}
 	}
 	ans, err := Decode(raw, req.Returns)
 	if err != nil {
-		return attemptResult{done: true, ans: failed(req, 1, "%v", err)}
+		return attemptResult{reason: err.Error()}
 	}
-	return attemptResult{done: true, ans: ans}
+	return attemptResult{answer: &ans}
 }
 
 // ended is the outcome of a call whose context ended: a timeout when its
 // deadline passed (the caller's or the call's own), a failure when the
 // caller cancelled it. Both are transient.
-func ended(ctx context.Context, req flows.AgencyRequest, attempts int, reason string) (flows.AgencyAnswer, bool) {
+func ended(ctx context.Context, req flows.AgencyRequest, attempts int, timeout time.Duration, reason string) (flows.AgencyAnswer, bool) {
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		a := failed(req, attempts, "no answer within the deadline (%s)", reason)
+		a := failed(req, attempts, "no answer within the deadline of %v (%s)", timeout, reason)
 		a.Outcome = flows.OutcomeTimeout
 		return a, true
 	}
