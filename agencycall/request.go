@@ -187,3 +187,26 @@ func objectFields(data []byte) ([]field, error) {
 	}
 	return out, nil
 }
+
+// ParseRequest reads a request body strictly, as an agency should: the
+// contract's fields only, each once, names matched exactly, params an
+// object of strings. The demo agency and the background sender use it.
+func ParseRequest(body []byte) (Request, error) {
+	var r Request
+	top, err := objectFields(body)
+	if err != nil {
+		return r, fmt.Errorf("agencycall: request: %w", err)
+	}
+	known := []string{"id", "operation", "service", "changes", "citizen", "params", "sent_at"}
+	for _, f := range top {
+		if !slices.Contains(known, f.name) {
+			return r, fmt.Errorf("agencycall: request: unknown field %s", quote(f.name))
+		}
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&r); err != nil {
+		return Request{}, fmt.Errorf("agencycall: request: %w", err)
+	}
+	return r, nil
+}
