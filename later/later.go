@@ -157,12 +157,11 @@ func (s *Sender) Enqueue(ctx context.Context, req flows.AgencyRequest) error {
 		return fmt.Errorf("later: call %q to agency %q without a key or an agency", req.Key, req.Agency)
 	}
 	res, err := s.cfg.Later(req.Later, flows.AgencyAnswer{Outcome: flows.OutcomeFailed, Reason: "the background call gave up"})
-	sc := res.Screen
 	if err != nil {
 		return fmt.Errorf("later: the failed screen of call %s: %w", req.Key, err)
 	}
 	now := s.cfg.Now()
-	fallback, err := s.message(ctx, req, KeyAnswer+req.Key, sc, now)
+	fallback, err := s.message(ctx, req, KeyAnswer+req.Key, res.Screen, now)
 	if err != nil {
 		return err
 	}
@@ -213,12 +212,12 @@ func (s *Sender) Send(ctx context.Context, m *channels.Outbound) (string, error)
 		return "", outbox.Permanent(ReasonNoScreen, fmt.Errorf("later: the screen of call %s: %w", req.Key, err))
 	}
 	if res.Reminder != nil {
-		// Before the answer: a failure here is retried, with the call,
-		// while the answer's key still lets it be queued.
+		// As in a hop: a reminder that cannot be kept is logged, and the
+		// citizen still gets the answer of what the agency did.
 		rm := *res.Reminder
 		rm.Phone = req.Phone
 		if err := s.reminders.Remind(ctx, rm); err != nil {
-			return "", fmt.Errorf("later: the reminder of call %s: %w", req.Key, err)
+			s.log.ErrorContext(ctx, "later: keep the reminder of a late call", "key", req.Key, "reminder", rm.Key, "err", err)
 		}
 	}
 	now := s.cfg.Now()
