@@ -218,6 +218,9 @@ func TestCallAppointment(t *testing.T) {
 	if r.State.Step != "booked" || !r.Ended() {
 		t.Fatalf("at %s, want booked", r.State.Step)
 	}
+	if r.Screen.Reference != "4821773057" {
+		t.Errorf("booked screen's reference = %q, want the case's", r.Screen.Reference)
+	}
 	res := r.Screen.Text.Args["Result"].(map[string]string)
 	if res["reference"] != "4821773057" || res["start"] != "08/12/2026 10:00" || res["slot"] != "08/12/2026 10:00" || res["hold"] != "h-77" {
 		t.Errorf("Result = %v", res)

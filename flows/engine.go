@@ -416,6 +416,7 @@ func (e *Engine) enter(svc *Service, id string, st State) Result {
 	case StepEnd:
 		sc.Kind = channels.KindEnd
 		sc.CanGoBack = false
+		sc.Reference = keptReference(svc, st)
 	case StepSubmit:
 		r.Call = &Call{Kind: CallSubmit, Service: svc.ID, Agency: svc.Agency, Lang: st.Lang, Channel: st.Channel, Answers: st.answers(svc)}
 		if step.Action == ActionAnswerInfo {
