@@ -456,7 +456,7 @@ func (e *Engine) summaryLine(svc *Service, st State, field string) (channels.Mes
 		case step.Secret:
 			value = "****"
 		case step.Kind == StepMenu && step.OptionsFrom != "":
-			if v, ok := e.results(svc, st).display[field]; ok {
+			if v := e.results(svc, st).display[field]; v != "" {
 				value = v
 			}
 			for _, o := range step.Options {
