@@ -19,7 +19,7 @@ import (
 	"github.com/govchannels/channels/webhook"
 )
 
-// simAgency is the revenue agency of testdata/calls: a real HTTP server
+// simAgency is the revenue agency of testdata/simcall: a real HTTP server
 // that checks every call as a real agency would (method, path, content
 // type, the signature with webhook.Verify, a strict body whose id is the
 // Idempotency-Key) and answers by the PIN sent: "found" found, "none"
@@ -115,7 +115,7 @@ func agencySecretFile(t *testing.T, content string) string {
 }
 
 // TestSimulateCalls drives `channels simulate` through the call step of
-// testdata/calls against a real local agency, on every outcome: the
+// testdata/simcall against a real local agency, on every outcome: the
 // transcript shows the exit's screen, and a timeout says the answer would
 // come by SMS. Each run made one signed call.
 func TestSimulateCalls(t *testing.T) {
@@ -143,7 +143,7 @@ func TestSimulateCalls(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ag := newSimAgency(t)
-			code, out, errOut := runCmd(t, tt.inputs, "simulate", "-channel", tt.channel, "-services", "testdata/calls",
+			code, out, errOut := runCmd(t, tt.inputs, "simulate", "-channel", tt.channel, "-services", "testdata/simcall",
 				"-agency-url", ag.URL, "-agency-secret-file", agencySecretFile(t, tt.secrets(ag)))
 			if code != 0 {
 				t.Fatalf("exit %d: %s", code, errOut)
@@ -186,7 +186,7 @@ func TestSimulateAgencyFlagsRefused(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			args := append([]string{"simulate", "-services", "testdata/calls"}, tt.args...)
+			args := append([]string{"simulate", "-services", "testdata/simcall"}, tt.args...)
 			if tt.secret != "" {
 				args = append(args, "-agency-secret-file", agencySecretFile(t, tt.secret))
 			}

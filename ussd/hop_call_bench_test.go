@@ -194,7 +194,7 @@ func (r *hopRig) post(ctx context.Context, session, text string) (string, error)
 	return string(reply), nil
 }
 
-// BenchmarkHopCall compares, in one run, the USSD hop that enters a call
+// BenchmarkHopCallStep compares, in one run, the USSD hop that enters a call
 // step with its twin that enters an end step: each op is a session of
 // testdata/hop over the Africa's Talking handler (dial, choose the
 // service, send the PIN), the last hop ending on the found screen after a
@@ -202,7 +202,7 @@ func (r *hopRig) post(ctx context.Context, session, text string) (string, error)
 // ns/op is per session; ns/pin-hop is the last hop alone, the one the
 // call is made in. call_1KiB and call_16KiB answer at least that many
 // bytes, within the declared returns.
-func BenchmarkHopCall(b *testing.B) {
+func BenchmarkHopCallStep(b *testing.B) {
 	cases := []struct {
 		name    string
 		service string // the key of the root menu
