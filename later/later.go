@@ -38,6 +38,17 @@ const (
 	KeyRemind = "remind/"
 )
 
+// The titles of the push notices this package sends (locales/later.*.yaml).
+// The SMS of the same message has no title; a push notice needs one that
+// says what came, in the citizen's language.
+const (
+	// MsgAnswerTitle titles a late answer; its argument Service is the
+	// service's title in the citizen's language.
+	MsgAnswerTitle = "later.answer.title"
+	// MsgReminderTitle titles a reminder.
+	MsgReminderTitle = "later.reminder.title"
+)
+
 // The reasons a late call fails for good (its Fallback, the failed exit's
 // screen, then goes to the citizen).
 const (
@@ -238,13 +249,14 @@ func (s *Sender) Send(ctx context.Context, m *channels.Outbound) (string, error)
 func (s *Sender) message(ctx context.Context, req flows.AgencyRequest, key string, sc channels.Screen, now time.Time) (*channels.Outbound, error) {
 	lang := s.lang(req.Lang)
 	text := sms.Render(s.cfg.Bundle, lang, sc, s.cfg.Layout)
-	title := channels.Msg(req.Service)
+	service := req.Service
 	if s.cfg.Catalog != nil {
 		if svc := s.cfg.Catalog.Service(req.Service); svc != nil {
-			title = channels.Msg(svc.Title)
+			service = s.cfg.Bundle.Text(lang, channels.Msg(svc.Title))
 		}
 	}
-	return s.notice(ctx, req.Phone, req.Channel, key, text, s.cfg.Bundle.Text(lang, title), req.Service, now.Add(s.cfg.AnswerTTL))
+	title := s.cfg.Bundle.Text(lang, channels.Msg(MsgAnswerTitle, "Service", service))
+	return s.notice(ctx, req.Phone, req.Channel, key, text, title, req.Service, now.Add(s.cfg.AnswerTTL))
 }
 
 // notice is the SMS text to phone under key, as a push notice titled

@@ -209,6 +209,9 @@ func TestLateAnswer(t *testing.T) {
 				if tt.device != (push.Kind == channels.KindPush) {
 					t.Errorf("the answer is of kind %q, want push only with a device", push.Kind)
 				}
+				if title := r.bundle.Text(lang, channels.Msg(later.MsgAnswerTitle, "Service", req.Service)); tt.device && push.Title != title {
+					t.Errorf("the push notice is titled %q, want %q", push.Title, title)
+				}
 			}
 		})
 	}

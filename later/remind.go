@@ -58,7 +58,7 @@ func (rs *Reminders) Remind(ctx context.Context, r flows.Reminder) error {
 	}
 	lang := rs.sender.lang(r.Lang)
 	b := rs.sender.cfg.Bundle
-	m, err := rs.sender.notice(ctx, r.Phone, r.Channel, key, b.Text(lang, r.Text), b.Text(lang, channels.Msg("home.title")), "", r.At.Add(rs.sender.cfg.RemindTTL))
+	m, err := rs.sender.notice(ctx, r.Phone, r.Channel, key, b.Text(lang, r.Text), b.Text(lang, channels.Msg(MsgReminderTitle)), "", r.At.Add(rs.sender.cfg.RemindTTL))
 	if err != nil {
 		return err
 	}

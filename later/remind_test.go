@@ -9,6 +9,7 @@ import (
 	"github.com/govchannels/channels/agencycall"
 	"github.com/govchannels/channels/flows"
 	"github.com/govchannels/channels/later"
+	"github.com/govchannels/channels/locales"
 )
 
 // TestReminders schedules, replaces and cancels reminders on a real
@@ -64,6 +65,9 @@ func TestReminders(t *testing.T) {
 		want := r.bundle.Text(st.lang, text(st.ref))
 		if m.Status != st.status || m.Reason != st.reason || m.Kind != st.kind || !m.NextAttempt.Equal(st.at) || m.Text != want || m.Purpose != channels.PurposeNotice || m.Attempts != 0 {
 			t.Errorf("%s: stored %s %q kind %q due %s %q, want %s %q kind %q due %s %q", st.name, m.Status, m.Reason, m.Kind, m.NextAttempt, m.Text, st.status, st.reason, st.kind, st.at, want)
+		}
+		if title := r.bundle.Text(st.lang, channels.Msg(later.MsgReminderTitle)); st.kind == channels.KindPush && m.Title != title {
+			t.Errorf("%s: the push notice is titled %q, want %q", st.name, m.Title, title)
 		}
 		if st.fallback != (m.Fallback != nil) || (m.Fallback != nil && (m.Fallback.Text != want || m.Fallback.To != appPhone)) {
 			t.Errorf("%s: fallback %+v, want one: %v", st.name, m.Fallback, st.fallback)
@@ -142,5 +146,27 @@ func TestLateAnswerReminds(t *testing.T) {
 	m := r.message(t, "remind/registry_appointment/R7")
 	if m == nil || m.To != req.Phone || !m.NextAttempt.Equal(at) || m.Text != r.bundle.Text("sw", msg) || m.Status != channels.OutboundQueued {
 		t.Errorf("reminder %+v, want one for %s due %s in Swahili", m, req.Phone, at)
+	}
+}
+
+// TestNoticeTitles checks that the titles of the push notices of late
+// answers and reminders are shipped in every language, so that no notice
+// is titled with a message ID.
+func TestNoticeTitles(t *testing.T) {
+	bundle, err := locales.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, lang := range bundle.Langs() {
+		for _, id := range []string{later.MsgAnswerTitle, later.MsgReminderTitle} {
+			t.Run(lang+"/"+id, func(t *testing.T) {
+				if !bundle.Has(lang, id) {
+					t.Fatalf("%s is missing in %s", id, lang)
+				}
+				if got := bundle.Text(lang, channels.Msg(id, "Service", "Tax PIN")); got == "" || got == id {
+					t.Errorf("%s in %s is %q", id, lang, got)
+				}
+			})
+		}
 	}
 }

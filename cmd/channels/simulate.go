@@ -3,17 +3,22 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/govchannels/channels"
+	"github.com/govchannels/channels/agencycall"
 	"github.com/govchannels/channels/app"
 	"github.com/govchannels/channels/flows"
 	"github.com/govchannels/channels/host"
@@ -37,6 +42,8 @@ func runSimulate(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	zone := fs.String("timezone", "Africa/Nairobi", "IANA time zone in which \"today\" is reckoned")
 	data := fs.String("data", "", "bbolt data file (default: a temporary one)")
 	page := fs.Int("ussd-page", 182, "ussd: characters a page may hold")
+	agencyURL := fs.String("agency-url", "", "the API URL of every agency the catalog's call steps name, e.g. http://127.0.0.1:8090 for channels demo-agency (default: the agencies of the data file)")
+	agencySecrets := fs.String("agency-secret-file", "", "with -agency-url: the file of the secrets that sign the calls, as demo-agency reads it: one hex secret for every agency, or lines AGENCY HEX")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, "usage: channels simulate [flags] < inputs\n\nEach input line answers the screen shown. USSD: 98 more, 0 back, 00 home;\n$REF is the last reference shown; ~drop cuts the session. SMS: each line is one\nmessage (MENU, HELP, STOP, a service keyword, an answer). App: <back and <home.\n\n")
 		fs.PrintDefaults()
@@ -84,8 +91,19 @@ func runSimulate(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer db.Close()
-	host := &host.Store{Cases: db, Prefs: db, Log: db}
 	ctx := context.Background()
+	if *agencyURL != "" || *agencySecrets != "" {
+		if err := simulateAgencies(ctx, db, cat, *agencyURL, *agencySecrets); err != nil {
+			fmt.Fprintf(stderr, "channels simulate: %v\n", err)
+			return 2
+		}
+	}
+	client, err := agencycall.New(agencycall.Config{Agencies: db})
+	if err != nil {
+		fmt.Fprintf(stderr, "channels simulate: %v\n", err)
+		return 1
+	}
+	host := &host.Store{Cases: db, Prefs: db, Log: db, Agencies: &simulateCaller{caller: client, out: stdout}}
 
 	if *channel == "ussd" {
 		srv := ussd.New(ussd.Config{Engine: engine, Host: host, Sessions: db, Prefs: db, Bundle: bundle,
@@ -163,4 +181,118 @@ func runSimulate(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		show(res)
 	}
 	return 0
+}
+
+// simulateCaller makes the calls of a simulation with the real client,
+// without a late-answer hook: nothing runs in the background to finish a
+// call that ran out of time, so it says what `channels serve` would do.
+type simulateCaller struct {
+	caller flows.AgencyCaller
+	out    io.Writer
+}
+
+// Ask makes the call and, when a call whose step finishes late runs out
+// of time, prints that the answer would come by SMS.
+func (c *simulateCaller) Ask(ctx context.Context, req flows.AgencyRequest) flows.AgencyAnswer {
+	ans := c.caller.Ask(ctx, req)
+	if ans.Outcome == flows.OutcomeTimeout && req.Later != nil {
+		fmt.Fprintf(c.out, "(simulate: %s of %s did not answer in time; channels serve would finish the call in the background and send the answer by SMS, or push on the app)\n", req.Operation, req.Agency)
+	}
+	return ans
+}
+
+// simulateAgencies points every agency the catalog's call steps name at
+// apiURL, signing with its secret from secretFile, in the simulation's
+// store: the shipped call services can then be tried against `channels
+// demo-agency`.
+func simulateAgencies(ctx context.Context, db *bolt.DB, cat *flows.Catalog, apiURL, secretFile string) error {
+	if apiURL == "" || secretFile == "" {
+		return errors.New("-agency-url and -agency-secret-file go together")
+	}
+	u, err := url.Parse(apiURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("-agency-url %q is not an absolute http(s) URL", apiURL)
+	}
+	data, err := os.ReadFile(secretFile)
+	if err != nil {
+		return fmt.Errorf("agency secrets: %w", err)
+	}
+	secrets, all, err := parseAgencySecrets(string(data))
+	if err != nil {
+		return fmt.Errorf("agency secrets %s: %w", secretFile, err)
+	}
+	for _, id := range calledAgencies(cat) {
+		secret := all
+		if s, ok := secrets[id]; ok {
+			secret = s
+		}
+		if secret == nil {
+			return fmt.Errorf("agency secrets %s: no secret for agency %s", secretFile, id)
+		}
+		a, err := db.Agency(ctx, id)
+		switch {
+		case channels.ErrorCode(err) == channels.ENOTFOUND:
+			a = &channels.Agency{ID: id, Name: id, CreatedAt: time.Now()}
+		case err != nil:
+			return fmt.Errorf("agency %s: %w", id, err)
+		}
+		a.APIURL, a.WebhookSecret = apiURL, secret
+		if err := db.PutAgency(ctx, *a); err != nil {
+			return fmt.Errorf("agency %s: %w", id, err)
+		}
+	}
+	return nil
+}
+
+// parseAgencySecrets reads a file of agency secrets: one hex secret for
+// every agency (all), or lines "AGENCY HEX" (by agency); blank lines and
+// lines starting with # are skipped.
+func parseAgencySecrets(data string) (byAgency map[string][]byte, all []byte, err error) {
+	byAgency = map[string][]byte{}
+	for i, line := range strings.Split(data, "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		fields := strings.Fields(line)
+		hexSecret := fields[len(fields)-1]
+		secret, err := hex.DecodeString(hexSecret)
+		if err != nil || len(secret) < 16 || len(fields) > 2 {
+			return nil, nil, fmt.Errorf("line %d: not a hex secret of at least 16 bytes, nor AGENCY HEX", i+1)
+		}
+		if len(fields) == 1 {
+			if all != nil {
+				return nil, nil, fmt.Errorf("line %d: a second secret for every agency", i+1)
+			}
+			all = secret
+			continue
+		}
+		byAgency[fields[0]] = secret
+	}
+	if all == nil && len(byAgency) == 0 {
+		return nil, nil, errors.New("no secret")
+	}
+	return byAgency, all, nil
+}
+
+// calledAgencies lists, once each and sorted, the agencies the call steps
+// of cat call: the step's agency, else its service's.
+func calledAgencies(cat *flows.Catalog) []string {
+	var ids []string
+	for _, svc := range cat.Services {
+		for _, st := range svc.Steps {
+			if st.Kind != flows.StepCall {
+				continue
+			}
+			id := st.Agency
+			if id == "" {
+				id = svc.Agency
+			}
+			if !slices.Contains(ids, id) {
+				ids = append(ids, id)
+			}
+		}
+	}
+	slices.Sort(ids)
+	return ids
 }
