@@ -75,7 +75,7 @@ func (s *Server) holdSlot(req *Request, now time.Time) Answer {
 	if !ok || s.taken(sl.ID, now) {
 		return notFound
 	}
-	h := &hold{ID: s.newID("H"), Slot: sl, Until: now.Add(HoldFor)}
+	h := &hold{ID: s.newID("H"), Slot: sl, Until: now.In(s.seed.location).Add(HoldFor)}
 	s.holds[h.ID] = h
 	return found(map[string]any{"hold": h.ID, "until": datetime(h.Until)})
 }
