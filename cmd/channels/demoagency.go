@@ -90,10 +90,10 @@ func runDemoAgency(args []string, stdout, stderr io.Writer) int {
 	go func() { errc <- hs.Serve(ln) }()
 
 	fmt.Fprintln(stdout, "channels demo-agency: DEMONSTRATION ONLY: made-up data, not an agency's system; never use it in production")
-	fmt.Fprintf(stdout, "channels demo-agency: listening on http://%s (POST /operations/{operation})\n", listenURL(ln.Addr()))
 	for _, line := range seed.Describe() {
 		fmt.Fprintf(stdout, "channels demo-agency: seeded %s\n", line)
 	}
+	fmt.Fprintf(stdout, "channels demo-agency: listening on http://%s (POST /operations/{operation})\n", listenURL(ln.Addr()))
 
 	select {
 	case err := <-errc:
