@@ -147,8 +147,12 @@ func (s *Seed) Describe() []string {
 	}
 	for _, id := range sortedKeys(s.Offices) {
 		o := s.Offices[id]
-		out = append(out, fmt.Sprintf("office %s (%s): %s on the next %d working days (%s), %s taken", id, o.Name,
-			strings.Join(o.Times, " "), o.Days, s.TimeZone, strings.Join(o.Taken, " ")))
+		taken := "none taken"
+		if len(o.Taken) > 0 {
+			taken = strings.Join(o.Taken, " ") + " taken by others"
+		}
+		out = append(out, fmt.Sprintf("office %s (%s): %s on the next %d working days (%s), %s", id, o.Name,
+			strings.Join(o.Times, " "), o.Days, s.TimeZone, taken))
 	}
 	byBehaviour := map[Behaviour][]string{}
 	for _, v := range sortedKeys(s.Magic) {
