@@ -103,10 +103,13 @@ func New(cfg Config) *API {
 }
 
 // Register mounts the endpoints on r under /v1/agency, every one behind
-// the key check and the key's rate limit but the OpenAPI document
-// (agency/openapi.yaml), served to anyone at /v1/agency/openapi.json.
+// the key check and the key's rate limit but the two OpenAPI documents,
+// served to anyone: the API's (agency/openapi.yaml) at
+// /v1/agency/openapi.json, and the contract agencies implement for call
+// steps (agency/operations.yaml) at /v1/agency/operations.json.
 func (a *API) Register(r gin.IRouter) {
 	r.GET("/v1/agency/openapi.json", a.handle(apijson.ServeDocument(openAPIJSON)))
+	r.GET("/v1/agency/operations.json", a.handle(apijson.ServeDocument(operationsJSON)))
 	g := r.Group("/v1/agency", a.requireKey)
 	g.GET("/cases", a.handle(a.listCases))
 	g.GET("/cases/:ref", a.handle(a.getCase))
