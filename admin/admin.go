@@ -54,8 +54,9 @@ type KeyMaker func(agencyID string, now time.Time) (plaintext string, key channe
 type Operations interface {
 	// AddAgency creates the agency id (lower-case letters, digits and _,
 	// 2 to 40 of them; ECONFLICT if it exists) with its first key and, when
-	// webhookURL is set, a webhook secret.
-	AddAgency(ctx context.Context, id, name, webhookURL string) (*NewAgency, error)
+	// webhookURL or apiURL is set, the secret that signs its webhooks and
+	// calls.
+	AddAgency(ctx context.Context, id, name, webhookURL, apiURL string) (*NewAgency, error)
 	// AddKey makes another key of agency; ENOTFOUND if there is none.
 	AddKey(ctx context.Context, agency string) (*NewKey, error)
 	// RevokeKey revokes the key keyID at once; ENOTFOUND if there is none,
@@ -67,6 +68,10 @@ type Operations interface {
 	// SetWebhook sets (or, with url "", removes) the webhook of agency. A
 	// new secret is made when the agency has none or rotateSecret is set.
 	SetWebhook(ctx context.Context, agency, url string, rotateSecret bool) (*Webhook, error)
+	// SetAPIURL sets (or, with url "", removes) the base URL of agency's
+	// operations, which call steps POST to. A secret is made when the
+	// agency has none.
+	SetAPIURL(ctx context.Context, agency, url string) (*APIURL, error)
 
 	OperatorOperations
 	AuditOperations
@@ -97,6 +102,7 @@ type AgencyInfo struct {
 	ID         string    `json:"id"`
 	Name       string    `json:"name"`
 	WebhookURL string    `json:"webhook_url,omitempty"`
+	APIURL     string    `json:"api_url,omitempty"`
 	HasSecret  bool      `json:"webhook_secret_set,omitempty"`
 	CreatedAt  time.Time `json:"created_at"`
 	Keys       []Key     `json:"keys"`
@@ -108,8 +114,9 @@ type AgencyInfo struct {
 type NewAgency struct {
 	Agency AgencyInfo `json:"agency"`
 	Key    NewKey     `json:"key"`
-	// WebhookSecret is the webhook's HMAC-SHA256 key as hex: the key is
-	// the 32 bytes the hex encodes. Empty without a webhook.
+	// WebhookSecret is the HMAC-SHA256 key of the agency's webhooks and
+	// calls as hex: the key is the 32 bytes the hex encodes. Empty without
+	// a webhook or an API URL.
 	WebhookSecret string `json:"webhook_secret,omitempty"`
 }
 
@@ -122,6 +129,14 @@ type NewKey struct {
 // Webhook is the outcome of SetWebhook; Secret is set (as hex) only when a
 // new secret was made.
 type Webhook struct {
+	Agency string `json:"agency"`
+	URL    string `json:"url,omitempty"`
+	Secret string `json:"secret,omitempty"`
+}
+
+// APIURL is the outcome of SetAPIURL; Secret is set (as hex) only when a
+// new secret was made, the one calls are signed with.
+type APIURL struct {
 	Agency string `json:"agency"`
 	URL    string `json:"url,omitempty"`
 	Secret string `json:"secret,omitempty"`
@@ -156,10 +171,10 @@ func New(store Store, newKey KeyMaker, now func() time.Time) *Admin {
 }
 
 // AddAgency creates the agency id named name, its first key and, when
-// webhookURL is set, its webhook secret. When the key cannot be stored
-// after the agency was, the error says so: the agency exists and AddKey
-// makes its key.
-func (a *Admin) AddAgency(ctx context.Context, id, name, webhookURL string) (*NewAgency, error) {
+// webhookURL or apiURL is set, the secret that signs its webhooks and
+// calls. When the key cannot be stored after the agency was, the error
+// says so: the agency exists and AddKey makes its key.
+func (a *Admin) AddAgency(ctx context.Context, id, name, webhookURL, apiURL string) (*NewAgency, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	name = strings.TrimSpace(name)
@@ -170,7 +185,12 @@ func (a *Admin) AddAgency(ctx context.Context, id, name, webhookURL string) (*Ne
 		return nil, err
 	}
 	if webhookURL != "" {
-		if err := validWebhook(webhookURL); err != nil {
+		if err := validURL("webhook URL", webhookURL); err != nil {
+			return nil, err
+		}
+	}
+	if apiURL != "" {
+		if err := validURL("API URL", apiURL); err != nil {
 			return nil, err
 		}
 	}
@@ -183,9 +203,9 @@ func (a *Admin) AddAgency(ctx context.Context, id, name, webhookURL string) (*Ne
 		return nil, fmt.Errorf("read agency %s: %w", id, err)
 	}
 	now := a.now().UTC()
-	ag := channels.Agency{ID: id, Name: name, WebhookURL: webhookURL, CreatedAt: now}
+	ag := channels.Agency{ID: id, Name: name, WebhookURL: webhookURL, APIURL: apiURL, CreatedAt: now}
 	out := &NewAgency{}
-	if webhookURL != "" {
+	if webhookURL != "" || apiURL != "" {
 		ag.WebhookSecret = newSecret()
 		out.WebhookSecret = hex.EncodeToString(ag.WebhookSecret)
 	}
@@ -264,8 +284,8 @@ func (a *Admin) ListAgencies(ctx context.Context) ([]AgencyInfo, error) {
 }
 
 // SetWebhook sets the webhook URL of agency, making a secret when it has
-// none or when rotateSecret is set; url "" removes the webhook and its
-// secret.
+// none or when rotateSecret is set; url "" removes the webhook, and its
+// secret unless the agency's calls still need it.
 func (a *Admin) SetWebhook(ctx context.Context, agency, url string, rotateSecret bool) (*Webhook, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -278,9 +298,12 @@ func (a *Admin) SetWebhook(ctx context.Context, agency, url string, rotateSecret
 	case url == "" && rotateSecret:
 		return nil, channels.Errorf(channels.EINVALID, "error.bad_request", "a secret is rotated with a webhook URL; none was given")
 	case url == "":
-		ag.WebhookURL, ag.WebhookSecret = "", nil
+		ag.WebhookURL = ""
+		if ag.APIURL == "" {
+			ag.WebhookSecret = nil
+		}
 	default:
-		if err := validWebhook(url); err != nil {
+		if err := validURL("webhook URL", url); err != nil {
 			return nil, err
 		}
 		ag.WebhookURL = url
@@ -291,6 +314,39 @@ func (a *Admin) SetWebhook(ctx context.Context, agency, url string, rotateSecret
 	}
 	if err := a.store.PutAgency(ctx, *ag); err != nil {
 		return nil, fmt.Errorf("store the webhook of agency %s: %w", agency, err)
+	}
+	return out, nil
+}
+
+// SetAPIURL sets the base URL of agency's operations, making a secret
+// when it has none (the one its webhooks would be signed with: one secret
+// per agency); url "" removes it, and the secret unless the agency's
+// webhook still needs it.
+func (a *Admin) SetAPIURL(ctx context.Context, agency, url string) (*APIURL, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	ag, err := a.agency(ctx, agency)
+	if err != nil {
+		return nil, err
+	}
+	out := &APIURL{Agency: agency, URL: url}
+	if url == "" {
+		ag.APIURL = ""
+		if ag.WebhookURL == "" {
+			ag.WebhookSecret = nil
+		}
+	} else {
+		if err := validURL("API URL", url); err != nil {
+			return nil, err
+		}
+		ag.APIURL = url
+		if len(ag.WebhookSecret) == 0 {
+			ag.WebhookSecret = newSecret()
+			out.Secret = hex.EncodeToString(ag.WebhookSecret)
+		}
+	}
+	if err := a.store.PutAgency(ctx, *ag); err != nil {
+		return nil, fmt.Errorf("store the API URL of agency %s: %w", agency, err)
 	}
 	return out, nil
 }
@@ -312,7 +368,7 @@ func keyInfo(k channels.AgencyKey) Key {
 }
 
 func agencyInfo(ag channels.Agency, keys []channels.AgencyKey) AgencyInfo {
-	info := AgencyInfo{ID: ag.ID, Name: ag.Name, WebhookURL: ag.WebhookURL, HasSecret: len(ag.WebhookSecret) > 0, CreatedAt: ag.CreatedAt, Keys: []Key{}}
+	info := AgencyInfo{ID: ag.ID, Name: ag.Name, WebhookURL: ag.WebhookURL, APIURL: ag.APIURL, HasSecret: len(ag.WebhookSecret) > 0, CreatedAt: ag.CreatedAt, Keys: []Key{}}
 	for _, k := range keys {
 		info.Keys = append(info.Keys, keyInfo(k))
 	}
@@ -353,19 +409,19 @@ func validName(name string) error {
 	return nil
 }
 
-// validWebhook checks a webhook URL: https, or http to this machine only
-// (a receiver under development), with a host and no credentials (lists
-// show the URL) or fragment.
-func validWebhook(raw string) error {
+// validURL checks a webhook or API URL (what names which): https, or
+// http to this machine only (a receiver under development), with a host
+// and no credentials (lists show the URL) or fragment.
+func validURL(what, raw string) error {
 	u, err := url.Parse(raw)
 	bad := func(why string) error {
-		return channels.Errorf(channels.EINVALID, "error.bad_request", "webhook URL %q %s", raw, why)
+		return channels.Errorf(channels.EINVALID, "error.bad_request", "%s %q %s", what, raw, why)
 	}
 	switch {
 	case err != nil || u.Host == "" || u.Opaque != "":
 		return bad("is not an absolute URL such as https://agency.example/hooks/channels")
 	case u.User != nil:
-		return bad("must not hold credentials: requests are signed with the webhook secret")
+		return bad("must not hold credentials: requests are signed with the agency's secret")
 	case u.Fragment != "":
 		return bad("must not have a fragment")
 	case u.Scheme == "https":

@@ -115,7 +115,7 @@ func TestAddAgency(t *testing.T) {
 			ctx := context.Background()
 			for _, tt := range tests {
 				t.Run(tt.name, func(t *testing.T) {
-					out, err := s.ops.AddAgency(ctx, tt.id, tt.agencyName, tt.webhook)
+					out, err := s.ops.AddAgency(ctx, tt.id, tt.agencyName, tt.webhook, "")
 					if tt.code != "" {
 						wantError(t, err, tt.code, tt.why)
 						if _, err := s.db.Agency(ctx, tt.id); channels.ErrorCode(err) != channels.ENOTFOUND {
@@ -149,7 +149,7 @@ func TestAddAgency(t *testing.T) {
 				})
 			}
 			t.Run("twice", func(t *testing.T) {
-				_, err := s.ops.AddAgency(ctx, "civil_registry", "Another", "")
+				_, err := s.ops.AddAgency(ctx, "civil_registry", "Another", "", "")
 				wantError(t, err, channels.ECONFLICT, "agency civil_registry exists already")
 				if a, _ := s.db.Agency(ctx, "civil_registry"); a == nil || a.Name != "Civil Registry" {
 					t.Errorf("the agency was replaced: %+v", a)
@@ -166,7 +166,7 @@ func TestKeys(t *testing.T) {
 		t.Run(way.name, func(t *testing.T) {
 			s := way.open(t)
 			ctx := context.Background()
-			first, err := s.ops.AddAgency(ctx, "civil_registry", "Civil Registry", "")
+			first, err := s.ops.AddAgency(ctx, "civil_registry", "Civil Registry", "", "")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -213,12 +213,12 @@ func TestListAgencies(t *testing.T) {
 			if list, err := s.ops.ListAgencies(ctx); err != nil || len(list) != 0 {
 				t.Fatalf("empty store: %v %v", list, err)
 			}
-			works, err := s.ops.AddAgency(ctx, "county_works", "County Works", "https://works.example/hook")
+			works, err := s.ops.AddAgency(ctx, "county_works", "County Works", "https://works.example/hook", "")
 			if err != nil {
 				t.Fatal(err)
 			}
 			s.clock.Add(time.Minute)
-			civil, err := s.ops.AddAgency(ctx, "civil_registry", "Civil Registry", "")
+			civil, err := s.ops.AddAgency(ctx, "civil_registry", "Civil Registry", "", "")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -275,7 +275,7 @@ func TestSetWebhook(t *testing.T) {
 		t.Run(way.name, func(t *testing.T) {
 			s := way.open(t)
 			ctx := context.Background()
-			if _, err := s.ops.AddAgency(ctx, "lands", "Lands", ""); err != nil {
+			if _, err := s.ops.AddAgency(ctx, "lands", "Lands", "", ""); err != nil {
 				t.Fatal(err)
 			}
 			var secrets []string
@@ -354,11 +354,11 @@ func TestLogsKeepWebhookTokens(t *testing.T) {
 		do   func(ctx context.Context, ops admin.Operations) error
 	}{
 		{"agency added", func(ctx context.Context, ops admin.Operations) error {
-			_, err := ops.AddAgency(ctx, "lands", "Lands", "https://lands.example/hooks/"+token+"?sig="+token)
+			_, err := ops.AddAgency(ctx, "lands", "Lands", "https://lands.example/hooks/"+token+"?sig="+token, "")
 			return err
 		}},
 		{"webhook set", func(ctx context.Context, ops admin.Operations) error {
-			if _, err := ops.AddAgency(ctx, "lands", "Lands", ""); err != nil {
+			if _, err := ops.AddAgency(ctx, "lands", "Lands", "", ""); err != nil {
 				return err
 			}
 			_, err := ops.SetWebhook(ctx, "lands", "https://lands.example/hooks?token="+token, true)
@@ -374,6 +374,103 @@ func TestLogsKeepWebhookTokens(t *testing.T) {
 			logs := s.logs.String()
 			if strings.Contains(logs, token) || !strings.Contains(logs, "lands.example") {
 				t.Errorf("the log shows the webhook's token or not its host:\n%s", logs)
+			}
+		})
+	}
+}
+
+// TestAPIURL sets, changes and removes the API URL of an agency, on the
+// store and through the socket: one secret signs its webhooks and calls,
+// made when the first of them is set and dropped only with the last.
+func TestAPIURL(t *testing.T) {
+	for _, way := range ways {
+		t.Run(way.name, func(t *testing.T) {
+			s := way.open(t)
+			ctx := context.Background()
+			added, err := s.ops.AddAgency(ctx, "revenue", "Revenue", "", "https://api.revenue.example/v1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			stored, err := s.db.Agency(ctx, "revenue")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if stored.APIURL != "https://api.revenue.example/v1" || added.Agency.APIURL != stored.APIURL || added.WebhookSecret != hex.EncodeToString(stored.WebhookSecret) || len(stored.WebhookSecret) != 32 {
+				t.Fatalf("added %+v, stored %+v: want the API URL and a fresh secret shown once", added, stored)
+			}
+			if _, err := s.ops.AddAgency(ctx, "lands", "Lands", "", "http://lands.example/api"); err == nil {
+				t.Error("an http API URL off this machine was accepted")
+			}
+			if _, err := s.ops.AddAgency(ctx, "social", "Social", "", ""); err != nil {
+				t.Fatal(err)
+			}
+			steps := []struct {
+				name, agency, url string
+				code, why         string
+				newSecret         bool // a secret is returned (and stored)
+				wantURL           string
+				wantSecret        bool
+			}{
+				{"change keeps the secret", "revenue", "https://api2.revenue.example", "", "", false, "https://api2.revenue.example", true},
+				{"plain http refused", "revenue", "http://api.revenue.example", channels.EINVALID, "API URL", false, "https://api2.revenue.example", true},
+				{"credentials refused", "revenue", "https://u:p@api.revenue.example", channels.EINVALID, "credentials", false, "https://api2.revenue.example", true},
+				{"removed with its secret", "revenue", "", "", "", false, "", false},
+				{"set again makes a fresh secret", "revenue", "http://127.0.0.1:8090", "", "", true, "http://127.0.0.1:8090", true},
+				{"first URL of an agency without a secret", "social", "https://sp.example/ops", "", "", true, "https://sp.example/ops", true},
+				{"unknown agency", "roads", "https://roads.example", channels.ENOTFOUND, `no agency "roads"`, false, "", false},
+			}
+			for _, st := range steps {
+				before, _ := s.db.Agency(ctx, st.agency)
+				out, err := s.ops.SetAPIURL(ctx, st.agency, st.url)
+				if st.code != "" {
+					wantError(t, err, st.code, st.why)
+					if before != nil {
+						if after, _ := s.db.Agency(ctx, st.agency); after.APIURL != before.APIURL || !bytes.Equal(after.WebhookSecret, before.WebhookSecret) {
+							t.Errorf("%s: a refused change changed %+v", st.name, after)
+						}
+					}
+					continue
+				}
+				if err != nil {
+					t.Fatalf("%s: %v", st.name, err)
+				}
+				after, err := s.db.Agency(ctx, st.agency)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if after.APIURL != st.wantURL || (len(after.WebhookSecret) == 32) != st.wantSecret {
+					t.Errorf("%s: stored %q with secret %x, want %q (secret %v)", st.name, after.APIURL, after.WebhookSecret, st.wantURL, st.wantSecret)
+				}
+				switch {
+				case st.newSecret && out.Secret != hex.EncodeToString(after.WebhookSecret):
+					t.Errorf("%s: returned secret %q, stored %x", st.name, out.Secret, after.WebhookSecret)
+				case !st.newSecret && out.Secret != "":
+					t.Errorf("%s: a secret was shown again", st.name)
+				case !st.newSecret && st.wantSecret && !bytes.Equal(after.WebhookSecret, before.WebhookSecret):
+					t.Errorf("%s: the secret changed", st.name)
+				}
+			}
+
+			// The webhook and the API URL share the secret: removing one
+			// keeps it for the other.
+			hook, err := s.ops.SetWebhook(ctx, "social", "https://sp.example/hooks", false)
+			if err != nil || hook.Secret != "" {
+				t.Fatalf("webhook of an agency with an API URL: %+v, %v; want the secret it has", hook, err)
+			}
+			if _, err := s.ops.SetWebhook(ctx, "social", "", false); err != nil {
+				t.Fatal(err)
+			}
+			if after, _ := s.db.Agency(ctx, "social"); len(after.WebhookSecret) != 32 || after.APIURL == "" {
+				t.Errorf("removing the webhook dropped what the calls need: %+v", after)
+			}
+			list, err := s.ops.ListAgencies(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, a := range list {
+				if a.ID == "social" && (a.APIURL != "https://sp.example/ops" || !a.HasSecret) {
+					t.Errorf("list shows %+v, want the API URL and that a secret is set", a)
+				}
 			}
 		})
 	}

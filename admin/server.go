@@ -22,10 +22,11 @@ const maxBody = 16 << 10
 // The admin socket's endpoints, all JSON:
 //
 //	GET  /v1/agencies                 → [AgencyInfo]
-//	POST /v1/agencies                 {"id", "name", "webhook_url"} → 201 NewAgency
+//	POST /v1/agencies                 {"id", "name", "webhook_url", "api_url"} → 201 NewAgency
 //	POST /v1/agencies/{id}/keys       → 201 NewKey
 //	POST /v1/keys/{id}/revoke         → Key
 //	PUT  /v1/agencies/{id}/webhook    {"url", "rotate_secret"} → Webhook
+//	PUT  /v1/agencies/{id}/api-url    {"url"} → APIURL
 //	GET  /v1/operators                → [OperatorInfo]
 //	POST /v1/operators                {"id", "name", "kiosk", "region", "lang"} → 201 OperatorPassword
 //	POST /v1/operators/{id}/disable   → OperatorInfo
@@ -48,6 +49,10 @@ type (
 		ID         string `json:"id"`
 		Name       string `json:"name"`
 		WebhookURL string `json:"webhook_url"`
+		APIURL     string `json:"api_url"`
+	}
+	apiURLRequest struct {
+		URL string `json:"url"`
 	}
 	webhookRequest struct {
 		URL          string `json:"url"`
@@ -90,6 +95,7 @@ func NewServer(ops *Admin, log *slog.Logger) *Server {
 	s.mux.HandleFunc("POST /v1/agencies/{id}/keys", s.handle(s.addKey))
 	s.mux.HandleFunc("POST /v1/keys/{id}/revoke", s.handle(s.revoke))
 	s.mux.HandleFunc("PUT /v1/agencies/{id}/webhook", s.handle(s.webhook))
+	s.mux.HandleFunc("PUT /v1/agencies/{id}/api-url", s.handle(s.apiURL))
 	s.mux.HandleFunc("GET /v1/operators", s.handle(s.listOperators))
 	s.mux.HandleFunc("POST /v1/operators", s.handle(s.addOperator))
 	s.mux.HandleFunc("POST /v1/operators/{id}/disable", s.handle(s.disableOperator))
@@ -160,11 +166,11 @@ func (s *Server) addAgency(r *http.Request) (int, any, error) {
 	if err := decode(r, &req); err != nil {
 		return 0, nil, err
 	}
-	out, err := s.ops.AddAgency(r.Context(), req.ID, req.Name, req.WebhookURL)
+	out, err := s.ops.AddAgency(r.Context(), req.ID, req.Name, req.WebhookURL, req.APIURL)
 	if err != nil {
 		return 0, nil, err
 	}
-	s.log.InfoContext(r.Context(), "admin: agency added", "agency", out.Agency.ID, "key", out.Key.ID, "webhook", webhookHost(out.Agency.WebhookURL))
+	s.log.InfoContext(r.Context(), "admin: agency added", "agency", out.Agency.ID, "key", out.Key.ID, "webhook", webhookHost(out.Agency.WebhookURL), "api", webhookHost(out.Agency.APIURL))
 	return http.StatusCreated, out, nil
 }
 
@@ -199,7 +205,20 @@ func (s *Server) webhook(r *http.Request) (int, any, error) {
 	return http.StatusOK, out, nil
 }
 
-// webhookHost is what a log line shows of a webhook URL: its host, not its
+func (s *Server) apiURL(r *http.Request) (int, any, error) {
+	var req apiURLRequest
+	if err := decode(r, &req); err != nil {
+		return 0, nil, err
+	}
+	out, err := s.ops.SetAPIURL(r.Context(), r.PathValue("id"), req.URL)
+	if err != nil {
+		return 0, nil, err
+	}
+	s.log.InfoContext(r.Context(), "admin: API URL set", "agency", out.Agency, "api", webhookHost(out.URL), "new_secret", out.Secret != "")
+	return http.StatusOK, out, nil
+}
+
+// webhookHost is what a log line shows of a webhook or API URL: its host, not its
 // path or query, which may hold the receiver's token ("" for none).
 func webhookHost(raw string) string {
 	u, err := url.Parse(raw)
@@ -237,9 +256,9 @@ func NewClient(path string) *Client {
 }
 
 // AddAgency implements Operations.
-func (c *Client) AddAgency(ctx context.Context, id, name, webhookURL string) (*NewAgency, error) {
+func (c *Client) AddAgency(ctx context.Context, id, name, webhookURL, apiURL string) (*NewAgency, error) {
 	var out NewAgency
-	if err := c.do(ctx, http.MethodPost, "/v1/agencies", addAgencyRequest{ID: id, Name: name, WebhookURL: webhookURL}, &out); err != nil {
+	if err := c.do(ctx, http.MethodPost, "/v1/agencies", addAgencyRequest{ID: id, Name: name, WebhookURL: webhookURL, APIURL: apiURL}, &out); err != nil {
 		return nil, err
 	}
 	return &out, nil
@@ -276,6 +295,15 @@ func (c *Client) ListAgencies(ctx context.Context) ([]AgencyInfo, error) {
 func (c *Client) SetWebhook(ctx context.Context, agency, webhookURL string, rotateSecret bool) (*Webhook, error) {
 	var out Webhook
 	if err := c.do(ctx, http.MethodPut, "/v1/agencies/"+url.PathEscape(agency)+"/webhook", webhookRequest{URL: webhookURL, RotateSecret: rotateSecret}, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// SetAPIURL implements Operations.
+func (c *Client) SetAPIURL(ctx context.Context, agency, apiURL string) (*APIURL, error) {
+	var out APIURL
+	if err := c.do(ctx, http.MethodPut, "/v1/agencies/"+url.PathEscape(agency)+"/api-url", apiURLRequest{URL: apiURL}, &out); err != nil {
 		return nil, err
 	}
 	return &out, nil

@@ -23,15 +23,19 @@ const envAdminSocket = "CHANNELS_ADMIN_SOCKET"
 const agencyUsage = `usage: channels agency <command> [flags] [arguments]
 
 commands:
-  add [-webhook URL] ID NAME   add an agency with its first API key (and webhook secret)
+  add [-webhook URL] [-api-url URL] ID NAME
+                               add an agency with its first API key (and the secret
+                               that signs its webhooks and calls)
   key AGENCY                   make another API key of an agency
   revoke KEY_ID                revoke an API key at once
   list                         list the agencies and their keys (never a secret)
   webhook [-rotate-secret] AGENCY URL
                                set an agency's webhook ("" removes it); makes a secret if it has none
+  api-url AGENCY URL           set the base URL of an agency's operations, which call
+                               steps POST to ("" removes it); makes a secret if it has none
 
 Keys and secrets are printed once and stored only hashed (keys) or unlisted
-(webhook secrets). While 'channels serve' runs it holds the data file; the
+(secrets). One secret per agency signs both its webhooks and its calls. While 'channels serve' runs it holds the data file; the
 commands then go through its admin socket, found with the same -data.
 
 flags of every command:
@@ -93,12 +97,15 @@ func runAgency(args []string, stdout, stderr io.Writer) int {
 	cmd, rest := args[0], args[1:]
 	var f adminFlags
 	fs := agencyFlagSet("agency "+cmd, stderr, &f)
-	webhook := ""
+	webhook, apiURL := "", ""
 	rotate := false
 	var want int
 	switch cmd {
 	case "add":
 		fs.StringVar(&webhook, "webhook", "", "URL the agency's webhooks are sent to: https, or http to localhost")
+		fs.StringVar(&apiURL, "api-url", "", "base URL of the agency's operations (call steps POST to URL/operations/NAME): https, or http to localhost")
+		want = 2
+	case "api-url":
 		want = 2
 	case "key", "revoke":
 		want = 1
@@ -129,7 +136,7 @@ func runAgency(args []string, stdout, stderr io.Writer) int {
 	a := fs.Args()
 	switch cmd {
 	case "add":
-		err = agencyAdd(ctx, ops, a[0], a[1], webhook, f.services, stdout, stderr)
+		err = agencyAdd(ctx, ops, a[0], a[1], webhook, apiURL, f.services, stdout, stderr)
 	case "key":
 		err = agencyKey(ctx, ops, a[0], f.services, stdout, stderr)
 	case "revoke":
@@ -138,6 +145,8 @@ func runAgency(args []string, stdout, stderr io.Writer) int {
 		err = agencyList(ctx, ops, stdout)
 	case "webhook":
 		err = agencyWebhook(ctx, ops, a[0], a[1], rotate, stdout)
+	case "api-url":
+		err = agencyAPIURL(ctx, ops, a[0], a[1], stdout)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "channels agency %s: %s\n", cmd, admin.Describe(err))
@@ -209,15 +218,20 @@ func (f *adminFlags) open(cmd string, stderr io.Writer) (ops admin.Operations, d
 // onceNotice ends every output that holds a key or a secret.
 const onceNotice = "Store them now: they will not be shown again."
 
-func agencyAdd(ctx context.Context, ops admin.Operations, id, name, webhook, services string, stdout, stderr io.Writer) error {
-	out, err := ops.AddAgency(ctx, id, name, webhook)
+func agencyAdd(ctx context.Context, ops admin.Operations, id, name, webhook, apiURL, services string, stdout, stderr io.Writer) error {
+	out, err := ops.AddAgency(ctx, id, name, webhook, apiURL)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "Agency %s (%s) added.\n", out.Agency.ID, out.Agency.Name)
 	fmt.Fprintf(stdout, "API key %s: %s\n", out.Key.ID, out.Key.Plaintext)
-	if out.WebhookSecret != "" {
+	if out.Agency.WebhookURL != "" {
 		fmt.Fprintf(stdout, "Webhook %s\n", out.Agency.WebhookURL)
+	}
+	if out.Agency.APIURL != "" {
+		fmt.Fprintf(stdout, "API URL %s\n", out.Agency.APIURL)
+	}
+	if out.WebhookSecret != "" {
 		fmt.Fprintf(stdout, "Webhook secret (HMAC-SHA256 key, hex of 32 bytes): %s\n", out.WebhookSecret)
 	}
 	fmt.Fprintln(stdout, onceNotice)
@@ -259,6 +273,9 @@ func agencyList(ctx context.Context, ops admin.Operations, stdout io.Writer) err
 		if ag.WebhookURL != "" {
 			fmt.Fprintf(stdout, "  webhook %s\n", ag.WebhookURL)
 		}
+		if ag.APIURL != "" {
+			fmt.Fprintf(stdout, "  api-url %s\n", ag.APIURL)
+		}
 		if len(ag.Keys) == 0 {
 			fmt.Fprintln(stdout, "  no key")
 		}
@@ -285,6 +302,23 @@ func agencyWebhook(ctx context.Context, ops admin.Operations, id, url string, ro
 	fmt.Fprintf(stdout, "Webhook of agency %s: %s\n", out.Agency, out.URL)
 	if out.Secret != "" {
 		fmt.Fprintf(stdout, "Webhook secret (HMAC-SHA256 key, hex of 32 bytes): %s\n", out.Secret)
+		fmt.Fprintln(stdout, onceNotice)
+	}
+	return nil
+}
+
+func agencyAPIURL(ctx context.Context, ops admin.Operations, id, url string, stdout io.Writer) error {
+	out, err := ops.SetAPIURL(ctx, id, url)
+	if err != nil {
+		return err
+	}
+	if out.URL == "" {
+		fmt.Fprintf(stdout, "API URL of agency %s removed: its call steps fail.\n", out.Agency)
+		return nil
+	}
+	fmt.Fprintf(stdout, "API URL of agency %s: %s\n", out.Agency, out.URL)
+	if out.Secret != "" {
+		fmt.Fprintf(stdout, "Webhook secret (HMAC-SHA256 key, hex of 32 bytes), which signs the calls: %s\n", out.Secret)
 		fmt.Fprintln(stdout, onceNotice)
 	}
 	return nil

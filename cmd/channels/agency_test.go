@@ -128,6 +128,13 @@ func TestAgencyCommandsOnTheDataFile(t *testing.T) {
 		{"a key of an unknown agency", []string{"key", "roads"}, 1, nil, []string{`channels agency key: no agency "roads"`}},
 		{"rotate a webhook secret", []string{"webhook", "-rotate-secret", "county_works", "https://works.example/v2"}, 0, []string{"Webhook of agency county_works: https://works.example/v2\nWebhook secret", "they will not be shown again"}, nil},
 		{"remove a webhook", []string{"webhook", "county_works", ""}, 0, []string{"Webhook of agency county_works removed."}, nil},
+		{"an API URL", []string{"add", "-api-url", "http://127.0.0.1:8090", "revenue", "Revenue Authority"}, 0, []string{"API URL http://127.0.0.1:8090\n", "Webhook secret (HMAC-SHA256 key, hex of 32 bytes): ", "they will not be shown again"}, nil},
+		{"an API URL over http", []string{"add", "-api-url", "http://api.example", "roads", "Roads"}, 1, nil, []string{`API URL "http://api.example" must be https`}},
+		{"change an API URL", []string{"api-url", "revenue", "https://api.revenue.example/v1"}, 0, []string{"API URL of agency revenue: https://api.revenue.example/v1\n"}, nil},
+		{"the first API URL makes a secret", []string{"api-url", "civil_registry", "https://cr.example/api"}, 0, []string{"API URL of agency civil_registry: https://cr.example/api\n", "which signs the calls: ", "they will not be shown again"}, nil},
+		{"list shows the API URL", []string{"list"}, 0, []string{"revenue  Revenue Authority", "  api-url https://api.revenue.example/v1\n"}, nil},
+		{"remove an API URL", []string{"api-url", "revenue", ""}, 0, []string{"API URL of agency revenue removed"}, nil},
+		{"the API URL of an unknown agency", []string{"api-url", "roads", "https://roads.example"}, 1, nil, []string{`channels agency api-url: no agency "roads"`}},
 		{"list", []string{"list"}, 0, []string{
 			"civil_registry  Civil Registry  created ",
 			"  key " + firstID + "  created ", "  key " + secondID + "  created ",

@@ -10,13 +10,13 @@ import (
 )
 
 const (
-	agencyColumns    = `id, name, webhook_url, webhook_secret, created_at`
+	agencyColumns    = `id, name, webhook_url, webhook_secret, created_at, api_url`
 	agencyKeyColumns = `id, agency, hash, created_at, revoked_at`
 )
 
 func scanAgency(row pgx.Row) (channels.Agency, error) {
 	var a channels.Agency
-	err := row.Scan(&a.ID, &a.Name, &a.WebhookURL, &a.WebhookSecret, &a.CreatedAt)
+	err := row.Scan(&a.ID, &a.Name, &a.WebhookURL, &a.WebhookSecret, &a.CreatedAt, &a.APIURL)
 	a.CreatedAt = fromDB(a.CreatedAt)
 	return a, err
 }
@@ -30,10 +30,10 @@ func scanAgencyKey(row pgx.Row) (channels.AgencyKey, error) {
 
 // PutAgency creates or replaces the agency a.ID.
 func (d *DB) PutAgency(ctx context.Context, a channels.Agency) error {
-	_, err := d.pool.Exec(ctx, `INSERT INTO agencies (`+agencyColumns+`) VALUES ($1, $2, $3, $4, $5)
+	_, err := d.pool.Exec(ctx, `INSERT INTO agencies (`+agencyColumns+`) VALUES ($1, $2, $3, $4, $5, $6)
 		ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, webhook_url = EXCLUDED.webhook_url,
-			webhook_secret = EXCLUDED.webhook_secret, created_at = EXCLUDED.created_at`,
-		a.ID, a.Name, a.WebhookURL, nullBytes(a.WebhookSecret), micro(a.CreatedAt))
+			webhook_secret = EXCLUDED.webhook_secret, created_at = EXCLUDED.created_at, api_url = EXCLUDED.api_url`,
+		a.ID, a.Name, a.WebhookURL, nullBytes(a.WebhookSecret), micro(a.CreatedAt), a.APIURL)
 	return wrap(err, "put agency %s", a.ID)
 }
 

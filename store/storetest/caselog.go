@@ -307,7 +307,7 @@ func testAgencies(t *testing.T, s channels.Store) {
 	ctx := context.Background()
 	for _, a := range []channels.Agency{
 		{ID: "county_works", Name: "County Works", CreatedAt: base},
-		{ID: "civil_registry", Name: "Civil Registry", WebhookURL: "https://cr.example/hook", WebhookSecret: []byte{1, 2, 3}, CreatedAt: base},
+		{ID: "civil_registry", Name: "Civil Registry", WebhookURL: "https://cr.example/hook", APIURL: "https://cr.example/api/v1", WebhookSecret: []byte{1, 2, 3}, CreatedAt: base},
 	} {
 		if err := s.PutAgency(ctx, a); err != nil {
 			t.Fatal(err)
@@ -317,8 +317,15 @@ func testAgencies(t *testing.T, s channels.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a.WebhookURL != "https://cr.example/hook" || string(a.WebhookSecret) != "\x01\x02\x03" || !a.CreatedAt.Equal(base) {
+	if a.WebhookURL != "https://cr.example/hook" || a.APIURL != "https://cr.example/api/v1" || string(a.WebhookSecret) != "\x01\x02\x03" || !a.CreatedAt.Equal(base) {
 		t.Errorf("Agency = %+v", a)
+	}
+	a.APIURL = ""
+	if err := s.PutAgency(ctx, *a); err != nil {
+		t.Fatal(err)
+	}
+	if a, err := s.Agency(ctx, "civil_registry"); err != nil || a.APIURL != "" || a.WebhookURL != "https://cr.example/hook" {
+		t.Errorf("API URL removed: Agency = %+v, %v; want no API URL, the webhook kept", a, err)
 	}
 	all, err := s.Agencies(ctx)
 	if err != nil || len(all) != 2 || all[0].ID != "civil_registry" || all[1].ID != "county_works" {
