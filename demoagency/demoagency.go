@@ -45,7 +45,6 @@
 package demoagency
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -62,6 +61,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/govchannels/channels/agencycall"
 	"github.com/govchannels/channels/webhook"
 )
 
@@ -212,22 +212,12 @@ func (s *Server) Handler() http.Handler {
 	return r
 }
 
-// Request is the body of a call, as the contract gives it.
+// Request is the body of a call as the demonstration reads it: the
+// contract's request (agencycall.Request, read strictly by
+// agencycall.ParseRequest) with its params by name.
 type Request struct {
-	ID        string            `json:"id"`
-	Operation string            `json:"operation"`
-	Service   string            `json:"service"`
-	Changes   bool              `json:"changes"`
-	Citizen   Citizen           `json:"citizen"`
-	Params    map[string]string `json:"params"`
-	SentAt    time.Time         `json:"sent_at"`
-}
-
-// Citizen is who a call is made for.
-type Citizen struct {
-	Phone   string `json:"phone"`
-	Channel string `json:"channel"`
-	Lang    string `json:"lang"`
+	agencycall.Request
+	Params map[string]string
 }
 
 // Answer is the body of a 200: an outcome, and for found the fields.
@@ -354,9 +344,9 @@ func (s *Server) answer(op operation, req *Request) ([]byte, int, error) {
 // fingerprint is what makes two requests of one key the same request:
 // everything but sent_at, which a retry sends anew.
 func fingerprint(req *Request) [sha256.Size]byte {
-	same := *req
+	same := req.Request
 	same.SentAt = time.Time{}
-	b, _ := json.Marshal(same)
+	b, _ := same.Marshal()
 	return sha256.Sum256(b)
 }
 
@@ -390,17 +380,17 @@ func outcomeOf(body []byte) string {
 	return a.Outcome
 }
 
-// decode reads body strictly: one JSON object, no unknown field, the
-// contract's fields present.
+// decode reads body strictly (agencycall.ParseRequest: the contract's
+// fields only, each once, names matched exactly, params strings) and
+// checks that the contract's fields are present.
 func decode(body []byte) (*Request, error) {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	var req Request
-	if err := dec.Decode(&req); err != nil {
-		return nil, fmt.Errorf("body: %w", err)
+	r, err := agencycall.ParseRequest(body)
+	if err != nil {
+		return nil, err
 	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, errors.New("body: data after the object")
+	req := &Request{Request: r, Params: make(map[string]string, len(r.Params))}
+	for _, p := range r.Params {
+		req.Params[p.Field] = p.Value
 	}
 	var missing []string
 	for _, f := range []struct {
@@ -418,7 +408,7 @@ func decode(body []byte) (*Request, error) {
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("body: missing %s", strings.Join(missing, ", "))
 	}
-	return &req, nil
+	return req, nil
 }
 
 // oversized is a well-formed found answer of OversizedBytes.

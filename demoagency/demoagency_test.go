@@ -16,7 +16,11 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/govchannels/channels"
+	"github.com/govchannels/channels/agencycall"
+	"github.com/govchannels/channels/channelstest"
 	"github.com/govchannels/channels/demoagency"
+	"github.com/govchannels/channels/flows"
 	"github.com/govchannels/channels/webhook"
 )
 
@@ -356,6 +360,8 @@ func TestRefusals(t *testing.T) {
 		{"wrong webhook id", call{op: "benefit_eligibility", params: id, header: map[string]string{webhook.HeaderID: "other"}}, http.StatusBadRequest},
 		{"unknown field", call{op: "benefit_eligibility", key: "k", body: strings.Replace(valid, `"changes"`, `"urgent":true,"changes"`, 1)}, http.StatusBadRequest},
 		{"unknown citizen field", call{op: "benefit_eligibility", key: "k", body: strings.Replace(valid, `"lang":"en"`, `"lang":"en","name":"x"`, 1)}, http.StatusBadRequest},
+		{"field name in another case", call{op: "benefit_eligibility", key: "k", body: strings.Replace(valid, `"service"`, `"Service"`, 1)}, http.StatusBadRequest},
+		{"duplicate param", call{op: "benefit_eligibility", key: "k", body: strings.Replace(valid, `{"national_id":"27431198"}`, `{"national_id":"27431198","national_id":"31520467"}`, 1)}, http.StatusBadRequest},
 		{"param of the wrong type", call{op: "benefit_eligibility", key: "k", body: strings.Replace(valid, `"27431198"`, `27431198`, 1)}, http.StatusBadRequest},
 		{"data after the object", call{op: "benefit_eligibility", key: "k", body: valid + "{}"}, http.StatusBadRequest},
 		{"not JSON", call{op: "benefit_eligibility", key: "k", body: "national_id=27431198"}, http.StatusBadRequest},
@@ -561,6 +567,79 @@ func TestParseSecrets(t *testing.T) {
 			for agency, h := range tt.want {
 				if hex.EncodeToString(got[agency]) != h {
 					t.Errorf("secret of %q = %x; want %s", agency, got[agency], h)
+				}
+			}
+		})
+	}
+}
+
+// TestWithTheCallClient: the client the server's call steps use
+// (agencycall) gets from the demonstration the outcome each seeded and
+// magic value is for.
+func TestWithTheCallClient(t *testing.T) {
+	gin.SetMode(gin.TestMode)
+	c := &clock{now: time.Now()}
+	srv, err := demoagency.New(demoagency.Config{Secrets: map[string][]byte{"": secret}, Now: c.Now, Slow: 3 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(hs.Close)
+	db := channelstest.OpenStore(t)
+	ctx := context.Background()
+	for _, id := range []string{"revenue", "civil_registry"} {
+		if err := db.PutAgency(ctx, channels.Agency{ID: id, Name: id, APIURL: hs.URL, WebhookSecret: secret, CreatedAt: c.Now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	client, err := agencycall.New(agencycall.Config{Agencies: db, Now: c.Now, Backoff: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pinReturns := map[string]*flows.Return{
+		"status":      {Type: flows.ReturnText, Values: []string{"valid", "invalid", "suspended"}, MaxLength: 9, Required: true},
+		"name":        {Type: flows.ReturnText, MaxLength: 40, Unicode: true},
+		"certificate": {Type: flows.ReturnText, Values: []string{"ready", "pending", "none"}, MaxLength: 7},
+	}
+	pin := func(v string) flows.AgencyRequest {
+		return flows.AgencyRequest{Agency: "revenue", Operation: "pin_status", Service: "tax_pin", Step: "pin_status",
+			Phone: "+254712345678", Lang: "en", Channel: channels.ChannelUSSD,
+			Params: []channels.Answer{{Field: "pin", Value: v}}, Returns: pinReturns, Deadline: 500 * time.Millisecond}
+	}
+	hold := flows.AgencyRequest{Agency: "civil_registry", Operation: "hold_slot", Service: "registry_appointment", Step: "hold",
+		Phone: "+254712345678", Lang: "sw", Channel: channels.ChannelSMS, Changes: true,
+		Params:   []channels.Answer{{Field: "office", Value: "kisumu"}, {Field: "slot", Value: "kisumu-nosuchslot"}},
+		Returns:  map[string]*flows.Return{"hold": {Type: flows.ReturnText, MaxLength: 20}, "until": {Type: flows.ReturnDateTime}},
+		Deadline: time.Second}
+	tests := []struct {
+		name   string
+		req    flows.AgencyRequest
+		want   flows.CallOutcome
+		fields map[string]string
+	}{
+		{"valid PIN", pin("A012345678Z"), flows.OutcomeFound, map[string]string{"status": "valid", "name": "Amani Otieno", "certificate": "ready"}},
+		{"suspended PIN", pin("A034567890C"), flows.OutcomeFound, map[string]string{"status": "suspended", "name": "Juma Mwangi", "certificate": "none"}},
+		{"unknown PIN", pin("A999999999X"), flows.OutcomeNotFound, nil},
+		{"slow", pin("A000000006S"), flows.OutcomeTimeout, nil},
+		{"fail", pin("A000000500F"), flows.OutcomeFailed, nil},
+		{"oversized", pin("A000000100K"), flows.OutcomeFailed, nil},
+		{"malformed", pin("A000000400M"), flows.OutcomeFailed, nil},
+		{"hang", pin("A000000999H"), flows.OutcomeTimeout, nil},
+		{"hold of a slot not in the calendar", hold, flows.OutcomeNotFound, nil},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.req.Key = "client/" + strconv.Itoa(i)
+			got := client.Ask(ctx, tt.req)
+			if got.Outcome != tt.want {
+				t.Fatalf("outcome %s (%s); want %s", got.Outcome, got.Reason, tt.want)
+			}
+			if len(got.Fields) != len(tt.fields) {
+				t.Errorf("fields %v; want %v", got.Fields, tt.fields)
+			}
+			for k, v := range tt.fields {
+				if got.Fields[k] != v {
+					t.Errorf("field %s = %q; want %q", k, got.Fields[k], v)
 				}
 			}
 		})
