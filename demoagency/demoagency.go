@@ -287,6 +287,7 @@ func (s *Server) serve(c *gin.Context) {
 		return
 	}
 
+	s.log.Info("demo-agency took a call", "operation", name, "key", req.ID)
 	switch s.magic(req) {
 	case Fail:
 		s.refuse(c, name, http.StatusInternalServerError, "the demonstration's magic value for a failure")
