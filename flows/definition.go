@@ -21,6 +21,7 @@ const (
 	StepSubmit  StepKind = "submit"  // create a case from the answers; Text is shown with its reference
 	StepLookup  StepKind = "lookup"  // show the caller's cases, or the one whose reference is in Field
 	StepEnd     StepKind = "end"     // show Text and end the session
+	// StepCall (call.go) asks an agency and goes on by the outcome.
 )
 
 // Lookup kinds for lookup steps.
@@ -69,6 +70,9 @@ type Service struct {
 	File  string           `yaml:"-"` // where it was loaded from, for error reports
 	Line  int              `yaml:"-"`
 	steps map[string]*Step // by ID, filled by the loader
+	// results: some step keeps a result (a call, a submit that goes
+	// on), so every text is given the Result argument.
+	results bool
 }
 
 // Step returns the step with the given ID, or nil.
@@ -110,7 +114,27 @@ type Step struct {
 	Lookup string `yaml:"lookup"` // lookup: LookupCase or LookupMyCases
 	Empty  string `yaml:"empty"`  // lookup: message ID when nothing is found
 
-	Next     string    `yaml:"next"`     // the step after this one
+	// OptionsFrom names a list return of an earlier call step: a menu
+	// offers its items first (each stored under Field by its ID), then
+	// its static Options.
+	OptionsFrom string `yaml:"options_from"`
+
+	// A call step (see StepCall): Operation of Agency (the service's
+	// when empty), sent the fields named in Send, answering Returns
+	// within Deadline, and going on by Exits. Changes marks an operation
+	// that changes something at the agency; Later finishes a timed-out
+	// call in the background; Remind asks for a reminder when found.
+	Agency    string             `yaml:"agency"`
+	Operation string             `yaml:"operation"`
+	Send      []string           `yaml:"send"`
+	Changes   bool               `yaml:"changes"`
+	Deadline  time.Duration      `yaml:"deadline"`
+	Later     bool               `yaml:"later"`
+	Returns   map[string]*Return `yaml:"returns"`
+	Exits     *Exits             `yaml:"exits"`
+	Remind    *Remind            `yaml:"remind"`
+
+	Next     string    `yaml:"next"`     // the step after this one; a submit with Next keeps its reference under Field and goes on
 	Branches []*Branch `yaml:"branches"` // tried in order before Next
 
 	// Needs lists what the step needs from the channel that some channels
@@ -135,8 +159,10 @@ type Option struct {
 }
 
 // Branch sends the flow to Next when the expression If holds. If is an
-// expr-lang expression over `answers` (a map of field to value) and
-// `channel`, e.g. `answers.delivery == "post"`.
+// expr-lang expression over `answers` (a map of field to value), `result`
+// (a map of the results of calls and submissions so far to their raw
+// values) and `channel`, e.g. `answers.delivery == "post"` or
+// `result.status == "valid"`.
 type Branch struct {
 	If   string `yaml:"if"`
 	Next string `yaml:"next"`

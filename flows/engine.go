@@ -22,6 +22,7 @@ type Engine struct {
 	langs   []string
 	region  string
 	now     func() time.Time
+	loc     *time.Location // where results' datetimes are shown
 }
 
 // Config configures an Engine.
@@ -52,7 +53,7 @@ func New(cfg Config) (*Engine, error) {
 	}
 	clock, loc := cfg.Now, cfg.Location
 	now := func() time.Time { return clock().In(loc) }
-	return &Engine{catalog: cfg.Catalog, langs: cfg.Langs, region: cfg.Region, now: now}, nil
+	return &Engine{catalog: cfg.Catalog, langs: cfg.Langs, region: cfg.Region, now: now, loc: loc}, nil
 }
 
 // Catalog returns the services the engine runs.
@@ -95,6 +96,19 @@ type Call struct {
 	Channel channels.Channel
 	Answers []channels.Answer
 	Ref     string
+
+	// CallAgency: Operation of Agency for the call step Step, sent
+	// Params, answering Returns within Deadline. Visit is the step's
+	// place on the trail, which makes the call's idempotency key with the
+	// session's. Later: a timed-out call is finished in the background.
+	Step      string
+	Operation string
+	Params    []channels.Answer
+	Returns   map[string]*Return
+	Changes   bool
+	Deadline  time.Duration
+	Later     bool
+	Visit     int
 }
 
 // Outcome is what came of a Call.
@@ -102,6 +116,8 @@ type Outcome struct {
 	Ref   string           // CallSubmit: the reference of the stored case
 	Cases []*channels.Case // CallCase, CallMyCases: what was found
 	Err   error            // the call failed; ENOTFOUND for a lookup means nothing found
+	// Answer is what the agency answered a CallAgency; nil is failed.
+	Answer *AgencyAnswer
 }
 
 // Result is the engine's answer to one input.
@@ -110,6 +126,9 @@ type Result struct {
 	State  State           // the state to keep for the next input
 	Call   *Call           // when set, carry it out and pass the Outcome to Complete
 	Lang   string          // when set, the citizen chose this language: remember it
+	// Reminder, when set, is for the host to schedule (Settle does):
+	// a found call step asked for it.
+	Reminder *Reminder
 }
 
 // Ended reports whether the session is over.
@@ -166,11 +185,11 @@ func (e *Engine) Step(st State, in Input) (Result, error) {
 	var next string
 	switch step.Kind {
 	case StepMenu:
-		o := matchOption(step.Options, in.Text)
-		if o == nil {
+		c, ok := matchChoice(e.choices(svc, step, st), in.Text)
+		if !ok {
 			return e.retry(svc, step, st, msgPtr("error.choice")), nil
 		}
-		value, next = o.Value, o.Next
+		value, next = c.value, c.next
 	case StepInput:
 		v, bad := e.checkInput(step, in.Text)
 		if bad != nil {
@@ -216,20 +235,26 @@ func (e *Engine) Complete(st State, out Outcome) (Result, error) {
 			}
 			return e.backWith(svc, st, msgPtr(why))
 		}
-		end.Text = channels.Msg(step.Text, "Reference", out.Ref)
+		if step.Next != "" {
+			st.Trail = append(st.Trail, Visit{Step: step.ID, Value: out.Ref})
+			return e.enter(svc, step.Next, st), nil
+		}
+		end.Text = e.text(svc, st, step.Text, "Reference", out.Ref)
 		end.Reference = out.Ref
 	case StepLookup:
 		switch {
 		case out.Err != nil && channels.ErrorCode(out.Err) != channels.ENOTFOUND:
 			end.Text = channels.Msg("error.internal")
 		case len(out.Cases) == 0:
-			end.Text = channels.Msg(step.Empty)
+			end.Text = e.text(svc, st, step.Empty)
 		default:
-			end.Text = channels.Msg(step.Text, "Count", len(out.Cases))
+			end.Text = e.text(svc, st, step.Text, "Count", len(out.Cases))
 			for _, c := range out.Cases {
 				end.Lines = append(end.Lines, e.caseLine(c))
 			}
 		}
+	case StepCall:
+		return e.completeCall(svc, step, st, out.Answer), nil
 	default:
 		return Result{}, channels.Errorf(channels.EINVALID, "error.session_unknown", "step %s/%s makes no call", svc.ID, step.ID)
 	}
@@ -338,7 +363,7 @@ func (e *Engine) next(svc *Service, step *Step, optionNext string, st State) (st
 		return optionNext, nil
 	}
 	if len(step.Branches) > 0 {
-		env := exprEnv{Answers: map[string]string{}, Channel: string(st.Channel)}
+		env := exprEnv{Answers: map[string]string{}, Result: e.results(svc, st).raw, Channel: string(st.Channel)}
 		for _, a := range st.answers(svc) {
 			env.Answers[a.Field] = a.Value
 		}
@@ -365,13 +390,14 @@ func (e *Engine) enter(svc *Service, id string, st State) Result {
 		r.Screen = alternativeScreen(svc, step)
 		return r
 	}
-	sc := channels.Screen{Service: svc.ID, Step: id, Text: channels.Msg(step.Text), CanGoBack: true}
+	sc := channels.Screen{Service: svc.ID, Step: id, Text: e.text(svc, st, step.Text), CanGoBack: true}
 	switch step.Kind {
 	case StepMenu:
 		sc.Kind = channels.KindMenu
-		sc.Options = make([]channels.Option, len(step.Options))
-		for i, o := range step.Options {
-			sc.Options[i] = channels.Option{Key: strconv.Itoa(i + 1), Text: channels.Msg(o.Text)}
+		cs := e.choices(svc, step, st)
+		sc.Options = make([]channels.Option, len(cs))
+		for i, c := range cs {
+			sc.Options[i] = channels.Option{Key: strconv.Itoa(i + 1), Text: c.text}
 		}
 	case StepInput:
 		sc.Kind = channels.KindInput
@@ -397,6 +423,9 @@ func (e *Engine) enter(svc *Service, id string, st State) Result {
 			r.Call.Ref, _ = st.answer(svc, step.Field)
 			r.Call.Answers = slices.DeleteFunc(r.Call.Answers, func(a channels.Answer) bool { return !slices.Contains(step.Summary, a.Field) })
 		}
+		return r
+	case StepCall:
+		r.Call = e.enterCall(svc, step, st)
 		return r
 	case StepLookup:
 		r.Call = &Call{Kind: CallMyCases, Service: svc.ID, Lang: st.Lang, Channel: st.Channel}
@@ -425,6 +454,15 @@ func (e *Engine) summaryLine(svc *Service, st State, field string) (channels.Mes
 		switch {
 		case step.Secret:
 			value = "****"
+		case step.Kind == StepMenu && step.OptionsFrom != "":
+			if v, ok := e.results(svc, st).display[field]; ok {
+				value = v
+			}
+			for _, o := range step.Options {
+				if o.Value == st.Trail[i].Value {
+					value = channels.Msg(o.Text)
+				}
+			}
 		case step.Kind == StepMenu:
 			for _, o := range step.Options {
 				if o.Value == st.Trail[i].Value {
@@ -499,6 +537,20 @@ func (e *Engine) backWith(svc *Service, st State, why *channels.Message) (Result
 	}
 	last := st.Trail[len(st.Trail)-1]
 	st.Trail = st.Trail[:len(st.Trail)-1]
+	// A call or a submission that went on shows nothing to return to:
+	// back passes it, to the screen before, instead of asking again.
+	for len(st.Trail) > 0 {
+		if s := svc.steps[last.Step]; s == nil || (s.Kind != StepCall && s.Kind != StepSubmit) {
+			break
+		}
+		last = st.Trail[len(st.Trail)-1]
+		st.Trail = st.Trail[:len(st.Trail)-1]
+	}
+	if s := svc.steps[last.Step]; s != nil && (s.Kind == StepCall || s.Kind == StepSubmit) {
+		r := e.home(State{Lang: st.Lang, Channel: st.Channel})
+		r.Screen.Error = why
+		return r, nil
+	}
 	if svc.steps[last.Step] == nil {
 		return Result{}, channels.Errorf(channels.EINVALID, "error.session_unknown", "step %s/%s not in catalog", svc.ID, last.Step)
 	}

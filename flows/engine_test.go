@@ -292,7 +292,8 @@ func TestEngineCraftedStates(t *testing.T) {
 }
 
 // recordingHost is a Host for engine tests: it records what it was asked
-// and answers from its fields.
+// and answers from its fields: an agency call by its operation in
+// answers (else answer), a reminder with remindErr.
 type recordingHost struct {
 	subs      []Submission
 	cases     []*channels.Case
@@ -300,17 +301,22 @@ type recordingHost struct {
 	lang      string
 	asked     []AgencyRequest
 	answer    AgencyAnswer
+	answers   map[string]AgencyAnswer
 	reminders []Reminder
+	remindErr error
 }
 
 func (h *recordingHost) Ask(_ context.Context, req AgencyRequest) AgencyAnswer {
 	h.asked = append(h.asked, req)
+	if a, ok := h.answers[req.Operation]; ok {
+		return a
+	}
 	return h.answer
 }
 
 func (h *recordingHost) Remind(_ context.Context, r Reminder) error {
 	h.reminders = append(h.reminders, r)
-	return h.err
+	return h.remindErr
 }
 
 func (h *recordingHost) Submit(_ context.Context, s Submission) (string, error) {

@@ -2,6 +2,7 @@ package flows
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/govchannels/channels"
@@ -48,9 +49,18 @@ type Submission struct {
 	NationalID string
 }
 
+// maxChainedCalls bounds the calls one Settle makes in a row (a
+// submission that goes on to a booking, say): a catalog whose call
+// steps lead into each other without a screen between stops there.
+const maxChainedCalls = 8
+
 // Settle carries out what res asks of the host (a call, a language choice)
 // for the citizen on phone, in the session identified by key, and returns
-// the result to show. res is returned unchanged when it asks nothing.
+// the result to show. res is returned unchanged when it asks nothing. When
+// a call leads straight to another (a submission that goes on to a call
+// step), Settle makes that one too, until a screen is to be shown. A
+// *CallError (the first, when several calls failed) comes with a Result
+// that is still the one to show.
 func (e *Engine) Settle(ctx context.Context, h Host, phone, key string, res Result) (Result, error) {
 	if res.Lang != "" {
 		if err := h.SetLang(ctx, phone, res.Lang); err != nil {
@@ -59,12 +69,31 @@ func (e *Engine) Settle(ctx context.Context, h Host, phone, key string, res Resu
 			return res, &CallError{Service: "language", Err: fmt.Errorf("remember language of session %s: %w", key, err)}
 		}
 	}
-	if res.Call == nil {
-		return res, nil
+	var first error
+	for n := 0; res.Call != nil; n++ {
+		if n == maxChainedCalls {
+			return Result{}, fmt.Errorf("service %s step %s: more than %d calls in a row without a screen", res.State.Service, res.State.Step, maxChainedCalls)
+		}
+		r, err := e.settle(ctx, h, phone, key, res)
+		var ce *CallError
+		if err != nil && !errors.As(err, &ce) {
+			return Result{}, err
+		}
+		if err != nil && first == nil {
+			first = err
+		}
+		res = r
 	}
+	return res, first
+}
+
+// settle carries out the one call res asks for.
+func (e *Engine) settle(ctx context.Context, h Host, phone, key string, res Result) (Result, error) {
 	var out Outcome
 	c := res.Call
 	switch c.Kind {
+	case CallAgency:
+		return e.settleAgency(ctx, h, phone, key, res)
 	case CallSubmit:
 		out.Ref, out.Err = h.Submit(ctx, Submission{Key: key, Service: c.Service, Agency: c.Agency, Phone: phone, Lang: c.Lang, Channel: c.Channel, Answers: c.Answers})
 	case CallAnswer:
@@ -117,9 +146,47 @@ func (k CallKind) String() string {
 		return "read cases of phone"
 	case CallAnswer:
 		return "answer request for information"
+	case CallAgency:
+		return "call agency"
 	}
 	return fmt.Sprintf("call %d", int(k))
 }
 
 // ActorCitizen is the actor of the changes a citizen makes to a case.
 const ActorCitizen = "citizen"
+
+// settleAgency makes the agency call of a call step and goes on by its
+// outcome, scheduling the reminder a found call asks for.
+func (e *Engine) settleAgency(ctx context.Context, h Host, phone, key string, res Result) (Result, error) {
+	c := res.Call
+	req := AgencyRequest{
+		Key: visitKey(key, c), Agency: c.Agency, Operation: c.Operation, Service: c.Service, Step: c.Step,
+		Phone: phone, Lang: c.Lang, Channel: c.Channel, Params: c.Params, Returns: c.Returns,
+		Changes: c.Changes, Deadline: c.Deadline,
+	}
+	if c.Later {
+		req.Later = res.State.Encode()
+	}
+	answer := h.Ask(ctx, req)
+	r, err := e.Complete(res.State, Outcome{Answer: &answer})
+	if err != nil {
+		return Result{}, err
+	}
+	what := fmt.Sprintf("%s %s/%s (key %s)", c.Kind, c.Agency, c.Operation, req.Key)
+	var cerr error
+	switch answer.Outcome {
+	case OutcomeFound, OutcomeNotFound:
+	default:
+		// The citizen is shown the exit's screen; the operator needs why.
+		cerr = &CallError{Service: c.Service, Call: what, Err: fmt.Errorf("%s: %s", answer.Outcome, answer.Reason)}
+	}
+	if r.Reminder != nil {
+		rm := *r.Reminder
+		rm.Phone = phone
+		r.Reminder = nil
+		if err := h.Remind(ctx, rm); err != nil && cerr == nil {
+			cerr = &CallError{Service: c.Service, Call: what, Err: fmt.Errorf("remind %s: %w", rm.Key, err)}
+		}
+	}
+	return r, cerr
+}

@@ -300,14 +300,22 @@ func (s *Service) targetCheck(next string) string {
 // exprEnv is what a branch condition can see.
 type exprEnv struct {
 	Answers map[string]string `expr:"answers"`
+	Result  map[string]string `expr:"result"`
 	Channel string            `expr:"channel"`
 }
 
 func (st *Step) check(s *Service, fields map[string]bool) []string {
 	var ps []string
 	bad := func(format string, args ...any) { ps = append(ps, fmt.Sprintf(format, args...)) }
-	if st.Text == "" {
+	// A call and a submission that goes on show nothing themselves.
+	if st.Text == "" && st.Kind != StepCall && !(st.Kind == StepSubmit && st.Next != "") {
 		bad("text (a message ID) is required")
+	}
+	if st.Kind != StepCall {
+		ps = append(ps, st.notCall()...)
+	}
+	if st.OptionsFrom != "" && st.Kind != StepMenu {
+		bad("options_from applies to menus only")
 	}
 	terminal := false
 	switch st.Kind {
@@ -315,7 +323,9 @@ func (st *Step) check(s *Service, fields map[string]bool) []string {
 		if st.Field == "" {
 			bad("a menu needs a field to store the choice in")
 		}
-		if len(st.Options) == 0 {
+		if st.OptionsFrom != "" {
+			ps = append(ps, st.checkOptionsFrom(s)...)
+		} else if len(st.Options) == 0 {
 			bad("a menu needs options")
 		}
 		if len(st.Options) > maxMenuOptions {
@@ -362,8 +372,20 @@ func (st *Step) check(s *Service, fields map[string]bool) []string {
 		if st.Next == "" {
 			bad("a confirm step needs a next step")
 		}
+	case StepCall:
+		ps = append(ps, st.checkCall(s)...)
 	case StepSubmit, StepEnd:
-		terminal = true
+		terminal = st.Kind == StepEnd || st.Next == ""
+		if st.Kind == StepSubmit && st.Next != "" {
+			switch {
+			case st.Action != "":
+				bad("only a submit that creates a case can go on to a next step")
+			case !idPattern.MatchString(st.Field):
+				bad("a submit that goes on needs a field to keep the case's reference in (lower-case letters, digits and _)")
+			case len(st.Branches) > 0:
+				bad("a submit that goes on takes a next, not branches")
+			}
+		}
 		for _, f := range st.Summary {
 			if !fields[f] {
 				bad("summary field %q is not set by any step", f)
@@ -394,12 +416,15 @@ func (st *Step) check(s *Service, fields map[string]bool) []string {
 			bad("a lookup needs an empty text (a message ID) for when nothing is found")
 		}
 	case "":
-		bad("kind is required (menu, input, confirm, submit, lookup or end)")
+		bad("kind is required (menu, input, confirm, submit, lookup, call or end)")
 	default:
-		bad("unknown kind %q (menu, input, confirm, submit, lookup or end)", st.Kind)
+		bad("unknown kind %q (menu, input, confirm, submit, lookup, call or end)", st.Kind)
 	}
 	if terminal && (st.Next != "" || len(st.Branches) > 0) {
 		bad("a %s step ends the flow: it cannot have next or branches", st.Kind)
+	}
+	if st.Kind == StepCall || (st.Kind == StepSubmit && st.Next != "") {
+		s.results = true
 	}
 	ps = append(ps, st.checkNeeds()...)
 	if p := s.targetCheck(st.Next); p != "" {
@@ -571,6 +596,11 @@ func (s *Service) checkGraph() Problems {
 		for _, b := range st.Branches {
 			out = append(out, b.Next)
 		}
+		if st.Exits != nil {
+			for _, x := range st.Exits.exits() {
+				out = append(out, x.Step)
+			}
+		}
 		return out
 	}
 	reached := map[string]bool{s.Start: true}
@@ -592,7 +622,7 @@ func (s *Service) checkGraph() Problems {
 			if ends[st.ID] {
 				continue
 			}
-			terminal := st.Kind == StepSubmit || st.Kind == StepEnd || st.Kind == StepLookup
+			terminal := (st.Kind == StepSubmit && st.Next == "") || st.Kind == StepEnd || st.Kind == StepLookup
 			for _, n := range succ(st) {
 				terminal = terminal || ends[n]
 			}
@@ -641,6 +671,12 @@ func (c *Catalog) Messages() []MessageRef {
 			}
 			for _, o := range st.Options {
 				refs = append(refs, MessageRef{o.Text, s.File, o.Line})
+			}
+			if st.Remind != nil && st.Remind.Text != "" {
+				refs = append(refs, MessageRef{st.Remind.Text, s.File, st.Remind.Line})
+			}
+			if st.OptionsFrom != "" {
+				refs = append(refs, MessageRef{itemMessage, s.File, st.Line})
 			}
 		}
 	}
