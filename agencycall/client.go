@@ -48,6 +48,11 @@ const (
 	// maxRetryAfter is the longest Retry-After of a 429 that is honoured
 	// inline; a longer one ends the call (it is transient for Do).
 	maxRetryAfter = 2 * time.Second
+	// laterTimeout bounds Config.Later: queueing is a local write.
+	laterTimeout = 2 * time.Second
+	// maxIdlePerAgency is how many idle connections are kept to each
+	// agency host.
+	maxIdlePerAgency = 32
 )
 
 // Config configures a Client.
@@ -65,11 +70,14 @@ type Config struct {
 	// doubled at each retry; 100 ms when zero.
 	Backoff time.Duration
 	// Later, when set, is called by Ask when a call whose request has
-	// Later set runs out of time, with Ask's own context (not the
-	// expired one of the call), before Ask returns the timeout outcome:
+	// Later set runs out of time, before Ask returns the timeout outcome:
 	// the citizen is about to be told the answer comes by SMS, so the
-	// background call must be durably queued by then. An error turns the
-	// outcome into failed (the citizen is told to try later instead).
+	// background call (the outbox message of Kind channels.KindCall) must
+	// be durably queued by the time Later returns, never after. Its
+	// context keeps the values of Ask's but not its deadline or
+	// cancellation, which may have passed with the call's, and allows 2 s.
+	// An error turns the outcome into failed (the citizen is told to try
+	// later instead).
 	Later func(ctx context.Context, req flows.AgencyRequest) error
 }
 
@@ -90,7 +98,11 @@ func New(cfg Config) (*Client, error) {
 		return nil, errors.New("agencycall: Config.Agencies is required")
 	}
 	if cfg.Transport == nil {
-		cfg.Transport = http.DefaultTransport.(*http.Transport).Clone()
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		// Many hops call the same few agencies at once: keep enough
+		// connections open to spare each call a TLS handshake.
+		t.MaxIdleConnsPerHost = maxIdlePerAgency
+		cfg.Transport = t
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -107,16 +119,24 @@ func New(cfg Config) (*Client, error) {
 
 // Ask makes the call within req.Deadline (DefaultDeadline when zero). On
 // a timeout of a request with Later set it calls Config.Later first.
-func (c *Client) Ask(ctx context.Context, req flows.AgencyRequest) flows.AgencyAnswer {
+func (c *Client) Ask(ctx context.Context, req flows.AgencyRequest) (ans flows.AgencyAnswer) {
+	defer func() {
+		// A bug in Later must not take the citizen's hop down with it.
+		if p := recover(); p != nil {
+			ans = failed(req, 0, "internal error: %v", p)
+		}
+	}()
 	deadline := req.Deadline
 	if deadline <= 0 {
 		deadline = DefaultDeadline
 	}
-	ans, _ := c.Do(ctx, req, deadline)
+	ans, _ = c.Do(ctx, req, deadline)
 	if ans.Outcome != flows.OutcomeTimeout || req.Later == nil || c.cfg.Later == nil {
 		return ans
 	}
-	if err := c.cfg.Later(ctx, req); err != nil {
+	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), laterTimeout)
+	defer cancel()
+	if err := c.cfg.Later(lctx, req); err != nil {
 		return flows.AgencyAnswer{Outcome: flows.OutcomeFailed,
 			Reason: fmt.Sprintf("%s; and the background call could not be queued: %v", ans.Reason, err)}
 	}
@@ -136,6 +156,10 @@ func (c *Client) Do(ctx context.Context, req flows.AgencyRequest, timeout time.D
 			ans, transient = failed(req, 0, "internal error: %v", p), false
 		}
 	}()
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < timeout {
+		// The caller's deadline comes first: say so in a timeout's Reason.
+		timeout = time.Until(dl).Round(time.Millisecond)
+	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
@@ -166,11 +190,11 @@ func (c *Client) Do(ctx context.Context, req flows.AgencyRequest, timeout time.D
 	wait := c.cfg.Backoff
 	for attempt := 1; ; attempt++ {
 		res := c.attempt(ctx, req, target, a.WebhookSecret, body)
-		if res.done {
-			return res.ans, false
+		if res.answer != nil {
+			return *res.answer, false
 		}
 		if ctx.Err() != nil {
-			return ended(ctx, req, attempt, res.reason)
+			return ended(ctx, req, attempt, timeout, res.reason)
 		}
 		if !res.retry || req.Changes {
 			return failed(req, attempt, "%s", res.reason), res.retry
@@ -181,19 +205,18 @@ func (c *Client) Do(ctx context.Context, req flows.AgencyRequest, timeout time.D
 		}
 		select {
 		case <-ctx.Done():
-			return ended(ctx, req, attempt, res.reason)
+			return ended(ctx, req, attempt, timeout, res.reason)
 		case <-time.After(pause):
 		}
 		wait *= 2
 	}
 }
 
-// attemptResult is how one attempt ended: done with an answer (found,
-// not_found or a definitive failure), or not done with a reason and
-// whether the call may be made again.
+// attemptResult is how one attempt ended: with an answer (found or
+// not_found), or with the reason it failed and whether the call may be
+// made again.
 type attemptResult struct {
-	done       bool
-	ans        flows.AgencyAnswer
+	answer     *flows.AgencyAnswer
 	reason     string
 	retry      bool
 	retryAfter time.Duration
@@ -230,32 +253,30 @@ func (c *Client) attempt(ctx context.Context, req flows.AgencyRequest, target *u
 	case code >= 500:
 		return attemptResult{reason: "answered " + resp.Status, retry: true}
 	case code >= 300 && code < 400:
-		return attemptResult{done: true, ans: failed(req, 1, "answered %s: redirects are not followed", resp.Status)}
+		return attemptResult{reason: "answered " + resp.Status + ": redirects are not followed"}
 	case code != http.StatusOK:
-		return attemptResult{done: true, ans: failed(req, 1, "answered %s", resp.Status)}
-	}
-	if err != nil {
+		return attemptResult{reason: "answered " + resp.Status}
+	case err != nil:
 		return attemptResult{reason: "read the answer: " + err.Error(), retry: true}
-	}
-	if len(raw) > MaxAnswer {
-		return attemptResult{done: true, ans: failed(req, 1, "answer over %d bytes", MaxAnswer)}
+	case len(raw) > MaxAnswer:
+		return attemptResult{reason: fmt.Sprintf("answer over %d bytes", MaxAnswer)}
 	}
 	if mt, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type")); err != nil || mt != "application/json" {
-		return attemptResult{done: true, ans: failed(req, 1, "answer of Content-Type %s, not application/json", quote(resp.Header.Get("Content-Type")))}
+		return attemptResult{reason: fmt.Sprintf("answer of Content-Type %s, not application/json", quote(resp.Header.Get("Content-Type")))}
 	}
 	ans, err := Decode(raw, req.Returns)
 	if err != nil {
-		return attemptResult{done: true, ans: failed(req, 1, "%v", err)}
+		return attemptResult{reason: err.Error()}
 	}
-	return attemptResult{done: true, ans: ans}
+	return attemptResult{answer: &ans}
 }
 
 // ended is the outcome of a call whose context ended: a timeout when its
 // deadline passed (the caller's or the call's own), a failure when the
 // caller cancelled it. Both are transient.
-func ended(ctx context.Context, req flows.AgencyRequest, attempts int, reason string) (flows.AgencyAnswer, bool) {
+func ended(ctx context.Context, req flows.AgencyRequest, attempts int, timeout time.Duration, reason string) (flows.AgencyAnswer, bool) {
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		a := failed(req, attempts, "no answer within the deadline (%s)", reason)
+		a := failed(req, attempts, "no answer within the deadline of %v (%s)", timeout, reason)
 		a.Outcome = flows.OutcomeTimeout
 		return a, true
 	}

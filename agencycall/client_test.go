@@ -81,6 +81,10 @@ func TestDo(t *testing.T) {
 			reason: "answered 500 Internal Server Error, no time left to retry", transient: true, requests: -1},
 		{name: "500 then found", answer: then(2, status(http.StatusInternalServerError), answerJSON(foundBody)), want: flows.OutcomeFound, requests: 3},
 		{name: "429 then found", answer: then(1, status(http.StatusTooManyRequests), answerJSON(foundBody)), want: flows.OutcomeFound, requests: 2},
+		{name: "429 asking to wait too long", answer: func(_ int, w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Retry-After", "30")
+			http.Error(w, "slow down", http.StatusTooManyRequests)
+		}, want: flows.OutcomeFailed, reason: "answered 429 Too Many Requests, no time left to retry", transient: true, requests: 1},
 		{name: "dropped then found", answer: then(1, drop, answerJSON(foundBody)), want: flows.OutcomeFound, requests: 2},
 		{name: "slow past the deadline", answer: slow(1500 * time.Millisecond), want: flows.OutcomeTimeout,
 			reason: "no answer within the deadline", transient: true, requests: 1},
@@ -186,6 +190,27 @@ func TestDoSendsTheGoldenBody(t *testing.T) {
 	}
 }
 
+// TestAskReadsAgencyEachCall: a changed API URL or rotated secret
+// applies from the next call on.
+func TestAskReadsAgencyEachCall(t *testing.T) {
+	first, db := newAgency(t, answerJSON(`{"outcome":"not_found"}`))
+	second, _ := newAgency(t, answerJSON(`{"outcome":"not_found"}`))
+	c := newClient(t, db, agencycall.Config{})
+	if got := c.Ask(context.Background(), pinRequest()); got.Outcome != flows.OutcomeNotFound {
+		t.Fatalf("first call: %s (%s)", got.Outcome, got.Reason)
+	}
+	a := channels.Agency{ID: agencyID, Name: "Revenue Authority", APIURL: second.URL + "/v1", WebhookSecret: second.secret}
+	if err := db.PutAgency(context.Background(), a); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Ask(context.Background(), pinRequest()); got.Outcome != flows.OutcomeNotFound {
+		t.Fatalf("second call: %s (%s)", got.Outcome, got.Reason)
+	}
+	if n1, n2 := len(first.requests()), len(second.requests()); n1 != 1 || n2 != 1 {
+		t.Errorf("%d and %d requests; want one each", n1, n2)
+	}
+}
+
 // TestAskNotConfigured: an agency the call cannot reach is the failed
 // outcome, definitive, without a request.
 func TestAskNotConfigured(t *testing.T) {
@@ -230,9 +255,13 @@ func TestAskLater(t *testing.T) {
 		answer   func(int, http.ResponseWriter, *http.Request)
 		later    bool
 		queueErr error
+		panics   bool
+		hop      time.Duration // the caller's own deadline, shorter than the call's
 		want     flows.CallOutcome
 		queued   int
 	}{
+		{name: "the hop's deadline passes first", answer: hang, later: true, hop: 300 * time.Millisecond, want: flows.OutcomeTimeout, queued: 1},
+		{name: "queue panics", answer: hang, later: true, panics: true, want: flows.OutcomeFailed, queued: 1},
 		{name: "timeout queued", answer: hang, later: true, want: flows.OutcomeTimeout, queued: 1},
 		{name: "queue fails", answer: hang, later: true, queueErr: errors.New("disk full"), want: flows.OutcomeFailed, queued: 1},
 		{name: "timeout without later", answer: hang, want: flows.OutcomeTimeout},
@@ -250,6 +279,9 @@ func TestAskLater(t *testing.T) {
 				if req.Key != pinRequest().Key || string(req.Later) != "state" {
 					t.Errorf("queued %+v; want the request asked", req)
 				}
+				if tt.panics {
+					panic("the outbox is nil")
+				}
 				return tt.queueErr
 			}})
 			req := pinRequest()
@@ -257,9 +289,18 @@ func TestAskLater(t *testing.T) {
 			if tt.later {
 				req.Later = []byte("state")
 			}
-			got := c.Ask(context.Background(), req)
+			ctx := context.Background()
+			if tt.hop > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, tt.hop)
+				defer cancel()
+			}
+			got := c.Ask(ctx, req)
 			if got.Outcome != tt.want {
 				t.Errorf("outcome %s (%s); want %s", got.Outcome, got.Reason, tt.want)
+			}
+			if tt.panics && !strings.Contains(got.Reason, "internal error: the outbox is nil") {
+				t.Errorf("Reason %q does not say what went wrong", got.Reason)
 			}
 			if n := int(queued.Load()); n != tt.queued {
 				t.Errorf("queued %d times; want %d", n, tt.queued)

@@ -28,7 +28,10 @@ type Request struct {
 	Changes bool    `json:"changes"`
 	Citizen Citizen `json:"citizen"`
 	Params  Params  `json:"params"`
-	// SentAt is when the call was first made, in UTC to the second.
+	// SentAt is when this request was made, in UTC to the second: the
+	// same on the inline retries of one Do, later on a background retry
+	// of the same call (same ID), so agencies compare what a repeated ID
+	// asks without it.
 	SentAt time.Time `json:"sent_at"`
 }
 
