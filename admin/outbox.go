@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/govchannels/channels"
+	"github.com/govchannels/channels/later"
 )
 
 // MaxOutboxLimit bounds how many failed messages one listing returns; more
@@ -17,8 +18,9 @@ const MaxOutboxLimit = 1000
 
 // OutboxKinds are the names an operator gives the kinds of outbox message,
 // in the order they are listed: "event" is a case event the notifier
-// parked.
-var OutboxKinds = []string{"sms", "push", "webhook", "event"}
+// parked, "call" an agency call finished in the background (package
+// later).
+var OutboxKinds = []string{"sms", "push", "webhook", "event", "call"}
 
 // OutboxOperations is what the people who run a deployment can do with
 // the messages the outbox gave up on and the case events the notifier
@@ -67,8 +69,10 @@ func outboxKind(name string) (string, error) {
 		return channels.KindWebhook, nil
 	case "event":
 		return channels.KindEvent, nil
+	case "call":
+		return channels.KindCall, nil
 	}
-	return "", channels.Errorf(channels.EINVALID, "error.bad_request", "kind %q: one of sms, push, webhook, event", name)
+	return "", channels.Errorf(channels.EINVALID, "error.bad_request", "kind %q: one of sms, push, webhook, event, call", name)
 }
 
 // kindName is the operator's name of the store's kind.
@@ -140,6 +144,10 @@ func refusal(m *channels.Outbound, now time.Time) string {
 		return "it is a one-time code, which never reaches a phone twice; the citizen asks for a new code"
 	case !m.ExpiresAt.IsZero() && !now.Before(m.ExpiresAt):
 		return "it expired at " + m.ExpiresAt.UTC().Format(time.RFC3339) + " and is no longer worth sending"
+	case m.Kind == channels.KindCall:
+		return "the citizen was sent the failed screen of the call when it failed, and a call answers once: ask them to try again"
+	case m.Reason == later.ReasonCancelled:
+		return "it is a reminder of something cancelled"
 	}
 	return ""
 }

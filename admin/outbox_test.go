@@ -22,6 +22,8 @@ func failedMessages(t *testing.T, s setup) {
 		{Key: "otp/1", To: "+254712345678", Text: "Your code is 482913", Purpose: channels.PurposeOTP, AtMostOnce: true, Reason: "outcome_unknown", Attempts: 1},
 		{Key: "event/12", Kind: channels.KindEvent, To: "BC-7K2M9Q", Data: map[string]string{"seq": "12"}, Purpose: channels.PurposeEvent, Reason: "bolt: case BC-7K2M9Q: unreadable", Attempts: 6},
 		{Key: "notice/9", To: "+254712345678", Text: "sent", Purpose: channels.PurposeNotice, Status: channels.OutboundSent},
+		{Key: "remind/registry_appointment/R1", To: "+254712345678", Text: "Your appointment is tomorrow", Purpose: channels.PurposeNotice, Reason: "cancelled", ExpiresAt: start.Add(48 * time.Hour)},
+		{Key: "call/ussd/s1/pin_status/2", Kind: channels.KindCall, To: "revenue", Text: `{"request":{}}`, Purpose: channels.PurposeReply, Reason: "gave_up", Attempts: 8},
 	}
 	for _, m := range ms {
 		status := cmpStatus(m.Status)
@@ -57,8 +59,9 @@ func TestFailedMessages(t *testing.T) {
 				{"webhooks", "webhook", "", 0, []string{"evt_1", "evt_2"}},
 				{"a page", "webhook", "", 1, []string{"evt_1"}},
 				{"the next page", "webhook", "evt_1", 1, []string{"evt_2"}},
-				{"SMS, the sent one left out", "sms", "", 0, []string{"notice/7", "notice/8", "otp/1"}},
+				{"SMS, the sent one left out", "sms", "", 0, []string{"notice/7", "notice/8", "otp/1", "remind/registry_appointment/R1"}},
 				{"parked events", "event", "", 0, []string{"event/12"}},
+				{"late calls", "call", "", 0, []string{"call/ussd/s1/pin_status/2"}},
 				{"none of a kind", "push", "", 0, nil},
 			}
 			for _, tt := range tests {
@@ -77,7 +80,7 @@ func TestFailedMessages(t *testing.T) {
 				})
 			}
 			got, err := s.ops.FailedMessages(t.Context(), "sms", "", 0)
-			if err != nil || len(got) != 3 {
+			if err != nil || len(got) != 4 {
 				t.Fatalf("%v %v", got, err)
 			}
 			otp := got[2]
@@ -119,6 +122,8 @@ func TestRetryMessage(t *testing.T) {
 			}{
 				{"a one-time code is never sent twice", "otp/1", channels.EINVALID, "one-time code"},
 				{"an expired notice", "notice/8", channels.EINVALID, "expired at"},
+				{"a cancelled reminder", "remind/registry_appointment/R1", channels.EINVALID, "something cancelled"},
+				{"a late call, whose citizen had the failed screen", "call/ussd/s1/pin_status/2", channels.EINVALID, "a call answers once"},
 				{"queued already", "evt_1", channels.ECONFLICT, "is queued, not failed"},
 				{"sent", "notice/9", channels.ECONFLICT, "is sent, not failed"},
 				{"unknown", "nope", channels.ENOTFOUND, "channels outbox failed"},

@@ -17,8 +17,9 @@ const outboxUsage = `usage: channels outbox <command> [flags] [arguments]
 
 commands:
   failed [-kind K] [-format text|json]
-                list the messages the outbox gave up on and the case events
-                the notifier parked (K: sms, push, webhook, event; all when empty)
+                list the messages the outbox gave up on, the case events the
+                notifier parked and the late agency calls that failed
+                (K: sms, push, webhook, event, call; all when empty)
   retry KEY     queue the failed message KEY again as a fresh message, with
                 all its attempts (a parked event is handled again); a one-time
                 code is never sent twice
@@ -47,7 +48,7 @@ func runOutbox(args []string, stdout, stderr io.Writer) int {
 	var want int
 	switch cmd {
 	case "failed":
-		fs.StringVar(&kind, "kind", "", "list only this kind: sms, push, webhook or event")
+		fs.StringVar(&kind, "kind", "", "list only this kind: sms, push, webhook, event or call")
 		fs.StringVar(&format, "format", "text", "text (a table) or json (an array)")
 		want = 0
 	case "retry":

@@ -22,6 +22,7 @@ import (
 	"github.com/govchannels/channels"
 	"github.com/govchannels/channels/admin"
 	"github.com/govchannels/channels/agency"
+	"github.com/govchannels/channels/agencycall"
 	"github.com/govchannels/channels/app"
 	"github.com/govchannels/channels/auth"
 	"github.com/govchannels/channels/consolesms"
@@ -30,6 +31,7 @@ import (
 	"github.com/govchannels/channels/host"
 	"github.com/govchannels/channels/kannel"
 	"github.com/govchannels/channels/kiosk"
+	"github.com/govchannels/channels/later"
 	"github.com/govchannels/channels/lint"
 	"github.com/govchannels/channels/locales"
 	"github.com/govchannels/channels/notify"
@@ -53,7 +55,8 @@ type server struct {
 	catalog *flows.Catalog
 	engine  *flows.Engine
 	router  *gin.Engine
-	box     *outbox.Outbox   // every outbound message: SMS, push notices, agency webhooks
+	box     *outbox.Outbox   // every outbound message: SMS, push notices, agency webhooks, late calls
+	late    *later.Sender    // finishes timed-out calls in the background and texts their answers
 	notify  *notify.Notifier // follows the case log into the outbox
 	admin   *http.Server     // admin commands over a Unix socket
 	routes  []string         // what listens where, for the startup banner
@@ -148,6 +151,9 @@ func newServer(cfg config, log *slog.Logger, console io.Writer) (_ *server, err 
 	if err != nil {
 		return nil, err
 	}
+	if err := s.wireCalls(host, routes, pushOn); err != nil {
+		return nil, err
+	}
 	s.box = outbox.New(outbox.Config{Store: db, Prefs: db, Sender: sender, Rate: cfg.rate(), Routes: routes, Log: log})
 	var codes auth.Outbox = unavailable{}
 	if sender != nil {
@@ -213,6 +219,53 @@ func newServer(cfg config, log *slog.Logger, console io.Writer) (_ *server, err 
 		}
 	}()
 	return s, nil
+}
+
+// lateAttempts is how many background attempts a timed-out call gets
+// before the citizen is sent the failed exit's screen: with the outbox's
+// backoff (2 s doubling, at most 10 min) a little over 8 minutes of
+// retries, within the hour a late call is kept (later.Config.CallTTL).
+const lateAttempts = 8
+
+// wireCalls gives host the agency calls of call steps and the reminders,
+// and routes the late calls of the outbox: a call whose step has later set
+// and that runs out of time is queued (later.Sender.Enqueue) before the
+// citizen is told the answer comes by SMS, and finished by 8 workers, at
+// most 2 to one agency, so that an agency that hangs holds up no other.
+func (s *server) wireCalls(h *host.Store, routes map[string]outbox.Route, pushOn bool) error {
+	var devices channels.DeviceStore
+	if pushOn {
+		devices = s.db
+	}
+	client, err := agencycall.New(agencycall.Config{
+		Agencies: s.db,
+		Later:    func(ctx context.Context, req flows.AgencyRequest) error { return s.late.Enqueue(ctx, req) },
+	})
+	if err != nil {
+		return err
+	}
+	s.late = later.New(later.Config{
+		Store: s.db, Caller: client, Screen: laterScreen(s.engine), Bundle: s.bundle, Catalog: s.catalog,
+		Layout: sms.Layout{MaxSegments: 4}, Devices: devices, Log: s.log,
+	})
+	routes[channels.KindCall] = outbox.Route{Sender: s.late, Rate: 20, Burst: 20, MaxAttempts: lateAttempts, Workers: 8, PerRecipient: 2}
+	h.Agencies = client
+	h.Reminders = later.NewReminders(s.late, later.RemindersConfig{Store: s.db})
+	return nil
+}
+
+// laterScreen is the engine's Later: the end screen a late answer leads
+// to. Until the engine has it, every late call is refused when queued, so
+// that the citizen is shown the failed exit rather than promised an SMS.
+func laterScreen(e *flows.Engine) later.ScreenFunc {
+	if l, ok := any(e).(interface {
+		Later([]byte, flows.AgencyAnswer) (channels.Screen, error)
+	}); ok {
+		return l.Later
+	}
+	return func([]byte, flows.AgencyAnswer) (channels.Screen, error) {
+		return channels.Screen{}, errors.New("this engine cannot answer late calls")
+	}
 }
 
 // mountUSSD mounts the USSD dialects, each behind the proof its gateway

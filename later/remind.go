@@ -1,0 +1,106 @@
+package later
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/govchannels/channels"
+	"github.com/govchannels/channels/flows"
+)
+
+// ReasonCancelled is the Reason of a reminder that a later step dropped
+// (the appointment was cancelled).
+const ReasonCancelled = "cancelled"
+
+// RemindersConfig configures Reminders. Store and the Sender's Bundle are
+// required.
+type RemindersConfig struct {
+	// Store is where reminders wait, as outbox messages due at their
+	// time: the outbox's store, whose dispatcher sends them.
+	Store channels.OutboxStore
+	// TTL is how long after its time a reminder is still worth sending
+	// (the outbox was down, the gateway failed); 12 hours when zero.
+	TTL time.Duration
+}
+
+// Reminders keeps the reminders of call steps in the outbox: flows.Reminders.
+// A reminder is an SMS (a push notice with the SMS as fallback for a
+// citizen on the app) under the key "remind/" + its Key, due at its At; a
+// new reminder of the same key replaces the pending one, and Cancel fails
+// it with reason "cancelled". It changes a stored reminder by reading and
+// replacing it, as the outbox does, without the outbox's own lock: a
+// reminder changed in the very second it is being sent may be sent as it
+// was.
+type Reminders struct {
+	sender *Sender // its Bundle, Catalog, Devices and clock
+	cfg    RemindersConfig
+}
+
+var _ flows.Reminders = (*Reminders)(nil)
+
+// NewReminders returns the reminders of cfg, their texts rendered and
+// addressed as sender renders late answers. It panics without a store or
+// a sender, a wiring mistake.
+func NewReminders(sender *Sender, cfg RemindersConfig) *Reminders {
+	if sender == nil || cfg.Store == nil {
+		panic("later: NewReminders needs a sender and a store")
+	}
+	if cfg.TTL <= 0 {
+		cfg.TTL = 12 * time.Hour
+	}
+	return &Reminders{sender: sender, cfg: cfg}
+}
+
+// Remind schedules, replaces or (with r.Cancel) cancels the reminder
+// r.Key.
+func (rs *Reminders) Remind(ctx context.Context, r flows.Reminder) error {
+	key := KeyRemind + r.Key
+	if r.Key == "" {
+		return fmt.Errorf("later: a reminder without a key")
+	}
+	old, err := rs.cfg.Store.Outbound(ctx, key)
+	switch {
+	case channels.ErrorCode(err) == channels.ENOTFOUND:
+		old = nil
+	case err != nil:
+		return fmt.Errorf("later: read reminder %s: %w", key, err)
+	}
+	now := rs.sender.cfg.Now()
+	if r.Cancel {
+		if old == nil || old.Status.Final() {
+			return nil // nothing pending: cancelling twice is harmless
+		}
+		old.Status, old.Reason, old.UpdatedAt = channels.OutboundFailed, ReasonCancelled, now
+		if err := rs.cfg.Store.UpdateOutbound(ctx, old); err != nil {
+			return fmt.Errorf("later: cancel reminder %s: %w", key, err)
+		}
+		return nil
+	}
+	if r.Phone == "" {
+		return fmt.Errorf("later: reminder %s: %w", key, errNoPhone)
+	}
+	lang := rs.sender.lang(r.Lang)
+	b := rs.sender.cfg.Bundle
+	m, err := rs.sender.notice(ctx, r.Phone, r.Channel, key, b.Text(lang, r.Text), b.Text(lang, channels.Msg("home.title")), "", r.At.Add(rs.cfg.TTL))
+	if err != nil {
+		return err
+	}
+	m.Purpose = channels.PurposeNotice
+	if m.Fallback != nil {
+		m.Fallback.Purpose = channels.PurposeNotice
+	}
+	m.NextAttempt = r.At
+	queued(now, m)
+	if old == nil {
+		if err := rs.cfg.Store.Enqueue(ctx, m); err != nil {
+			return fmt.Errorf("later: queue reminder %s: %w", key, err)
+		}
+		return nil
+	}
+	m.CreatedAt = old.CreatedAt
+	if err := rs.cfg.Store.UpdateOutbound(ctx, m); err != nil {
+		return fmt.Errorf("later: replace reminder %s: %w", key, err)
+	}
+	return nil
+}

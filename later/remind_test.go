@@ -1,0 +1,115 @@
+package later_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/govchannels/channels"
+	"github.com/govchannels/channels/flows"
+	"github.com/govchannels/channels/later"
+)
+
+// TestReminders schedules, replaces and cancels reminders on a real
+// store, one step after another, and checks what the outbox holds and
+// when it is due.
+func TestReminders(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	rs := later.NewReminders(r.sender, later.RemindersConfig{Store: r.db})
+	const phone, appPhone = "+254712345678", "+254722000111"
+	if err := r.db.PutDevice(ctx, channels.Device{Phone: appPhone, Token: "tok-2", Platform: "android", CreatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	tomorrow := time.Date(2026, 12, 7, 9, 30, 0, 0, time.UTC)
+	later2 := tomorrow.Add(48 * time.Hour)
+	text := func(ref string) channels.Message {
+		return channels.Msg("notice.status", "Service", "Registry", "Reference", ref, "Status", channels.Msg("status.ready"))
+	}
+	steps := []struct {
+		name     string
+		r        flows.Reminder
+		key      string // the message to check
+		status   channels.OutboundStatus
+		reason   string
+		kind     string
+		at       time.Time
+		lang     string
+		ref      string
+		fallback bool
+	}{
+		{"schedule", flows.Reminder{Key: "registry_appointment/R1", Phone: phone, Lang: "fr", Channel: channels.ChannelUSSD, At: tomorrow, Text: text("R1")},
+			"remind/registry_appointment/R1", channels.OutboundQueued, "", channels.KindSMS, tomorrow, "fr", "R1", false},
+		{"a move replaces it", flows.Reminder{Key: "registry_appointment/R1", Phone: phone, Lang: "sw", Channel: channels.ChannelSMS, At: later2, Text: text("R1b")},
+			"remind/registry_appointment/R1", channels.OutboundQueued, "", channels.KindSMS, later2, "sw", "R1b", false},
+		{"on the app: push with the SMS as fallback", flows.Reminder{Key: "registry_appointment/R2", Phone: appPhone, Lang: "en", Channel: channels.ChannelApp, At: tomorrow, Text: text("R2")},
+			"remind/registry_appointment/R2", channels.OutboundQueued, "", channels.KindPush, tomorrow, "en", "R2", true},
+		{"cancel", flows.Reminder{Key: "registry_appointment/R1", Cancel: true},
+			"remind/registry_appointment/R1", channels.OutboundFailed, later.ReasonCancelled, channels.KindSMS, later2, "sw", "R1b", false},
+		{"cancel again changes nothing", flows.Reminder{Key: "registry_appointment/R1", Cancel: true},
+			"remind/registry_appointment/R1", channels.OutboundFailed, later.ReasonCancelled, channels.KindSMS, later2, "sw", "R1b", false},
+		{"booked again after a cancel", flows.Reminder{Key: "registry_appointment/R1", Phone: phone, Lang: "ar", Channel: channels.ChannelUSSD, At: tomorrow, Text: text("R1c")},
+			"remind/registry_appointment/R1", channels.OutboundQueued, "", channels.KindSMS, tomorrow, "ar", "R1c", false},
+	}
+	var created time.Time
+	for _, st := range steps {
+		if err := rs.Remind(ctx, st.r); err != nil {
+			t.Fatalf("%s: %v", st.name, err)
+		}
+		m := r.message(t, st.key)
+		if m == nil {
+			t.Fatalf("%s: no reminder", st.name)
+		}
+		want := r.bundle.Text(st.lang, text(st.ref))
+		if m.Status != st.status || m.Reason != st.reason || m.Kind != st.kind || !m.NextAttempt.Equal(st.at) || m.Text != want || m.Purpose != channels.PurposeNotice || m.Attempts != 0 {
+			t.Errorf("%s: stored %s %q kind %q due %s %q, want %s %q kind %q due %s %q", st.name, m.Status, m.Reason, m.Kind, m.NextAttempt, m.Text, st.status, st.reason, st.kind, st.at, want)
+		}
+		if st.fallback != (m.Fallback != nil) || (m.Fallback != nil && (m.Fallback.Text != want || m.Fallback.To != appPhone)) {
+			t.Errorf("%s: fallback %+v, want one: %v", st.name, m.Fallback, st.fallback)
+		}
+		if st.key == "remind/registry_appointment/R1" {
+			if created.IsZero() {
+				created = m.CreatedAt
+			} else if !m.CreatedAt.Equal(created) {
+				t.Errorf("%s: replaced as a new message (created %s, first %s)", st.name, m.CreatedAt, created)
+			}
+		}
+	}
+
+	// Due at its time, not before; a cancelled one never.
+	due := func(at time.Time) map[string]bool {
+		ms, err := r.db.DueOutbound(ctx, channels.KindSMS, at, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys := map[string]bool{}
+		for _, m := range ms {
+			keys[m.Key] = true
+		}
+		return keys
+	}
+	if got := due(tomorrow.Add(-time.Second)); len(got) != 0 {
+		t.Errorf("due before its time: %v", got)
+	}
+	if got := due(tomorrow); !got["remind/registry_appointment/R1"] {
+		t.Errorf("not due at its time: %v", got)
+	}
+	if err := rs.Remind(ctx, flows.Reminder{Key: "registry_appointment/R1", Cancel: true}); err != nil {
+		t.Fatal(err)
+	}
+	if got := due(later2); got["remind/registry_appointment/R1"] {
+		t.Errorf("a cancelled reminder is due: %v", got)
+	}
+
+	for _, bad := range []flows.Reminder{
+		{Key: "", Phone: phone, At: tomorrow, Text: text("x")},
+		{Key: "registry_appointment/R9", At: tomorrow, Text: text("x")},
+	} {
+		if err := rs.Remind(ctx, bad); err == nil {
+			t.Errorf("reminder %+v accepted", bad)
+		}
+	}
+	if err := rs.Remind(ctx, flows.Reminder{Key: "registry_appointment/none", Cancel: true}); err != nil {
+		t.Errorf("cancelling a reminder never made: %v", err)
+	}
+}
