@@ -5,18 +5,25 @@ import (
 	"bytes"
 	"context"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/govchannels/channels"
+	"github.com/govchannels/channels/channelstest"
+	"github.com/govchannels/channels/store/bolt"
 	"github.com/govchannels/channels/webhook"
 )
 
@@ -169,4 +176,406 @@ func TestDemoAgencyCommand(t *testing.T) {
 		t.Fatal("demo-agency did not stop after SIGTERM with a hanging call")
 	}
 	<-hung
+}
+
+// The end-to-end tests of call steps below run the real binary twice: a
+// `channels serve` (USSD over Africa's Talking, SMS in over Kannel and out
+// on the console sender, the app API) and a `channels demo-agency` it
+// calls, wired as the README's "Trying it" says: the agencies added with
+// -api-url, their secrets given to the demonstration, then pointed at it.
+
+// callAgencies are the agencies the shipped call services name.
+var callAgencies = [][2]string{
+	{"revenue", "Revenue Authority"},
+	{"social_protection", "Social Protection"},
+	{"national_registry", "National Registry"},
+	{"civil_registry", "Civil Registry"},
+}
+
+// callServeArgs let SMS in over Kannel (its replies inline) and print every
+// SMS sent, the late answers among them, on stderr.
+var callServeArgs = []string{"-sms-sender", "console",
+	"-kannel-sendsms", "http://127.0.0.1:9/cgi-bin/sendsms", "-kannel-user", "channels", "-kannel-password", "pw",
+	"-kannel-secret", testKannelSecret}
+
+// callsEnv is a serve and a demo-agency that it calls.
+type callsEnv struct {
+	data   string
+	args   []string
+	agency *demoAgency
+	serve  *process
+}
+
+// binaryOut runs the binary with args and returns what it printed; a
+// failure fails the test.
+func binaryOut(t *testing.T, args ...string) string {
+	t.Helper()
+	out, err := exec.Command(binary, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("channels %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+func startCalls(t *testing.T, extra ...string) *callsEnv {
+	t.Helper()
+	e := &callsEnv{data: filepath.Join(t.TempDir(), "channels.db"), args: append(slices.Clone(callServeArgs), extra...)}
+	var secrets []string
+	for _, a := range callAgencies {
+		// The demonstration's address is known once it runs, and it needs
+		// the secrets first: add the agencies with a placeholder URL.
+		out := binaryOut(t, "agency", "add", "-data", e.data, "-api-url", "http://127.0.0.1:1", a[0], a[1])
+		m := printedSecret.FindStringSubmatch(out)
+		if m == nil {
+			t.Fatalf("agency add %s printed no secret:\n%s", a[0], out)
+		}
+		secrets = append(secrets, a[0]+" "+m[1])
+	}
+	e.agency = startDemoAgency(t, writeSecret(t, secrets...))
+	for _, a := range callAgencies {
+		binaryOut(t, "agency", "api-url", "-data", e.data, a[0], e.agency.base)
+	}
+	e.serve = startServe(t, e.data, e.args...)
+	return e
+}
+
+// consoleSMS is one SMS as the console sender prints it.
+var consoleSMS = regexp.MustCompile(`(?s)==== SMS to (\S+) \(console sender, development only: not sent\) ====\n(.*?)\n==== end of SMS ====`)
+
+// smsTo returns the texts of the SMS printed in out for phone, in order.
+func smsTo(out, phone string) []string {
+	var texts []string
+	for _, m := range consoleSMS.FindAllStringSubmatch(out, -1) {
+		if m[1] == phone {
+			texts = append(texts, m[2])
+		}
+	}
+	return texts
+}
+
+// waitSMS waits until the server has printed n SMS for phone and returns
+// them.
+func (p *process) waitSMS(t *testing.T, phone string, n int) []string {
+	t.Helper()
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if got := smsTo(p.stderr.String(), phone); len(got) >= n {
+			return got
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s got %d SMS, want %d:\n%s", phone, len(smsTo(p.stderr.String(), phone)), n, p.stderr)
+		}
+	}
+}
+
+// transcript is a dialogue as its golden file keeps it: "> " and what the
+// citizen sent, then what came back; "~ SMS" and an SMS that came later.
+type transcript struct{ strings.Builder }
+
+func (tr *transcript) sent(in string) {
+	if in == "" {
+		tr.WriteString(">\n")
+		return
+	}
+	tr.WriteString("> " + in + "\n")
+}
+
+func (tr *transcript) got(text string) { tr.WriteString(text + "\n") }
+
+func (tr *transcript) late(text string) { tr.WriteString("~ SMS\n" + text + "\n") }
+
+// ussdDialogue dials and sends inputs as Africa's Talking does, each hop
+// the whole text so far.
+func (e *callsEnv) ussdDialogue(t *testing.T, tr *transcript, session, phone string, inputs []string) string {
+	t.Helper()
+	var text, reply string
+	for i, in := range append([]string{""}, inputs...) {
+		if i > 1 {
+			text += "*"
+		}
+		text += in
+		tr.sent(in)
+		reply = e.serve.ussd(t, session, phone, text)
+		tr.got(reply)
+	}
+	return reply
+}
+
+// smsDialogue sends each input as an SMS in over Kannel and keeps the
+// inline reply.
+func (e *callsEnv) smsDialogue(t *testing.T, tr *transcript, phone string, inputs []string) string {
+	t.Helper()
+	var reply string
+	for _, in := range inputs {
+		q := url.Values{"from": {phone}, "to": {"22141"}, "text": {in}, "id": {fmt.Sprintf("mo-%d", time.Now().UnixNano())}, "secret": {testKannelSecret}}
+		code, body := e.serve.call(t, "GET", "/sms/kannel?"+q.Encode(), nil, nil)
+		if code != http.StatusOK {
+			t.Fatalf("SMS %q: %d %s", in, code, body)
+		}
+		tr.sent(in)
+		tr.got(body)
+		reply = body
+	}
+	return reply
+}
+
+// appScreen is the screen of an app session's answer.
+type appScreen struct {
+	Session string `json:"session"`
+	Screen  struct {
+		Kind    string   `json:"kind"`
+		Text    string   `json:"text"`
+		Lines   []string `json:"lines"`
+		Options []struct {
+			Key   string `json:"key"`
+			Label string `json:"label"`
+		} `json:"options"`
+		Error string `json:"error"`
+		Ended bool   `json:"ended"`
+	} `json:"screen"`
+}
+
+func (s appScreen) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "[%s] %s", s.Screen.Kind, s.Screen.Text)
+	if s.Screen.Error != "" {
+		fmt.Fprintf(&b, "\n  error: %s", s.Screen.Error)
+	}
+	for _, l := range s.Screen.Lines {
+		fmt.Fprintf(&b, "\n  %s", l)
+	}
+	for _, o := range s.Screen.Options {
+		fmt.Fprintf(&b, "\n  %s. %s", o.Key, o.Label)
+	}
+	if s.Screen.Ended {
+		b.WriteString("\n  (ended)")
+	}
+	return b.String()
+}
+
+// appSignIn signs phone in to the app with the code the console sender
+// printed; it is the phone's first SMS.
+func (e *callsEnv) appSignIn(t *testing.T, phone string) string {
+	t.Helper()
+	if st := e.serve.api(t, "POST", "/v1/auth/otp", "", `{"phone":"`+phone+`"}`, nil); st != http.StatusAccepted {
+		t.Fatalf("ask a code for %s: %d", phone, st)
+	}
+	c := code.FindString(e.serve.waitSMS(t, phone, 1)[0])
+	var tok struct{ Token string }
+	if st := e.serve.api(t, "POST", "/v1/auth/verify", "", `{"phone":"`+phone+`","code":"`+c+`"}`, &tok); st != http.StatusOK || tok.Token == "" {
+		t.Fatalf("verify %s with %q: %d", phone, c, st)
+	}
+	return tok.Token
+}
+
+// appDialogue starts service in the app and answers each input.
+func (e *callsEnv) appDialogue(t *testing.T, tr *transcript, token, service string, inputs []string) appScreen {
+	t.Helper()
+	var s appScreen
+	tr.sent("start " + service)
+	if st := e.serve.api(t, "POST", "/v1/sessions", token, `{"service":"`+service+`"}`, &s); st != http.StatusCreated {
+		t.Fatalf("start %s: %d %+v", service, st, s)
+	}
+	tr.got(s.String())
+	for _, in := range inputs {
+		body, _ := json.Marshal(map[string]string{"text": in})
+		id := s.Session
+		tr.sent(in)
+		if st := e.serve.api(t, "POST", "/v1/sessions/"+id+"/input", token, string(body), &s); st != http.StatusOK {
+			t.Fatalf("answer %q: %d %+v", in, st, s)
+		}
+		tr.got(s.String())
+	}
+	return s
+}
+
+// taxPINEntry is how a citizen reaches the tax PIN service: its title in
+// the root menu (USSD) and its keyword (SMS), in English, from the
+// catalog the server runs.
+func taxPINEntry(t *testing.T) (title, keyword string) {
+	t.Helper()
+	cat, bundle, err := catalog(os.Getenv("CHANNELS_SERVICES"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := cat.Service("tax_pin")
+	if svc == nil {
+		t.Fatal("the catalog has no tax_pin service")
+	}
+	return bundle.Text("en", channels.Msg(svc.Title)), bundle.Text("en", channels.Msg(svc.Keyword))
+}
+
+// menuKey is the key of the option labelled label in a USSD menu page.
+func menuKey(t *testing.T, page, label string) string {
+	t.Helper()
+	m := regexp.MustCompile(`(?m)^(\d+)\. ` + regexp.QuoteMeta(label) + `$`).FindStringSubmatch(strings.TrimPrefix(page, "CON "))
+	if m == nil {
+		t.Fatalf("no option %q in the menu:\n%s", label, page)
+	}
+	return m[1]
+}
+
+// pinOutcomes are the tax PIN service's four outcomes and the seeded PIN
+// of the demonstration that makes each happen, and the other failures
+// the demonstration can play.
+var pinOutcomes = []struct {
+	outcome, pin string
+	late         bool // the answer comes later by SMS
+}{
+	{"found", "A012345678Z", false},
+	{"not_found", "A999999999X", false},
+	{"failed", "A000000500F", false},
+	{"timeout", "A000000006S", true},
+}
+
+// TestCallTranscripts: the tax PIN service on USSD, SMS and the app,
+// against the demonstration agency as a process of its own, one golden
+// transcript per outcome and channel. A timed-out call is answered later
+// by SMS: the found screen of the slow PIN, once.
+func TestCallTranscripts(t *testing.T) {
+	e := startCalls(t)
+	title, keyword := taxPINEntry(t)
+	for i, o := range pinOutcomes {
+		for j, channel := range []string{"ussd", "sms", "app"} {
+			t.Run(channel+"/"+o.outcome, func(t *testing.T) {
+				t.Parallel()
+				phone := fmt.Sprintf("+2547123460%d%d", i, j)
+				var tr transcript
+				fmt.Fprintf(&tr, "## tax_pin on %s, %s: PIN %s from %s\n", channel, o.outcome, o.pin, phone)
+				sent := 0 // SMS the phone got before the answer
+				switch channel {
+				case "ussd":
+					tr.sent("")
+					menu := e.serve.ussd(t, "calls-"+o.outcome, phone, "")
+					tr.got(menu)
+					key := menuKey(t, menu, title)
+					tr.sent(key)
+					prompt := e.serve.ussd(t, "calls-"+o.outcome, phone, key)
+					tr.got(prompt)
+					tr.sent(o.pin)
+					tr.got(e.serve.ussd(t, "calls-"+o.outcome, phone, key+"*"+o.pin))
+				case "sms":
+					e.smsDialogue(t, &tr, phone, []string{keyword, o.pin})
+				case "app":
+					token := e.appSignIn(t, phone)
+					sent = 1
+					e.appDialogue(t, &tr, token, "tax_pin", []string{o.pin})
+				}
+				if o.late {
+					got := e.serve.waitSMS(t, phone, sent+1)
+					tr.late(got[sent])
+				}
+				channelstest.Golden(t, filepath.Join("testdata", "calls", channel+"-"+o.outcome+".txt"), tr.String(), *update)
+				if !o.late {
+					if got := smsTo(e.serve.stderr.String(), phone); len(got) != sent {
+						t.Errorf("%s got SMS %q; want none but the sign-in code", phone, got[sent:])
+					}
+				}
+			})
+		}
+	}
+}
+
+// TestCallAnswersFailures: the answers no agency should give (a 100 KiB
+// body, malformed JSON) are the failed exit, a hang the timeout exit; the
+// citizen's hop is answered either way.
+func TestCallAnswersFailures(t *testing.T) {
+	e := startCalls(t)
+	title, _ := taxPINEntry(t)
+	for i, tt := range []struct{ name, pin string }{
+		{"oversized", "A000000100K"},
+		{"malformed", "A000000400M"},
+		{"hang", "A000000999H"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			phone := fmt.Sprintf("+25471234610%d", i)
+			var tr transcript
+			fmt.Fprintf(&tr, "## tax_pin on ussd, an agency that answers %s: PIN %s\n", tt.name, tt.pin)
+			sid := "fail-" + tt.name
+			tr.sent("")
+			menu := e.serve.ussd(t, sid, phone, "")
+			tr.got(menu)
+			key := menuKey(t, menu, title)
+			tr.sent(key)
+			tr.got(e.serve.ussd(t, sid, phone, key))
+			tr.sent(tt.pin)
+			tr.got(e.serve.ussd(t, sid, phone, key+"*"+tt.pin))
+			channelstest.Golden(t, filepath.Join("testdata", "calls", "ussd-"+tt.name+".txt"), tr.String(), *update)
+		})
+	}
+}
+
+// TestCallKilledBeforeLateAnswer: a call times out (the slow PIN), its
+// background call is in flight at the agency when the server is killed
+// with SIGKILL; restarted on the same data file, the server makes the
+// call again and the citizen gets the answer by SMS exactly once.
+func TestCallKilledBeforeLateAnswer(t *testing.T) {
+	e := startCalls(t)
+	title, _ := taxPINEntry(t)
+	const phone, sid = "+254712346200", "kill-late"
+	menu := e.serve.ussd(t, sid, phone, "")
+	key := menuKey(t, menu, title)
+	e.serve.ussd(t, sid, phone, key)
+	byLater := e.serve.ussd(t, sid, phone, key+"*A000000006S")
+	if !strings.HasPrefix(byLater, "END ") {
+		t.Fatalf("the timed-out call's hop: %q; want the END of the timeout exit", byLater)
+	}
+
+	// The inline call, then the background one: both at the agency.
+	taken := regexp.MustCompile(`demo-agency took a call.*key=ussd/` + sid + `/`)
+	for deadline := time.Now().Add(30 * time.Second); len(taken.FindAllString(e.agency.stderr.String(), -1)) < 2; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the background call did not reach the agency:\n%s", e.agency.stderr)
+		}
+	}
+	if err := e.serve.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	e.serve.cmd.Wait()
+	killed := e.serve.stderr.String()
+	if got := smsTo(killed, phone); len(got) != 0 {
+		t.Fatalf("an answer was sent before the kill: %q", got)
+	}
+
+	restarted := startServe(t, e.data, e.args...)
+	answer := restarted.waitSMS(t, phone, 1)
+	if !strings.Contains(answer[0], "Slow Answer") {
+		t.Errorf("the late answer %q is not the found screen of the slow PIN", answer[0])
+	}
+
+	// The agency answered the call made again after the restart; stop
+	// the server the way an orchestrator does and read the outbox: the
+	// call and its answer each went out once.
+	answered := regexp.MustCompile(`demo-agency answered.*key=(ussd/` + sid + `/\S+) answer=found`)
+	var callKey string
+	for deadline := time.Now().Add(30 * time.Second); callKey == ""; time.Sleep(20 * time.Millisecond) {
+		if m := answered.FindStringSubmatch(e.agency.stderr.String()); m != nil {
+			callKey = m[1]
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the agency never answered the background call:\n%s", e.agency.stderr)
+		}
+	}
+	if err := restarted.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	restarted.cmd.Wait()
+	if got := smsTo(killed+restarted.stderr.String(), phone); len(got) != 1 {
+		t.Errorf("the citizen got %d SMS: %q; want the answer once", len(got), got)
+	}
+	db, err := bolt.Open(e.data, bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+	for _, k := range []string{"call/" + callKey, "answer/" + callKey} {
+		m, err := db.Outbound(ctx, k)
+		if err != nil {
+			t.Fatalf("outbox %s: %v", k, err)
+		}
+		if m.Status != channels.OutboundSent {
+			t.Errorf("outbox %s is %s (%s); want sent", k, m.Status, m.Reason)
+		}
+	}
 }
