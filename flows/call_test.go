@@ -76,6 +76,8 @@ var pinFound = AgencyAnswer{Outcome: OutcomeFound, Fields: map[string]string{
 
 func TestCallOutcomes(t *testing.T) {
 	e := newCallEngine(t)
+	// Results not on the path show empty, not as "<no value>".
+	noResult := map[string]string{"status": "", "name": "", "due": "", "amount": ""}
 	tests := []struct {
 		name   string
 		answer AgencyAnswer
@@ -84,10 +86,10 @@ func TestCallOutcomes(t *testing.T) {
 		result map[string]string
 	}{
 		{"found", pinFound, "show", false, map[string]string{"status": "valid", "name": "Amani Otieno", "due": "31/12/2026", "amount": "1500"}},
-		{"not found", AgencyAnswer{Outcome: OutcomeNotFound}, "no_pin", false, map[string]string{}},
-		{"failed", AgencyAnswer{Outcome: OutcomeFailed, Reason: "status 500"}, "try_later", true, map[string]string{}},
-		{"timeout", AgencyAnswer{Outcome: OutcomeTimeout, Reason: "deadline 3s"}, "by_sms", true, map[string]string{}},
-		{"unknown outcome is failed", AgencyAnswer{Outcome: "maybe"}, "try_later", true, map[string]string{}},
+		{"not found", AgencyAnswer{Outcome: OutcomeNotFound}, "no_pin", false, noResult},
+		{"failed", AgencyAnswer{Outcome: OutcomeFailed, Reason: "status 500"}, "try_later", true, noResult},
+		{"timeout", AgencyAnswer{Outcome: OutcomeTimeout, Reason: "deadline 3s"}, "by_sms", true, noResult},
+		{"unknown outcome is failed", AgencyAnswer{Outcome: "maybe"}, "try_later", true, noResult},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -401,5 +403,39 @@ func TestAnswerEncoding(t *testing.T) {
 		if _, _, ok := decodeAnswer(bad); ok {
 			t.Errorf("decodeAnswer(%q) ok", bad)
 		}
+	}
+}
+
+// TestLongestTrail: the lint's trail gives every result its longest
+// value, and the screens and reminder that show them get it.
+func TestLongestTrail(t *testing.T) {
+	e := newCallEngine(t)
+	pin := e.Catalog().Service("pin")
+	st := State{Service: "pin", Step: "show", Lang: "en", Channel: channels.ChannelSMS, Trail: pin.LongestTrail("1234567890")}
+	sc, err := e.EndScreen(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"status": "suspended", "name": strings.Repeat("ع", 40), "due": "28/12/2026", "amount": "100000000"}
+	if got := sc.Text.Args["Result"]; !reflect.DeepEqual(got, want) {
+		t.Errorf("Result = %v, want %v", got, want)
+	}
+	appt := e.Catalog().Service("appt")
+	st = State{Service: "appt", Step: "book", Lang: "en", Channel: channels.ChannelSMS, Trail: appt.LongestTrail("1234567890")}
+	text, ok := e.RemindText(st)
+	res, _ := text.Args["Result"].(map[string]string)
+	if !ok || text.ID != "appt.reminder" || res["reference"] != "1234567890" || res["start"] != "29/12/2026 02:59" || res["slot"] != "29/12/2026 02:59" {
+		t.Errorf("reminder text = %+v, %v", text, ok)
+	}
+	st.Step = "choose"
+	sc, err = e.Screen(st)
+	if err != nil || len(sc.Options) != 6 {
+		t.Errorf("menu of the longest list = %+v, %v; want 5 items and the static option", sc.Options, err)
+	}
+	if _, err := e.EndScreen(State{Service: "appt", Step: "choose"}); err == nil {
+		t.Error("EndScreen of a menu")
+	}
+	if _, ok := e.RemindText(State{Service: "mine", Step: "cancel"}); ok {
+		t.Error("RemindText of a cancelling remind")
 	}
 }

@@ -3,9 +3,12 @@ package flows
 import (
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/govchannels/channels"
 	"github.com/govchannels/channels/lenprefix"
@@ -110,6 +113,20 @@ func (e *Engine) results(svc *Service, st State) results {
 	rs := results{raw: map[string]string{}, display: map[string]string{}, lists: map[string][]ListItem{}, types: map[string]*Return{}}
 	if !svc.results {
 		return rs
+	}
+	// A result not on the path shows empty, never as a template's
+	// "<no value>".
+	for _, step := range svc.Steps {
+		switch {
+		case step.Kind == StepCall:
+			for name, r := range step.Returns {
+				if r.Type != ReturnList {
+					rs.display[name] = ""
+				}
+			}
+		case step.Kind == StepSubmit && step.Next != "" && step.Field != "", step.Kind == StepMenu && step.OptionsFrom != "":
+			rs.display[step.Field] = ""
+		}
 	}
 	for _, v := range st.Trail {
 		step := svc.steps[v.Step]
@@ -354,4 +371,97 @@ func (e *Engine) LaterResult(state []byte, answer AgencyAnswer) (Result, error) 
 // session key.
 func visitKey(key string, c *Call) string {
 	return key + "/" + c.Step + "/" + strconv.Itoa(c.Visit)
+}
+
+// LongestTrail returns a trail that leaves every result of s at the
+// longest value it may take: each call step found with every return at
+// its longest (max_length characters, the longest of values, the digits
+// of max, a datetime of the widest form; in UCS-2 when the return is
+// unicode) and every list at max_items such items, each menu offering a
+// list with its first item chosen, and each submission that goes on with
+// ref. The lint renders the screens that show results on it.
+func (s *Service) LongestTrail(ref string) []Visit {
+	var calls, menus, subs []Visit
+	for _, st := range s.Steps {
+		switch {
+		case st.Kind == StepCall:
+			a := AgencyAnswer{Outcome: OutcomeFound, Fields: map[string]string{}, Lists: map[string][]ListItem{}}
+			for name, r := range st.Returns {
+				if r.Type != ReturnList {
+					a.Fields[name] = longest(r, r.Type)
+					continue
+				}
+				items := make([]ListItem, r.MaxItems)
+				for i := range items {
+					items[i] = ListItem{ID: strconv.Itoa(i + 1), Value: longest(r, r.Item)}
+				}
+				a.Lists[name] = items
+			}
+			calls = append(calls, Visit{Step: st.ID, Value: encodeAnswer(st, a)})
+		case st.Kind == StepMenu && st.OptionsFrom != "":
+			menus = append(menus, Visit{Step: st.ID, Value: "1"})
+		case st.Kind == StepSubmit && st.Next != "":
+			subs = append(subs, Visit{Step: st.ID, Value: ref})
+		}
+	}
+	return slices.Concat(calls, menus, subs)
+}
+
+// longest is the longest value of type t (r's, or its items') may take.
+func longest(r *Return, t ReturnType) string {
+	switch t {
+	case ReturnText:
+		if len(r.Values) > 0 {
+			l := ""
+			for _, v := range r.Values {
+				if utf8.RuneCountInString(v) > utf8.RuneCountInString(l) {
+					l = v
+				}
+			}
+			return l
+		}
+		if r.Unicode {
+			return strings.Repeat("ع", r.MaxLength)
+		}
+		return strings.Repeat("W", r.MaxLength)
+	case ReturnNumber:
+		l := strconv.FormatInt(math.MaxInt64, 10)
+		if r.Max != nil {
+			l = strconv.FormatInt(*r.Max, 10)
+		}
+		if r.Min != nil {
+			if m := strconv.FormatInt(*r.Min, 10); len(m) > len(l) {
+				l = m
+			}
+		}
+		return l
+	case ReturnDate:
+		return "2026-12-28"
+	case ReturnDateTime:
+		return "2026-12-28T23:59:00Z"
+	}
+	return ""
+}
+
+// EndScreen returns the screen the end step st.Step shows when the flow
+// reaches it on st, with the results on its trail.
+func (e *Engine) EndScreen(st State) (channels.Screen, error) {
+	svc, step, err := e.current(st)
+	if err != nil {
+		return channels.Screen{}, err
+	}
+	if step.Kind != StepEnd {
+		return channels.Screen{}, channels.Errorf(channels.EINVALID, "error.session_unknown", "step %s/%s is no end step", svc.ID, step.ID)
+	}
+	return e.enter(svc, step.ID, st).Screen, nil
+}
+
+// RemindText returns the text of the reminder the call step st.Step asks
+// for, with the results on st; false when it asks for none (or cancels).
+func (e *Engine) RemindText(st State) (channels.Message, bool) {
+	svc, step, err := e.current(st)
+	if err != nil || step.Kind != StepCall || step.Remind == nil || step.Remind.Cancel {
+		return channels.Message{}, false
+	}
+	return e.text(svc, st, step.Remind.Text), true
 }

@@ -87,6 +87,8 @@ type Way struct {
 	// Alternative marks the way on after the alternative, on channels
 	// lacking what the step needs, where no choice of its own applies.
 	Alternative bool
+	// Outcome is the outcome of a call step's call that takes this way.
+	Outcome CallOutcome
 }
 
 // Ways returns the ways on from st, a step of s, in the order the engine
@@ -115,13 +117,24 @@ func (s *Service) Ways(st *Step) []Way {
 			}
 		}
 		switch {
-		case shared:
+		case shared || st.OptionsFrom != "":
+			// The items of a list have no next of their own.
 			through(false)
 		case len(st.Needs) > 0:
 			through(true)
 		}
 	case StepInput, StepConfirm:
 		through(false)
+	case StepSubmit:
+		if st.Next != "" {
+			ways = append(ways, Way{To: st.Next})
+		}
+	case StepCall:
+		if st.Exits != nil {
+			for _, x := range st.Exits.exits() {
+				ways = append(ways, Way{To: x.Step, Outcome: x.Outcome})
+			}
+		}
 	}
 	return ways
 }
@@ -284,7 +297,9 @@ func outline(data []byte) (service string, steps []stepLine) {
 //   - dead-end: a choice that goes through the step's branches when no
 //     branch holds and the step has no next;
 //   - capability: a step that needs what some channel lacks (Needs) and
-//     declares no Alternative for those channels.
+//     declares no Alternative for those channels;
+//   - result: a call sending, a remind keyed by, or a menu offering what
+//     some way from the start reaches it without setting.
 //
 // The texts of each step in each language are the channels' to check.
 func (c *Catalog) Lint() Findings {
@@ -345,6 +360,7 @@ func (s *Service) lint() Findings {
 				names(st.Needs), names(st.LackingChannels()))
 		}
 	}
+	out = append(out, s.resultFindings(ways, reached)...)
 	return out
 }
 

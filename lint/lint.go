@@ -305,10 +305,12 @@ func (l *linter) check(loci []locus, group, lang string) flows.Findings {
 // screens returns the screens step shows on ch in lang, as the engine
 // builds them: the step's own, under each refusal it can show, and the
 // final screens of a submission (with a ten-digit reference), a lookup
-// (one case found, none, a failure) and a cancelled confirmation. A
-// confirm screen is shown without answers.
+// (one case found, none, a failure), a cancelled confirmation and the
+// reminder a call step sends. A confirm screen is shown without answers;
+// every screen is shown with every result of a call at its longest value
+// (flows.Service.LongestTrail).
 func (l *linter) screens(svc *flows.Service, step *flows.Step, lang string, ch channels.Channel) ([]shown, error) {
-	st := flows.State{Service: svc.ID, Step: step.ID, Lang: lang, Channel: ch}
+	st := flows.State{Service: svc.ID, Step: step.ID, Lang: lang, Channel: ch, Trail: svc.LongestTrail(lintRef)}
 	complete := func(how string, out flows.Outcome) (shown, error) {
 		r, err := l.engine.Complete(st, out)
 		return shown{how: how, sc: r.Screen}, err
@@ -317,9 +319,19 @@ func (l *linter) screens(svc *flows.Service, step *flows.Step, lang string, ch c
 	switch step.Kind {
 	case flows.StepEnd:
 		// Reached only from another step: built as the engine enters it.
-		sc := channels.Screen{Kind: channels.KindEnd, Service: svc.ID, Step: step.ID, Text: channels.Msg(step.Text)}
-		return []shown{{sc: sc}}, nil
+		sc, err := l.engine.EndScreen(st)
+		return []shown{{sc: sc}}, err
+	case flows.StepCall:
+		// A call shows nothing itself (its exits' steps are checked on
+		// their own) but the reminder it may send, an SMS.
+		if text, ok := l.engine.RemindText(st); ok {
+			return []shown{{how: " of the reminder", sc: channels.Screen{Kind: channels.KindEnd, Service: svc.ID, Step: step.ID, Text: text}}}, nil
+		}
+		return nil, nil
 	case flows.StepSubmit:
+		if step.Next != "" {
+			return nil, nil // it goes on to a step checked on its own
+		}
 		s, err := complete("", flows.Outcome{Ref: lintRef})
 		return []shown{s}, err
 	case flows.StepLookup:

@@ -79,6 +79,16 @@ func TestCheck(t *testing.T) {
 			`permit.yaml:4: step kind, locale fr: the screen takes 3 SMS segments; a reply must fit 2 [sms-segments]`,
 		}},
 		{"the same screen within three segments", "longsms", Options{SMSSegments: 3}, nil},
+		// The name is unicode: at its 40 characters the English screen is
+		// UCS-2 and takes 3 segments, while the Swahili one, showing a
+		// GSM-7 code as long, fits; a result no call returns is reported.
+		{"screens showing results at their longest", "calls", Options{USSD: []NamedLayout{kannelLayout}, SMSSegments: 2}, []string{
+			`pin.yaml:22: step show, locale en: the screen takes 3 SMS segments; a reply must fit 2 [sms-segments]`,
+			`slot.yaml:36: step booked, locale en: message "slot.booked" uses an argument the engine does not give it (it gives Result): "Booked for 28/12/2026 23:59. Reference 1234567890. Bring your ID and the receipt <no value>." [argument]`,
+		}},
+		{"results at their longest within three segments", "calls", Options{USSD: []NamedLayout{kannelLayout}, SMSSegments: 3}, []string{
+			`slot.yaml:36: step booked, locale en: message "slot.booked" uses an argument the engine does not give it (it gives Result): "Booked for 28/12/2026 23:59. Reference 1234567890. Bring your ID and the receipt <no value>." [argument]`,
+		}},
 		{"the same screen, SMS not checked", "longsms", Options{}, nil},
 		{"number inputs whose answers navigation keys stand for", "navigation", Options{USSD: []NamedLayout{atLayout, kannelLayout}}, []string{
 			`household.yaml:6: step children: accepts 0, which cannot be typed on ussd (0 goes back, 00 goes home) or sms (0 goes back): a citizen whose answer it is is stuck there; leave it out with min or max, or ask for it another way [navigation]`,
