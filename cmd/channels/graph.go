@@ -91,12 +91,16 @@ type graphEdge struct {
 }
 
 // graph draws svc: one node a step (its kind and text, and for a step that
-// needs what some channels lack, what those show instead), one arrow each
-// way the engine can go on (flows.Service.Ways), labelled with the choice
-// or the branch condition.
+// needs what some channels lack, what those show instead; for a call, the
+// agency's operation), one arrow each way the engine can go on
+// (flows.Service.Ways), labelled with the choice, the branch condition or
+// the call's outcome.
 func graph(svc *flows.Service, b *locales.Bundle, lang, format string) string {
 	// Texts that take arguments show placeholders: a diagram has no case.
-	text := func(id string) string { return b.Text(lang, channels.Msg(id, "Reference", "[reference]", "Count", 1)) }
+	results := resultPlaceholders(svc)
+	text := func(id string) string {
+		return b.Text(lang, channels.Msg(id, "Reference", "[reference]", "Count", 1, "Result", results))
+	}
 	var edges []graphEdge
 	for _, st := range svc.Steps {
 		for _, w := range svc.Ways(st) {
@@ -110,6 +114,8 @@ func graph(svc *flows.Service, b *locales.Bundle, lang, format string) string {
 				e.label = "if " + w.Branch.If
 			case w.Otherwise:
 				e.label = "otherwise"
+			case w.Outcome != "":
+				e.label = strings.ReplaceAll(string(w.Outcome), "_", " ")
 			}
 			if w.Alternative {
 				e.label = join(st.LackingChannels()) // the way on after the alternative
@@ -119,7 +125,33 @@ func graph(svc *flows.Service, b *locales.Bundle, lang, format string) string {
 	}
 	// label is a step's node text, one line a slice.
 	label := func(st *flows.Step) []string {
-		lines := []string{fmt.Sprintf("%s (%s)", st.ID, st.Kind), text(st.Text)}
+		lines := []string{fmt.Sprintf("%s (%s)", st.ID, st.Kind)}
+		if st.Text != "" {
+			lines = append(lines, text(st.Text))
+		}
+		if st.Kind == flows.StepCall {
+			agency := st.Agency
+			if agency == "" {
+				agency = svc.Agency
+			}
+			call := agency + " " + st.Operation
+			var marks []string
+			if st.Changes {
+				marks = append(marks, "changes")
+			}
+			if st.Later {
+				marks = append(marks, "later by SMS")
+			}
+			if st.Remind != nil && st.Remind.Cancel {
+				marks = append(marks, "cancels reminder")
+			} else if st.Remind != nil {
+				marks = append(marks, "reminds "+strings.TrimSuffix(strings.TrimSuffix(st.Remind.Before.String(), "0s"), "0m")+" before")
+			}
+			if len(marks) > 0 {
+				call += " (" + strings.Join(marks, ", ") + ")"
+			}
+			lines = append(lines, call)
+		}
 		if len(st.Needs) > 0 {
 			lines[0] = fmt.Sprintf("%s (%s, needs %s)", st.ID, st.Kind, join(st.Needs))
 			if st.Alternative != "" {
@@ -133,11 +165,13 @@ func graph(svc *flows.Service, b *locales.Bundle, lang, format string) string {
 		fmt.Fprintf(&w, "digraph %q {\n  label=%q;\n  graph [fontname=\"sans-serif\"];\n  node [shape=box, fontname=\"sans-serif\"];\n  edge [fontname=\"sans-serif\"];\n", svc.ID, text(svc.Title))
 		for _, st := range svc.Steps {
 			shape := "box"
-			switch st.Kind {
-			case flows.StepSubmit, flows.StepEnd, flows.StepLookup:
+			switch {
+			case ends(st):
 				shape = "doubleoctagon"
-			case flows.StepMenu:
+			case st.Kind == flows.StepMenu:
 				shape = "diamond"
+			case st.Kind == flows.StepCall:
+				shape = "hexagon"
 			}
 			fmt.Fprintf(&w, "  %q [shape=%s, label=%q];\n", st.ID, shape, strings.Join(label(st), "\n"))
 		}
@@ -150,11 +184,13 @@ func graph(svc *flows.Service, b *locales.Bundle, lang, format string) string {
 	fmt.Fprintf(&w, "---\ntitle: %s\n---\nflowchart TD\n", mermaidText(text(svc.Title)))
 	for _, st := range svc.Steps {
 		label := mermaidText(strings.Join(label(st), "<br/>"))
-		switch st.Kind {
-		case flows.StepSubmit, flows.StepEnd, flows.StepLookup:
+		switch {
+		case ends(st):
 			fmt.Fprintf(&w, "  %s([\"%s\"])\n", st.ID, label)
-		case flows.StepMenu:
+		case st.Kind == flows.StepMenu:
 			fmt.Fprintf(&w, "  %s{\"%s\"}\n", st.ID, label)
+		case st.Kind == flows.StepCall:
+			fmt.Fprintf(&w, "  %s{{\"%s\"}}\n", st.ID, label)
 		default:
 			fmt.Fprintf(&w, "  %s[\"%s\"]\n", st.ID, label)
 		}
@@ -167,6 +203,28 @@ func graph(svc *flows.Service, b *locales.Bundle, lang, format string) string {
 		}
 	}
 	return w.String()
+}
+
+// ends reports whether st ends the flow: drawn rounded.
+func ends(st *flows.Step) bool {
+	return st.Kind == flows.StepEnd || st.Kind == flows.StepLookup || (st.Kind == flows.StepSubmit && st.Next == "")
+}
+
+// resultPlaceholders stands "[name]" for every result of svc a text may
+// show: a diagram has no answer from an agency.
+func resultPlaceholders(svc *flows.Service) map[string]string {
+	out := map[string]string{}
+	for _, st := range svc.Steps {
+		switch {
+		case st.Kind == flows.StepCall:
+			for name := range st.Returns {
+				out[name] = "[" + name + "]"
+			}
+		case st.Kind == flows.StepSubmit && st.Next != "", st.Kind == flows.StepMenu && st.OptionsFrom != "":
+			out[st.Field] = "[" + st.Field + "]"
+		}
+	}
+	return out
 }
 
 // join lists capabilities or channels in a label: "ussd, sms".
