@@ -27,6 +27,8 @@ import (
 //	refuse  422, a definitive failure
 //	flaky   503 to the first two requests of a key, then found
 //	down    503 always
+//	slow    no answer to the first request of a key until its caller
+//	        gives up, then found
 type revenue struct {
 	t      *testing.T
 	secret []byte
@@ -103,7 +105,10 @@ func (a *revenue) serve(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, s)
 	}
 	switch pin := req.Params[0].Value; {
-	case pin == "found", pin == "flaky" && n > 2:
+	case pin == "slow" && n == 1:
+		<-r.Context().Done()
+		return
+	case pin == "found", pin == "flaky" && n > 2, pin == "slow":
 		answer(`{"outcome": "found", "result": {"name": "Amani Otieno"}}`)
 	case pin == "none":
 		answer(`{"outcome": "not_found"}`)

@@ -52,18 +52,19 @@ type Caller interface {
 	Do(ctx context.Context, req flows.AgencyRequest, timeout time.Duration) (flows.AgencyAnswer, bool)
 }
 
-// ScreenFunc returns the screen the answer to a call leads to from the
-// state that waited on it: (*flows.Engine).Later.
-type ScreenFunc func(state []byte, a flows.AgencyAnswer) (channels.Screen, error)
+// LaterFunc returns what the answer to a call leads to from the state
+// that waited on it: its end screen and, when the step asks for one, a
+// reminder. (*flows.Engine).LaterResult is the one a deployment uses.
+type LaterFunc func(state []byte, a flows.AgencyAnswer) (flows.Result, error)
 
-// Config configures a Sender. Store, Caller, Screen and Bundle are
+// Config configures a Sender. Store, Caller, Later and Bundle are
 // required.
 type Config struct {
 	// Store is where the late calls and their answers are queued: the
 	// outbox's store, whose dispatcher sends them.
 	Store  channels.OutboxStore
 	Caller Caller
-	Screen ScreenFunc
+	Later  LaterFunc
 	Bundle *locales.Bundle
 	// Catalog gives the services' titles, the title of a push notice;
 	// the service ID when nil.
@@ -81,15 +82,20 @@ type Config struct {
 	// the failed exit's screen; 1 hour when zero. AnswerTTL is how long an
 	// answer waits for a gateway before it is dropped; 24 hours when zero.
 	CallTTL, AnswerTTL time.Duration
-	Log                *slog.Logger     // discarded when nil
-	Now                func() time.Time // time.Now when nil
+	// RemindTTL is how long after its time a reminder is still worth
+	// sending (the outbox was down, the gateway failed); 12 hours when
+	// zero.
+	RemindTTL time.Duration
+	Log       *slog.Logger     // discarded when nil
+	Now       func() time.Time // time.Now when nil
 }
 
 // Sender sends the late calls (outbox messages of kind channels.KindCall)
 // and queues their answers; it is an outbox.Sender. Enqueue queues a call.
 type Sender struct {
-	cfg Config
-	log *slog.Logger
+	cfg       Config
+	log       *slog.Logger
+	reminders *Reminders
 }
 
 var _ outbox.Sender = (*Sender)(nil)
@@ -97,8 +103,8 @@ var _ outbox.Sender = (*Sender)(nil)
 // New returns a Sender for cfg. It panics when a required field is
 // missing, a wiring mistake.
 func New(cfg Config) *Sender {
-	if cfg.Store == nil || cfg.Caller == nil || cfg.Screen == nil || cfg.Bundle == nil {
-		panic("later: Config needs Store, Caller, Screen and Bundle")
+	if cfg.Store == nil || cfg.Caller == nil || cfg.Later == nil || cfg.Bundle == nil {
+		panic("later: Config needs Store, Caller, Later and Bundle")
 	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 30 * time.Second
@@ -109,6 +115,9 @@ func New(cfg Config) *Sender {
 	if cfg.AnswerTTL <= 0 {
 		cfg.AnswerTTL = 24 * time.Hour
 	}
+	if cfg.RemindTTL <= 0 {
+		cfg.RemindTTL = 12 * time.Hour
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -116,8 +125,15 @@ func New(cfg Config) *Sender {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Sender{cfg: cfg, log: log}
+	s := &Sender{cfg: cfg, log: log}
+	s.reminders = &Reminders{sender: s}
+	return s
 }
+
+// Reminders returns the reminders kept in the same store, rendered and
+// addressed as the late answers are: the host's flows.Reminders. Late
+// answers that ask for a reminder schedule it there too.
+func (s *Sender) Reminders() *Reminders { return s.reminders }
 
 // call is the Text of a KindCall message: the request as the hop made
 // it, with the state waiting on it in Request.Later.
@@ -140,12 +156,12 @@ func (s *Sender) Enqueue(ctx context.Context, req flows.AgencyRequest) error {
 	case req.Key == "" || req.Agency == "":
 		return fmt.Errorf("later: call %q to agency %q without a key or an agency", req.Key, req.Agency)
 	}
-	sc, err := s.cfg.Screen(req.Later, flows.AgencyAnswer{Outcome: flows.OutcomeFailed, Reason: "the background call gave up"})
+	res, err := s.cfg.Later(req.Later, flows.AgencyAnswer{Outcome: flows.OutcomeFailed, Reason: "the background call gave up"})
 	if err != nil {
 		return fmt.Errorf("later: the failed screen of call %s: %w", req.Key, err)
 	}
 	now := s.cfg.Now()
-	fallback, err := s.message(ctx, req, KeyAnswer+req.Key, sc, now)
+	fallback, err := s.message(ctx, req, KeyAnswer+req.Key, res.Screen, now)
 	if err != nil {
 		return err
 	}
@@ -191,12 +207,21 @@ func (s *Sender) Send(ctx context.Context, m *channels.Outbound) (string, error)
 	default:
 		return "", outbox.Permanent(ReasonRefused, fmt.Errorf("later: call %s: %s", req.Key, ans.Reason))
 	}
-	sc, err := s.cfg.Screen(req.Later, ans)
+	res, err := s.cfg.Later(req.Later, ans)
 	if err != nil {
 		return "", outbox.Permanent(ReasonNoScreen, fmt.Errorf("later: the screen of call %s: %w", req.Key, err))
 	}
+	if res.Reminder != nil {
+		// As in a hop: a reminder that cannot be kept is logged, and the
+		// citizen still gets the answer of what the agency did.
+		rm := *res.Reminder
+		rm.Phone = req.Phone
+		if err := s.reminders.Remind(ctx, rm); err != nil {
+			s.log.ErrorContext(ctx, "later: keep the reminder of a late call", "key", req.Key, "reminder", rm.Key, "err", err)
+		}
+	}
 	now := s.cfg.Now()
-	answer, err := s.message(ctx, req, KeyAnswer+req.Key, sc, now)
+	answer, err := s.message(ctx, req, KeyAnswer+req.Key, res.Screen, now)
 	if err != nil {
 		return "", err
 	}

@@ -25,16 +25,16 @@ import (
 // comes back as it was queued.
 var state = []byte("state waiting on pin_status")
 
-// screens stands in for flows.Engine.Later, a pure function of the state
-// and the answer: the end screen each outcome of the tests' call step
-// leads to.
-func screens(t *testing.T) later.ScreenFunc {
-	return func(st []byte, a flows.AgencyAnswer) (channels.Screen, error) {
+// screens stands in for flows.Engine.LaterResult, a pure function of the
+// state and the answer: the end screen each outcome of the tests' call
+// step leads to. TestTimeoutAnsweredLater runs the real engine.
+func screens(t *testing.T) later.LaterFunc {
+	return func(st []byte, a flows.AgencyAnswer) (flows.Result, error) {
 		if !bytes.Equal(st, state) {
 			t.Errorf("the state came back as %q", st)
-			return channels.Screen{}, fmt.Errorf("unknown state %q", st)
+			return flows.Result{}, fmt.Errorf("unknown state %q", st)
 		}
-		return endScreen(a), nil
+		return flows.Result{Screen: endScreen(a)}, nil
 	}
 }
 
@@ -74,7 +74,7 @@ func newRig(t *testing.T) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := later.New(later.Config{Store: db, Caller: client, Screen: screens(t), Bundle: bundle, Devices: db, Timeout: 5 * time.Second})
+	s := later.New(later.Config{Store: db, Caller: client, Later: screens(t), Bundle: bundle, Devices: db, Timeout: 5 * time.Second})
 	return &rig{db: db, agency: ag, bundle: bundle, sender: s}
 }
 

@@ -3,7 +3,6 @@ package later
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/govchannels/channels"
 	"github.com/govchannels/channels/flows"
@@ -13,18 +12,9 @@ import (
 // (the appointment was cancelled).
 const ReasonCancelled = "cancelled"
 
-// RemindersConfig configures Reminders. Store and the Sender's Bundle are
-// required.
-type RemindersConfig struct {
-	// Store is where reminders wait, as outbox messages due at their
-	// time: the outbox's store, whose dispatcher sends them.
-	Store channels.OutboxStore
-	// TTL is how long after its time a reminder is still worth sending
-	// (the outbox was down, the gateway failed); 12 hours when zero.
-	TTL time.Duration
-}
-
-// Reminders keeps the reminders of call steps in the outbox: flows.Reminders.
+// Reminders keeps the reminders of call steps in the outbox (Config.Store,
+// whose dispatcher sends them): flows.Reminders; Sender.Reminders returns
+// it.
 // A reminder is an SMS (a push notice with the SMS as fallback for a
 // citizen on the app) under the key "remind/" + its Key, due at its At; a
 // new reminder of the same key replaces the pending one, and Cancel fails
@@ -33,24 +23,10 @@ type RemindersConfig struct {
 // reminder changed in the very second it is being sent may be sent as it
 // was.
 type Reminders struct {
-	sender *Sender // its Bundle, Catalog, Devices and clock
-	cfg    RemindersConfig
+	sender *Sender // its store, Bundle, Devices and clock
 }
 
 var _ flows.Reminders = (*Reminders)(nil)
-
-// NewReminders returns the reminders of cfg, their texts rendered and
-// addressed as sender renders late answers. It panics without a store or
-// a sender, a wiring mistake.
-func NewReminders(sender *Sender, cfg RemindersConfig) *Reminders {
-	if sender == nil || cfg.Store == nil {
-		panic("later: NewReminders needs a sender and a store")
-	}
-	if cfg.TTL <= 0 {
-		cfg.TTL = 12 * time.Hour
-	}
-	return &Reminders{sender: sender, cfg: cfg}
-}
 
 // Remind schedules, replaces or (with r.Cancel) cancels the reminder
 // r.Key.
@@ -59,7 +35,7 @@ func (rs *Reminders) Remind(ctx context.Context, r flows.Reminder) error {
 	if r.Key == "" {
 		return fmt.Errorf("later: a reminder without a key")
 	}
-	old, err := rs.cfg.Store.Outbound(ctx, key)
+	old, err := rs.sender.cfg.Store.Outbound(ctx, key)
 	switch {
 	case channels.ErrorCode(err) == channels.ENOTFOUND:
 		old = nil
@@ -72,7 +48,7 @@ func (rs *Reminders) Remind(ctx context.Context, r flows.Reminder) error {
 			return nil // nothing pending: cancelling twice is harmless
 		}
 		old.Status, old.Reason, old.UpdatedAt = channels.OutboundFailed, ReasonCancelled, now
-		if err := rs.cfg.Store.UpdateOutbound(ctx, old); err != nil {
+		if err := rs.sender.cfg.Store.UpdateOutbound(ctx, old); err != nil {
 			return fmt.Errorf("later: cancel reminder %s: %w", key, err)
 		}
 		return nil
@@ -82,7 +58,7 @@ func (rs *Reminders) Remind(ctx context.Context, r flows.Reminder) error {
 	}
 	lang := rs.sender.lang(r.Lang)
 	b := rs.sender.cfg.Bundle
-	m, err := rs.sender.notice(ctx, r.Phone, r.Channel, key, b.Text(lang, r.Text), b.Text(lang, channels.Msg("home.title")), "", r.At.Add(rs.cfg.TTL))
+	m, err := rs.sender.notice(ctx, r.Phone, r.Channel, key, b.Text(lang, r.Text), b.Text(lang, channels.Msg("home.title")), "", r.At.Add(rs.sender.cfg.RemindTTL))
 	if err != nil {
 		return err
 	}
@@ -93,13 +69,13 @@ func (rs *Reminders) Remind(ctx context.Context, r flows.Reminder) error {
 	m.NextAttempt = r.At
 	queued(now, m)
 	if old == nil {
-		if err := rs.cfg.Store.Enqueue(ctx, m); err != nil {
+		if err := rs.sender.cfg.Store.Enqueue(ctx, m); err != nil {
 			return fmt.Errorf("later: queue reminder %s: %w", key, err)
 		}
 		return nil
 	}
 	m.CreatedAt = old.CreatedAt
-	if err := rs.cfg.Store.UpdateOutbound(ctx, m); err != nil {
+	if err := rs.sender.cfg.Store.UpdateOutbound(ctx, m); err != nil {
 		return fmt.Errorf("later: replace reminder %s: %w", key, err)
 	}
 	return nil

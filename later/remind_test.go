@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/govchannels/channels"
+	"github.com/govchannels/channels/agencycall"
 	"github.com/govchannels/channels/flows"
 	"github.com/govchannels/channels/later"
 )
@@ -16,7 +17,7 @@ import (
 func TestReminders(t *testing.T) {
 	r := newRig(t)
 	ctx := context.Background()
-	rs := later.NewReminders(r.sender, later.RemindersConfig{Store: r.db})
+	rs := r.sender.Reminders()
 	const phone, appPhone = "+254712345678", "+254722000111"
 	if err := r.db.PutDevice(ctx, channels.Device{Phone: appPhone, Token: "tok-2", Platform: "android", CreatedAt: time.Now()}); err != nil {
 		t.Fatal(err)
@@ -111,5 +112,35 @@ func TestReminders(t *testing.T) {
 	}
 	if err := rs.Remind(ctx, flows.Reminder{Key: "registry_appointment/none", Cancel: true}); err != nil {
 		t.Errorf("cancelling a reminder never made: %v", err)
+	}
+}
+
+// TestLateAnswerReminds finishes a late booking whose step asks for a
+// reminder: the reminder is kept for the citizen's phone as well as the
+// answer sent.
+func TestLateAnswerReminds(t *testing.T) {
+	r := newRig(t)
+	at := time.Date(2026, 12, 7, 8, 30, 0, 0, time.UTC)
+	msg := channels.Msg("notice.status", "Service", "Registry", "Reference", "R7", "Status", channels.Msg("status.ready"))
+	withReminder := func(st []byte, a flows.AgencyAnswer) (flows.Result, error) {
+		res := flows.Result{Screen: endScreen(a)}
+		if a.Outcome == flows.OutcomeFound {
+			res.Reminder = &flows.Reminder{Key: "registry_appointment/R7", Lang: "sw", Channel: channels.ChannelUSSD, At: at, Text: msg}
+		}
+		return res, nil
+	}
+	client, err := agencycall.New(agencycall.Config{Agencies: r.db})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.sender = later.New(later.Config{Store: r.db, Caller: client, Later: withReminder, Bundle: r.bundle})
+	req := request("ussd/s10/book/4", "found", channels.ChannelUSSD, "sw", true)
+	if err := r.sender.Enqueue(context.Background(), req); err != nil {
+		t.Fatal(err)
+	}
+	r.run(t, func() bool { return r.final(t, "call/"+req.Key) && r.final(t, "answer/"+req.Key) })
+	m := r.message(t, "remind/registry_appointment/R7")
+	if m == nil || m.To != req.Phone || !m.NextAttempt.Equal(at) || m.Text != r.bundle.Text("sw", msg) || m.Status != channels.OutboundQueued {
+		t.Errorf("reminder %+v, want one for %s due %s in Swahili", m, req.Phone, at)
 	}
 }

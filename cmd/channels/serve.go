@@ -245,27 +245,13 @@ func (s *server) wireCalls(h *host.Store, routes map[string]outbox.Route, pushOn
 		return err
 	}
 	s.late = later.New(later.Config{
-		Store: s.db, Caller: client, Screen: laterScreen(s.engine), Bundle: s.bundle, Catalog: s.catalog,
+		Store: s.db, Caller: client, Later: s.engine.LaterResult, Bundle: s.bundle, Catalog: s.catalog,
 		Layout: sms.Layout{MaxSegments: 4}, Devices: devices, Log: s.log,
 	})
 	routes[channels.KindCall] = outbox.Route{Sender: s.late, Rate: 20, Burst: 20, MaxAttempts: lateAttempts, Workers: 8, PerRecipient: 2}
 	h.Agencies = client
-	h.Reminders = later.NewReminders(s.late, later.RemindersConfig{Store: s.db})
+	h.Reminders = s.late.Reminders()
 	return nil
-}
-
-// laterScreen is the engine's Later: the end screen a late answer leads
-// to. Until the engine has it, every late call is refused when queued, so
-// that the citizen is shown the failed exit rather than promised an SMS.
-func laterScreen(e *flows.Engine) later.ScreenFunc {
-	if l, ok := any(e).(interface {
-		Later([]byte, flows.AgencyAnswer) (channels.Screen, error)
-	}); ok {
-		return l.Later
-	}
-	return func([]byte, flows.AgencyAnswer) (channels.Screen, error) {
-		return channels.Screen{}, errors.New("this engine cannot answer late calls")
-	}
 }
 
 // mountUSSD mounts the USSD dialects, each behind the proof its gateway
