@@ -464,7 +464,7 @@ func TestCallTranscripts(t *testing.T) {
 					got := e.serve.waitSMS(t, phone, sent+1)
 					tr.late(got[sent])
 				}
-				channelstest.Golden(t, filepath.Join("testdata", "calls", channel+"-"+o.outcome+".txt"), tr.String(), *update)
+				channelstest.Golden(t, filepath.Join("testdata", "calltranscripts", channel+"-"+o.outcome+".txt"), tr.String(), *update)
 				if !o.late {
 					if got := smsTo(e.serve.stderr.String(), phone); len(got) != sent {
 						t.Errorf("%s got SMS %q; want none but the sign-in code", phone, got[sent:])
@@ -500,7 +500,7 @@ func TestCallAnswersFailures(t *testing.T) {
 			tr.got(e.serve.ussd(t, sid, phone, key))
 			tr.sent(tt.pin)
 			tr.got(e.serve.ussd(t, sid, phone, key+"*"+tt.pin))
-			channelstest.Golden(t, filepath.Join("testdata", "calls", "ussd-"+tt.name+".txt"), tr.String(), *update)
+			channelstest.Golden(t, filepath.Join("testdata", "calltranscripts", "ussd-"+tt.name+".txt"), tr.String(), *update)
 		})
 	}
 }
