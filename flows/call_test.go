@@ -218,6 +218,9 @@ func TestCallAppointment(t *testing.T) {
 	if r.State.Step != "booked" || !r.Ended() {
 		t.Fatalf("at %s, want booked", r.State.Step)
 	}
+	if r.Screen.Reference != "4821773057" {
+		t.Errorf("booked screen's reference = %q, want the case's", r.Screen.Reference)
+	}
 	res := r.Screen.Text.Args["Result"].(map[string]string)
 	if res["reference"] != "4821773057" || res["start"] != "08/12/2026 10:00" || res["slot"] != "08/12/2026 10:00" || res["hold"] != "h-77" {
 		t.Errorf("Result = %v", res)
@@ -437,5 +440,37 @@ func TestLongestTrail(t *testing.T) {
 	}
 	if _, ok := e.RemindText(State{Service: "mine", Step: "cancel"}); ok {
 		t.Error("RemindText of a cancelling remind")
+	}
+}
+
+// TestSettleStopsCallsInARow: calls whose exits lead into each other
+// without a screen stop after maxChainedCalls, with an error that is no
+// CallError (the channel shows its internal-error screen).
+func TestSettleStopsCallsInARow(t *testing.T) {
+	s := mustParse(t, `id: s
+title: t
+agency: a
+steps:
+  - {id: start, kind: input, type: text, max_length: 5, text: x, field: f, next: a}
+  - {id: a, kind: call, operation: a, exits: {found: b, not_found: done, failed: done, timeout: done}}
+  - {id: b, kind: call, operation: b, exits: {found: a, not_found: done, failed: done, timeout: done}}
+  - {id: done, kind: end, text: d}
+`)
+	e, err := New(Config{Catalog: &Catalog{Services: []*Service{s}, byID: map[string]*Service{"s": s}}, Langs: []string{"en"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := e.Start(channels.ChannelSMS, "en", "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, err = e.Step(r.State, Input{Text: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	h := &recordingHost{answer: AgencyAnswer{Outcome: OutcomeFound}}
+	_, err = e.Settle(context.Background(), h, citizen, "k", r)
+	var ce *CallError
+	if err == nil || errors.As(err, &ce) || len(h.asked) != maxChainedCalls {
+		t.Errorf("err = %v after %d calls, want a plain error after %d", err, len(h.asked), maxChainedCalls)
 	}
 }

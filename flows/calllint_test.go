@@ -60,6 +60,16 @@ func TestLintCallCatalog(t *testing.T) {
 	if got := c.Lint(); len(got) > 0 {
 		t.Errorf("findings on testdata/calls:\n%v", got)
 	}
+	uses := map[string]MessageUse{}
+	for _, u := range c.MessageUses() {
+		uses[u.ID] = u
+	}
+	if u := uses["appt.reminder"]; u.Service != "appt" || u.Step != "book" || u.Line != 56 {
+		t.Errorf("use of the reminder text = %+v, want appt.yaml:56 in step book", u)
+	}
+	if u := uses[itemMessage]; u.Step != "choose" {
+		t.Errorf("use of %s = %+v, want the menu offering the list", itemMessage, u)
+	}
 }
 
 func TestWaysOfCalls(t *testing.T) {

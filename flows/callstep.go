@@ -465,3 +465,18 @@ func (e *Engine) RemindText(st State) (channels.Message, bool) {
 	}
 	return e.text(svc, st, step.Remind.Text), true
 }
+
+// keptReference is the reference of the latest case submitted on st's
+// path by a submit step that went on, shown with the end screen it leads
+// to as a submission's own end screen shows it; "" when none.
+func keptReference(svc *Service, st State) string {
+	if !svc.results {
+		return ""
+	}
+	for i := len(st.Trail) - 1; i >= 0; i-- {
+		if step := svc.steps[st.Trail[i].Step]; step != nil && step.Kind == StepSubmit && step.Next != "" {
+			return st.Trail[i].Value
+		}
+	}
+	return ""
+}

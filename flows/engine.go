@@ -416,6 +416,7 @@ func (e *Engine) enter(svc *Service, id string, st State) Result {
 	case StepEnd:
 		sc.Kind = channels.KindEnd
 		sc.CanGoBack = false
+		sc.Reference = keptReference(svc, st)
 	case StepSubmit:
 		r.Call = &Call{Kind: CallSubmit, Service: svc.ID, Agency: svc.Agency, Lang: st.Lang, Channel: st.Channel, Answers: st.answers(svc)}
 		if step.Action == ActionAnswerInfo {
@@ -455,7 +456,7 @@ func (e *Engine) summaryLine(svc *Service, st State, field string) (channels.Mes
 		case step.Secret:
 			value = "****"
 		case step.Kind == StepMenu && step.OptionsFrom != "":
-			if v, ok := e.results(svc, st).display[field]; ok {
+			if v := e.results(svc, st).display[field]; v != "" {
 				value = v
 			}
 			for _, o := range step.Options {

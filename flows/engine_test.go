@@ -252,7 +252,11 @@ func TestEngineFailedSubmitWithoutTrail(t *testing.T) {
 // steps it does not have, with empty and stale trails, on every channel:
 // each call answers or errs, none panics.
 func TestEngineCraftedStates(t *testing.T) {
-	e := newTestEngine(t)
+	t.Run("catalog", func(t *testing.T) { craftStates(t, newTestEngine(t)) })
+	t.Run("calls", func(t *testing.T) { craftStates(t, newCallEngine(t)) })
+}
+
+func craftStates(t *testing.T, e *Engine) {
 	type place struct{ service, step string }
 	places := []place{{"", homeStep}, {"", langStep}, {"", "bogus"}, {"gone", "x"}}
 	trails := [][]Visit{nil, {{Step: "bogus"}}, {{Step: ""}}}
@@ -260,11 +264,14 @@ func TestEngineCraftedStates(t *testing.T) {
 		places = append(places, place{svc.ID, "bogus"}, place{svc.ID, ""})
 		for _, st := range svc.Steps {
 			places = append(places, place{svc.ID, st.ID})
-			trails = append(trails, []Visit{{Step: st.ID, Value: "x"}})
+			trails = append(trails, []Visit{{Step: st.ID, Value: "x"}}, []Visit{{Step: st.ID, Value: "\x01\x05"}})
 		}
+		trails = append(trails, svc.LongestTrail("4821773057"))
 	}
 	inputs := []Input{{Text: "1"}, {Text: "2"}, {Text: ""}, {Text: "x"}, {Action: Back}, {Action: Home}, {Action: Action(9)}}
-	outcomes := []Outcome{{}, {Ref: "4821773057"}, {Err: errors.New("down")}, {Err: channels.Errorf(channels.ENOTFOUND, "error.not_found", "none")}}
+	outcomes := []Outcome{{}, {Ref: "4821773057"}, {Err: errors.New("down")}, {Err: channels.Errorf(channels.ENOTFOUND, "error.not_found", "none")},
+		{Answer: &AgencyAnswer{Outcome: OutcomeFound}}, {Answer: &AgencyAnswer{Outcome: OutcomeFound, Fields: map[string]string{"start": "not a time"}}},
+		{Answer: &AgencyAnswer{Outcome: OutcomeTimeout}}}
 	for _, p := range places {
 		for _, trail := range trails {
 			for _, ch := range []channels.Channel{channels.ChannelUSSD, channels.ChannelSMS, channels.ChannelApp, channels.ChannelKiosk, "fax"} {
@@ -285,6 +292,9 @@ func TestEngineCraftedStates(t *testing.T) {
 					call(fmt.Sprintf("Complete(%+v)", out), func() { _, _ = e.Complete(st, out) })
 				}
 				call("Screen", func() { _, _ = e.Screen(st) })
+				call("Later", func() { _, _ = e.Later(st.Encode(), AgencyAnswer{Outcome: OutcomeFound}) })
+				call("EndScreen", func() { _, _ = e.EndScreen(st) })
+				call("RemindText", func() { e.RemindText(st) })
 				call("Waiting", func() { e.Waiting(st) })
 			}
 		}

@@ -453,6 +453,9 @@ func (c *Catalog) MessageUses() []MessageUse {
 			for _, o := range st.Options {
 				at[key(s.File, o.Line)] = place{s.ID, st.ID}
 			}
+			if st.Remind != nil {
+				at[key(s.File, st.Remind.Line)] = place{s.ID, st.ID}
+			}
 		}
 	}
 	refs := c.Messages()

@@ -66,3 +66,16 @@ func FuzzDecodeState(f *testing.F) {
 		}
 	})
 }
+
+// TestStateVersionOneStillReads: a state written before call steps (the
+// same version, no call visits) reads as it did, so sessions in flight
+// across the upgrade go on.
+func TestStateVersionOneStillReads(t *testing.T) {
+	old := []byte("\x01\x06permit\x06stalls\x02fr\x03app\x02\x04name\x03Ann\x04kind\x06market")
+	st, err := DecodeState(old)
+	want := State{Service: "permit", Step: "stalls", Lang: "fr", Channel: channels.ChannelApp,
+		Trail: []Visit{{Step: "name", Value: "Ann"}, {Step: "kind", Value: "market"}}}
+	if err != nil || !reflect.DeepEqual(st, want) {
+		t.Errorf("DecodeState = %+v, %v; want %+v", st, err, want)
+	}
+}
