@@ -3,8 +3,11 @@ package channelstest
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/govchannels/channels"
 	"github.com/govchannels/channels/flows"
@@ -26,7 +29,25 @@ var samples = map[string]struct{ bad, good string }{
 	"description": {"Pipe", "Broken water pipe next to stall 4 of the Kibuye market, leaking since Monday"},
 	"answer_ref":  {"4821773058", "4821773057"},
 	"answer":      {"A", "Milimani estate, Oginga Odinga street"},
+	"pin":         {"A01234567Z", "A012345678Z"},
+	"national_id": {"2743119", "27431198"},
 }
+
+// results are the values Walk answers for the text results of agency
+// calls that declare no values; a new one in the catalog needs a line
+// here (Walk says so). Dates, datetimes, numbers and lists are made up
+// from their type, and a text with values takes each of them in turn.
+var results = map[string]string{
+	"name":      "Amani Wanjiru Otieno",
+	"programme": "Inua Jamii",
+	"id_number": "27431198",
+	"hold":      "h-7Q2KX9",
+	"booking":   "B-20261208-0930",
+}
+
+// walkStart is the first datetime of the walk's answers, in the offices'
+// zone; list items follow it half an hour apart.
+var walkStart = time.Date(2026, 12, 8, 9, 30, 0, 0, time.FixedZone("EAT", 3*3600))
 
 // walkQuestion is the agency's question on the case the walk finds
 // waiting for information: as long as the case lines show.
@@ -47,7 +68,11 @@ var errWalkInjected = errors.New("injected failure")
 // accepted answer to each input (the samples in walk.go; it fails t on a
 // field without one), confirm and cancel, and gives each submission and
 // lookup every outcome: stored or failed; found, not found or failed; five
-// found or none. A refused choice or answer is shown once per step and path
+// found or none. A call to an agency is found (once with each value of
+// each text result that declares values: the results in walk.go), not
+// found, failed and out of time, and the walk goes on from each; a menu
+// offers what its screen shows (an answered list first); a step met again
+// on the same way is shown, not walked again. A refused choice or answer is shown once per step and path
 // of menu choices. It fails t when the walk misses a step of the service.
 //
 // For service "" Walk visits the screens of the engine outside every
@@ -105,13 +130,19 @@ func (w *walker) walk(label string, res flows.Result) {
 	st := res.State
 	w.reached[st.Step] = true
 	if res.Call != nil {
-		for _, o := range outcomes(res.Call) {
+		for _, o := range w.outcomes(res.Call) {
 			done, err := w.e.Complete(st, o.out)
 			if err != nil {
 				w.t.Fatal(err)
 			}
-			// A failed submission shows the confirm step again, with the
-			// error: shown, not walked again.
+			// Every outcome of an agency call, and a stored case, goes
+			// on (a submission may go on to another step). A failed
+			// submission shows the confirm step again, with the error:
+			// shown, not walked again.
+			if res.Call.Kind == flows.CallAgency || (res.Call.Kind == flows.CallSubmit && o.out.Err == nil) {
+				w.walk(label+" → "+o.name, done)
+				continue
+			}
 			w.visit(label+" → "+o.name, done.Screen)
 		}
 		return
@@ -119,6 +150,13 @@ func (w *walker) walk(label string, res flows.Result) {
 	w.visit(label, res.Screen)
 	if res.Ended() {
 		return
+	}
+	// A step met again on the same way (a menu choice that goes back to
+	// choose another office) is shown, not walked again.
+	for _, v := range st.Trail {
+		if v.Step == st.Step {
+			return
+		}
 	}
 	svc := w.e.Catalog().Service(st.Service)
 	step := svc.Step(st.Step)
@@ -138,9 +176,10 @@ func (w *walker) walk(label string, res flows.Result) {
 			w.tried[key] = true
 			w.visit(key+` ← "99"`, w.step(res, "99").Screen)
 		}
-		for i := range step.Options {
-			in := fmt.Sprint(i + 1)
-			w.walk(key+` ← "`+in+`"`, w.step(res, in))
+		// The options shown: a list an agency answered, then the static
+		// ones.
+		for _, o := range res.Screen.Options {
+			w.walk(key+` ← "`+o.Key+`"`, w.step(res, o.Key))
 		}
 	case flows.StepInput:
 		s, ok := samples[step.Field]
@@ -168,7 +207,10 @@ type outcome struct {
 }
 
 // outcomes are the results the walk gives a call.
-func outcomes(c *flows.Call) []outcome {
+func (w *walker) outcomes(c *flows.Call) []outcome {
+	if c.Kind == flows.CallAgency {
+		return w.agencyOutcomes(c)
+	}
 	found := func(n int) []*channels.Case {
 		var cs []*channels.Case
 		for i := range n {
@@ -206,4 +248,68 @@ func outcomes(c *flows.Call) []outcome {
 		{"five found", flows.Outcome{Cases: found(5)}},
 		{"none found", flows.Outcome{}},
 	}
+}
+
+// agencyOutcomes are the answers the walk gives a call to an agency: found
+// with the first value of each text that declares values and then with
+// each other value of each in turn (so that every branch of a text
+// choosing by them shows), not found, failed and out of time.
+func (w *walker) agencyOutcomes(c *flows.Call) []outcome {
+	names := slices.Sorted(maps.Keys(c.Returns))
+	base := flows.AgencyAnswer{Outcome: flows.OutcomeFound, Fields: map[string]string{}, Lists: map[string][]flows.ListItem{}}
+	for _, name := range names {
+		r := c.Returns[name]
+		switch r.Type {
+		case flows.ReturnText:
+			if len(r.Values) > 0 {
+				base.Fields[name] = r.Values[0]
+				continue
+			}
+			v, ok := results[name]
+			if !ok {
+				w.t.Fatalf("no sample value for the result %q of %s/%s: add it to the results in channelstest/walk.go", name, c.Service, c.Step)
+			}
+			base.Fields[name] = v
+		case flows.ReturnNumber:
+			base.Fields[name] = "1500"
+		case flows.ReturnDate:
+			base.Fields[name] = walkStart.Format(time.DateOnly)
+		case flows.ReturnDateTime:
+			base.Fields[name] = walkStart.Format(time.RFC3339)
+		case flows.ReturnList:
+			items := make([]flows.ListItem, r.MaxItems)
+			for i := range items {
+				at := walkStart.Add(time.Duration(i) * 30 * time.Minute)
+				items[i] = flows.ListItem{ID: fmt.Sprintf("s-%d", i+1), Value: at.Format(time.RFC3339)}
+				switch r.Item {
+				case flows.ReturnText:
+					items[i].Value = fmt.Sprintf("item %d", i+1)
+				case flows.ReturnNumber:
+					items[i].Value = fmt.Sprint(i + 1)
+				case flows.ReturnDate:
+					items[i].Value = at.AddDate(0, 0, i).Format(time.DateOnly)
+				}
+			}
+			base.Lists[name] = items
+		}
+	}
+	answer := func(a flows.AgencyAnswer) flows.Outcome { return flows.Outcome{Answer: &a} }
+	out := []outcome{{"found", answer(base)}}
+	for _, name := range names {
+		r := c.Returns[name]
+		if r.Type != flows.ReturnText {
+			continue
+		}
+		for _, v := range r.Values[min(1, len(r.Values)):] {
+			a := base
+			a.Fields = maps.Clone(base.Fields)
+			a.Fields[name] = v
+			out = append(out, outcome{"found, " + name + " " + v, answer(a)})
+		}
+	}
+	return append(out,
+		outcome{"not found", answer(flows.AgencyAnswer{Outcome: flows.OutcomeNotFound})},
+		outcome{"failed", answer(flows.AgencyAnswer{Outcome: flows.OutcomeFailed, Reason: "walk: the agency answered 500"})},
+		outcome{"timeout", answer(flows.AgencyAnswer{Outcome: flows.OutcomeTimeout, Reason: "walk: no answer within the deadline"})},
+	)
 }

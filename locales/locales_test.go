@@ -3,12 +3,14 @@ package locales
 import (
 	"fmt"
 	"io/fs"
+	"maps"
 	"regexp"
 	"slices"
 	"sort"
 	"strings"
 	"testing"
 	"testing/fstest"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 
@@ -123,6 +125,25 @@ func placeholders(tmpls ...string) []string {
 	return names
 }
 
+var resultPlaceholder = regexp.MustCompile(`\.Result\.(\w+)`)
+
+// resultFields returns the sorted, distinct results of agency calls
+// templates read ({{.Result.name}}, {{if eq .Result.status "valid"}}).
+func resultFields(tmpls ...string) []string {
+	seen := map[string]bool{}
+	names := []string{}
+	for _, tmpl := range tmpls {
+		for _, m := range resultPlaceholder.FindAllStringSubmatch(tmpl, -1) {
+			if !seen[m[1]] {
+				seen[m[1]] = true
+				names = append(names, m[1])
+			}
+		}
+	}
+	sort.Strings(names)
+	return names
+}
+
 // TestPlaceholdersMatch checks that each translation uses exactly the
 // arguments its English message uses, so no value is dropped or invented.
 // One exception: a message the engine shows with a count (the text of a
@@ -140,6 +161,9 @@ func TestPlaceholdersMatch(t *testing.T) {
 			}
 			if !slices.Equal(got, want) {
 				t.Errorf("%s in %s uses {%s}, English uses {%s}", id, lang, strings.Join(got, ","), strings.Join(want, ","))
+			}
+			if got, want := resultFields(b.rawForms(lang, id)...), resultFields(b.raw(Default, id)); !slices.Equal(got, want) {
+				t.Errorf("%s in %s reads results {%s}, English reads {%s}", id, lang, strings.Join(got, ","), strings.Join(want, ","))
 			}
 		}
 	}
@@ -190,6 +214,15 @@ func TestTemplatesExecute(t *testing.T) {
 			args := map[string]any{}
 			for _, name := range names {
 				args[name] = "<" + name + ">"
+			}
+			// Results are shown as the engine gives them, a string each;
+			// a text choosing by a result's value may not show it.
+			if fields := resultFields(b.raw(Default, id)); len(fields) > 0 {
+				result := map[string]string{}
+				for _, f := range fields {
+					result[f] = "<" + f + ">"
+				}
+				args["Result"] = result
 			}
 			counts := []int{-1} // no count
 			if len(b.rawForms(lang, id)) > 1 {
@@ -266,10 +299,10 @@ const (
 )
 
 // smsOnly reports whether the message id is sent as an SMS (or a push
-// notice), never shown on a USSD page: the SMS texts, the sign-in code and
-// the notices of a case's progress.
+// notice), never shown on a USSD page: the SMS texts, the sign-in code,
+// the notices of a case's progress and the reminders of appointments.
 func smsOnly(id string) bool {
-	return strings.HasPrefix(id, "sms.") || strings.HasPrefix(id, "notice.") || id == "auth.code_sms"
+	return strings.HasPrefix(id, "sms.") || strings.HasPrefix(id, "notice.") || id == "auth.code_sms" || strings.HasSuffix(id, ".reminder")
 }
 
 // overBudget says how the text of message id exceeds its budget in the
@@ -300,29 +333,102 @@ func overBudget(id, text string) string {
 // ten-digit sample and each plural form with a count that selects it, fits
 // its budget in the encoding it really needs: UCS-2 for Arabic, GSM-7 for
 // the others (TestGSM7), whichever a text of an operator's language needs.
+//
+// A text showing results of agency calls is measured with the longest
+// value each may take in the shipped catalog, and once with each value a
+// result is declared to take, so that every branch of a text choosing by
+// it ({{if eq .Result.status "valid"}}) is measured too.
 func TestBudgets(t *testing.T) {
 	b := mustNew(t)
+	longest, values := catalogResults(t)
 	for _, lang := range b.Langs() {
 		for _, id := range b.IDs(lang) {
 			args := map[string]any{}
 			for _, name := range placeholders(b.rawForms(lang, id)...) {
 				args[name] = budgetSampleArg
 			}
+			results := []map[string]string{nil}
+			if fields := resultFields(b.rawForms(lang, id)...); len(fields) > 0 {
+				base := map[string]string{}
+				for _, f := range fields {
+					base[f] = longest[f]
+				}
+				results = []map[string]string{base}
+				for _, f := range fields {
+					for _, v := range values[f] {
+						r := maps.Clone(base)
+						r[f] = v
+						results = append(results, r)
+					}
+				}
+			}
 			counts := []int{-1}
 			if len(b.rawForms(lang, id)) > 1 {
 				counts = pluralCounts
 			}
-			for _, n := range counts {
-				if n >= 0 {
-					args["Count"] = n
+			for _, result := range results {
+				if result != nil {
+					args["Result"] = result
 				}
-				text := b.Text(lang, channels.Message{ID: id, Args: args})
-				if why := overBudget(id, text); why != "" {
-					t.Errorf("%s %s: %s: %q", lang, id, why, text)
+				for _, n := range counts {
+					if n >= 0 {
+						args["Count"] = n
+					}
+					text := b.Text(lang, channels.Message{ID: id, Args: args})
+					if why := overBudget(id, text); why != "" {
+						t.Errorf("%s %s: %s: %q", lang, id, why, text)
+					}
 				}
 			}
 		}
 	}
+}
+
+// catalogResults returns, for each result a call step of the shipped
+// catalog declares (and each case reference a submission keeps), the
+// longest value it is shown with, and the values a text result is
+// declared to take.
+func catalogResults(t *testing.T) (longest map[string]string, values map[string][]string) {
+	t.Helper()
+	cat, err := flows.Load(services.FS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	longest, values = map[string]string{}, map[string][]string{}
+	keep := func(name, v string) {
+		if utf8.RuneCountInString(v) > utf8.RuneCountInString(longest[name]) {
+			longest[name] = v
+		}
+	}
+	for _, svc := range cat.Services {
+		for _, st := range svc.Steps {
+			if st.Kind == flows.StepSubmit && st.Field != "" {
+				keep(st.Field, budgetSampleArg)
+			}
+			for name, r := range st.Returns {
+				switch {
+				case r.Type == flows.ReturnText && len(r.Values) > 0:
+					for _, v := range r.Values {
+						keep(name, v)
+						if !slices.Contains(values[name], v) {
+							values[name] = append(values[name], v)
+						}
+					}
+				case r.Type == flows.ReturnText && r.Unicode:
+					keep(name, strings.Repeat("ع", r.MaxLength))
+				case r.Type == flows.ReturnText:
+					keep(name, strings.Repeat("W", r.MaxLength))
+				case r.Type == flows.ReturnDate:
+					keep(name, "99/99/9999")
+				case r.Type == flows.ReturnDateTime:
+					keep(name, "99/99/9999 99:99")
+				case r.Type == flows.ReturnNumber:
+					keep(name, strings.Repeat("9", 19))
+				}
+			}
+		}
+	}
+	return longest, values
 }
 
 // TestOverBudget checks the measure of TestBudgets on texts of known

@@ -32,7 +32,7 @@ type textRef struct {
 
 // catalogTexts reads a service file as plain YAML, independently of the
 // flows loader, and returns the message IDs it refers to in title, text,
-// label, empty and option text.
+// label, empty, option text and a reminder's text.
 func catalogTexts(name string, data []byte) ([]textRef, error) {
 	var svc map[string]any
 	if err := yaml.Unmarshal(data, &svc); err != nil {
@@ -60,14 +60,25 @@ func catalogTexts(name string, data []byte) ([]textRef, error) {
 			return nil, fmt.Errorf("step %d is not a map", i+1)
 		}
 		id, kind := str(step, "id"), str(step, "kind")
-		if id == "" || str(step, "text") == "" {
-			return nil, fmt.Errorf("step %d has no id or no text", i+1)
+		// A call shows nothing itself, nor does a submission that goes
+		// on to another step; every other step shows its text.
+		silent := kind == "call" || (kind == "submit" && str(step, "next") != "")
+		switch {
+		case id == "":
+			return nil, fmt.Errorf("step %d has no id", i+1)
+		case silent && str(step, "text") != "":
+			return nil, fmt.Errorf("step %s shows nothing, yet has a text", id)
+		case !silent && str(step, "text") == "":
+			return nil, fmt.Errorf("step %s has no text", id)
 		}
 		budget := 0
 		if kind == "menu" || kind == "input" {
 			budget = maxPrompt
 		}
 		add(str(step, "text"), "step "+id+" text", budget)
+		if remind, ok := step["remind"].(map[string]any); ok {
+			add(str(remind, "text"), "step "+id+" reminder", 0)
+		}
 		add(str(step, "label"), "step "+id+" label", maxLabel)
 		add(str(step, "empty"), "step "+id+" empty", 0)
 		options, _ := step["options"].([]any)
@@ -112,7 +123,12 @@ func TestCatalogTexts(t *testing.T) {
 					if ref.budget == 0 {
 						continue
 					}
+					// A text showing a call's results is measured by the lint
+					// (channels validate), with the longest value of each.
 					text := b.Text(lang, channels.Msg(ref.id))
+					if strings.Contains(text, "<no value>") {
+						continue
+					}
 					if n := utf8.RuneCountInString(text); n > ref.budget {
 						t.Errorf("%s: %s in %s is %d characters, budget %d: %q", ref.where, ref.id, lang, n, ref.budget, text)
 					}
@@ -135,7 +151,7 @@ func TestShippedCatalog(t *testing.T) {
 	for _, s := range cat.Services {
 		ids = append(ids, s.ID)
 	}
-	if got := strings.Join(ids, " "); got != "birth_certificate check_status report_problem" {
+	if got := strings.Join(ids, " "); got != "birth_certificate check_status report_problem tax_pin benefit_eligibility national_id registry_appointment" {
 		t.Errorf("services in menu order = %s", got)
 	}
 	b, err := locales.New()
