@@ -21,7 +21,7 @@
 //	national_id {}                  national_registry  {id_number, name} of citizen.phone
 //	free_slots {office}             civil_registry     {slots: up to 5 datetimes}
 //	hold_slot {office, slot}        civil_registry     {hold, until} (changes; 10 minutes)
-//	book_slot {hold, reference}     civil_registry     {booking, start, office} (changes)
+//	book_slot {hold, reference}     civil_registry     {booking, start, office ID} (changes)
 //	booking {reference}             civil_registry     {booking, start, office, status}
 //	cancel_booking {reference}      civil_registry     {booking, status} (changes)
 //

@@ -96,7 +96,7 @@ func (s *Server) bookSlot(req *Request, now time.Time) Answer {
 		s.bookings[ref] = b
 	}
 	b.Slot = h.Slot
-	return found(map[string]any{"booking": b.ID, "start": datetime(b.Slot.Start), "office": s.seed.Offices[b.Slot.Office].Name})
+	return found(map[string]any{"booking": b.ID, "start": datetime(b.Slot.Start), "office": b.Slot.Office})
 }
 
 func (s *Server) booking(req *Request, _ time.Time) Answer {
@@ -108,7 +108,7 @@ func (s *Server) booking(req *Request, _ time.Time) Answer {
 	if b.Cancelled {
 		status = "cancelled"
 	}
-	return found(map[string]any{"booking": b.ID, "start": datetime(b.Slot.Start), "office": s.seed.Offices[b.Slot.Office].Name, "status": status})
+	return found(map[string]any{"booking": b.ID, "start": datetime(b.Slot.Start), "office": b.Slot.Office, "status": status})
 }
 
 // cancelBooking cancels the reference's booking, freeing its slot; a
