@@ -20,9 +20,10 @@ import (
 // BenchmarkHopCall measures what a call step adds to a USSD hop, both in
 // the same run, on a real bbolt file, with the real call client and the
 // demonstration agency over loopback HTTP (signing, verifying, strict
-// decoding on both sides): "no call" is the hop that chooses the tax PIN
-// service and shows its PIN prompt; "call" is the next hop, whose PIN is
-// sent to the agency's pin_status and whose answer is the found screen.
+// decoding on both sides). In the tax PIN service, "no call" is the hop
+// that chooses "PIN status" and shows the PIN prompt; "call" is the next
+// hop, whose PIN is sent to the agency's pin_status and whose answer is
+// the found screen.
 // Every session is its own phone, so that no dial meets a resume offer.
 func BenchmarkHopCall(b *testing.B) {
 	f := newFixture(b)
@@ -60,8 +61,8 @@ func BenchmarkHopCall(b *testing.B) {
 		}
 		return r.Text
 	}
-	// start dials a fresh phone and returns its session, phone and the
-	// menu key of the tax PIN service.
+	// start dials a fresh phone, chooses the tax PIN service and returns
+	// the session, the phone and the text so far.
 	start := func() (string, string, string) {
 		n++
 		session, phone := fmt.Sprintf("bench-call-%d", n), fmt.Sprintf("+2547%08d", n)
@@ -70,6 +71,7 @@ func BenchmarkHopCall(b *testing.B) {
 		if m == nil {
 			b.Fatalf("no %q in the root menu:\n%s", title, menu)
 		}
+		hop(session, phone, m[1])
 		return session, phone, m[1]
 	}
 
@@ -79,7 +81,7 @@ func BenchmarkHopCall(b *testing.B) {
 			b.StopTimer()
 			session, phone, key := start()
 			b.StartTimer()
-			hop(session, phone, key)
+			hop(session, phone, key+"*1")
 		}
 	})
 	b.Run("call", func(b *testing.B) {
@@ -87,9 +89,9 @@ func BenchmarkHopCall(b *testing.B) {
 		for i := 0; i < b.N; i++ {
 			b.StopTimer()
 			session, phone, key := start()
-			hop(session, phone, key)
+			hop(session, phone, key+"*1")
 			b.StartTimer()
-			if got := hop(session, phone, key+"*A012345678Z"); !strings.Contains(got, "Amani Otieno") {
+			if got := hop(session, phone, key+"*1*A012345678Z"); !strings.Contains(got, "Amani Otieno") {
 				b.Fatalf("the call hop answered %q; want the found screen", got)
 			}
 		}

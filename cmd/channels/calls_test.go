@@ -389,7 +389,7 @@ func (e *callsEnv) appDialogue(t *testing.T, tr *transcript, token, service stri
 }
 
 // taxPINEntry is how a citizen reaches the tax PIN service: its title in
-// the root menu (USSD) and its keyword (SMS), in English, from the
+// the root menu (USSD) and its first keyword (SMS), in English, from the
 // catalog the server runs.
 func taxPINEntry(t *testing.T) (title, keyword string) {
 	t.Helper()
@@ -401,7 +401,9 @@ func taxPINEntry(t *testing.T) (title, keyword string) {
 	if svc == nil {
 		t.Fatal("the catalog has no tax_pin service")
 	}
-	return bundle.Text("en", channels.Msg(svc.Title)), bundle.Text("en", channels.Msg(svc.Keyword))
+	keywords := bundle.Text("en", channels.Msg(svc.Keyword))
+	first, _, _ := strings.Cut(keywords, ",")
+	return bundle.Text("en", channels.Msg(svc.Title)), strings.TrimSpace(first)
 }
 
 // menuKey is the key of the option labelled label in a USSD menu page.
@@ -418,13 +420,15 @@ func menuKey(t *testing.T, page, label string) string {
 // of the demonstration that makes each happen, and the other failures
 // the demonstration can play.
 var pinOutcomes = []struct {
-	outcome, pin string
-	late         bool // the answer comes later by SMS
+	name      string // of the golden files, CHANNEL-NAME.txt
+	what, pin string // the menu choice (1 PIN status, 2 certificate) and the PIN
+	late      bool   // the answer comes later by SMS
 }{
-	{"found", "A012345678Z", false},
-	{"not_found", "A999999999X", false},
-	{"failed", "A000000500F", false},
-	{"timeout", "A000000006S", true},
+	{"found", "1", "A012345678Z", false},
+	{"found-certificate", "2", "A023456789B", false},
+	{"not_found", "1", "A999999999X", false},
+	{"failed", "1", "A000000500F", false},
+	{"timeout", "1", "A000000006S", true},
 }
 
 // TestCallTranscripts: the tax PIN service on USSD, SMS and the app,
@@ -436,35 +440,34 @@ func TestCallTranscripts(t *testing.T) {
 	title, keyword := taxPINEntry(t)
 	for i, o := range pinOutcomes {
 		for j, channel := range []string{"ussd", "sms", "app"} {
-			t.Run(channel+"/"+o.outcome, func(t *testing.T) {
+			t.Run(channel+"/"+o.name, func(t *testing.T) {
 				t.Parallel()
 				phone := fmt.Sprintf("+2547123460%d%d", i, j)
 				var tr transcript
-				fmt.Fprintf(&tr, "## tax_pin on %s, %s: PIN %s from %s\n", channel, o.outcome, o.pin, phone)
+				fmt.Fprintf(&tr, "## tax_pin on %s, %s: PIN %s from %s\n", channel, o.name, o.pin, phone)
 				sent := 0 // SMS the phone got before the answer
 				switch channel {
 				case "ussd":
 					tr.sent("")
-					menu := e.serve.ussd(t, "calls-"+o.outcome, phone, "")
+					menu := e.serve.ussd(t, "calls-"+o.name, phone, "")
 					tr.got(menu)
 					key := menuKey(t, menu, title)
-					tr.sent(key)
-					prompt := e.serve.ussd(t, "calls-"+o.outcome, phone, key)
-					tr.got(prompt)
-					tr.sent(o.pin)
-					tr.got(e.serve.ussd(t, "calls-"+o.outcome, phone, key+"*"+o.pin))
+					for _, text := range []string{key, key + "*" + o.what, key + "*" + o.what + "*" + o.pin} {
+						tr.sent(text[strings.LastIndex(text, "*")+1:])
+						tr.got(e.serve.ussd(t, "calls-"+o.name, phone, text))
+					}
 				case "sms":
-					e.smsDialogue(t, &tr, phone, []string{keyword, o.pin})
+					e.smsDialogue(t, &tr, phone, []string{keyword, o.what, o.pin})
 				case "app":
 					token := e.appSignIn(t, phone)
 					sent = 1
-					e.appDialogue(t, &tr, token, "tax_pin", []string{o.pin})
+					e.appDialogue(t, &tr, token, "tax_pin", []string{o.what, o.pin})
 				}
 				if o.late {
 					got := e.serve.waitSMS(t, phone, sent+1)
 					tr.late(got[sent])
 				}
-				channelstest.Golden(t, filepath.Join("testdata", "calltranscripts", channel+"-"+o.outcome+".txt"), tr.String(), *update)
+				channelstest.Golden(t, filepath.Join("testdata", "calltranscripts", channel+"-"+o.name+".txt"), tr.String(), *update)
 				if !o.late {
 					if got := smsTo(e.serve.stderr.String(), phone); len(got) != sent {
 						t.Errorf("%s got SMS %q; want none but the sign-in code", phone, got[sent:])
@@ -496,10 +499,10 @@ func TestCallAnswersFailures(t *testing.T) {
 			menu := e.serve.ussd(t, sid, phone, "")
 			tr.got(menu)
 			key := menuKey(t, menu, title)
-			tr.sent(key)
-			tr.got(e.serve.ussd(t, sid, phone, key))
-			tr.sent(tt.pin)
-			tr.got(e.serve.ussd(t, sid, phone, key+"*"+tt.pin))
+			for _, text := range []string{key, key + "*1", key + "*1*" + tt.pin} {
+				tr.sent(text[strings.LastIndex(text, "*")+1:])
+				tr.got(e.serve.ussd(t, sid, phone, text))
+			}
 			channelstest.Golden(t, filepath.Join("testdata", "calltranscripts", "ussd-"+tt.name+".txt"), tr.String(), *update)
 		})
 	}
@@ -516,7 +519,8 @@ func TestCallKilledBeforeLateAnswer(t *testing.T) {
 	menu := e.serve.ussd(t, sid, phone, "")
 	key := menuKey(t, menu, title)
 	e.serve.ussd(t, sid, phone, key)
-	byLater := e.serve.ussd(t, sid, phone, key+"*A000000006S")
+	e.serve.ussd(t, sid, phone, key+"*1")
+	byLater := e.serve.ussd(t, sid, phone, key+"*1*A000000006S")
 	if !strings.HasPrefix(byLater, "END ") {
 		t.Fatalf("the timed-out call's hop: %q; want the END of the timeout exit", byLater)
 	}
