@@ -379,6 +379,7 @@ func (e *callsEnv) appDialogue(t *testing.T, tr *transcript, token, service stri
 	for _, in := range inputs {
 		body, _ := json.Marshal(map[string]string{"text": in})
 		id := s.Session
+		s = appScreen{} // a screen without options must not keep the last one's
 		tr.sent(in)
 		if st := e.serve.api(t, "POST", "/v1/sessions/"+id+"/input", token, string(body), &s); st != http.StatusOK {
 			t.Fatalf("answer %q: %d %+v", in, st, s)
