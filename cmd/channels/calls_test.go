@@ -551,7 +551,7 @@ func TestCallKilledBeforeLateAnswer(t *testing.T) {
 	// The agency answered the call made again after the restart; stop
 	// the server the way an orchestrator does and read the outbox: the
 	// call and its answer each went out once.
-	answered := regexp.MustCompile(`demo-agency answered.*key=(ussd/` + sid + `/\S+) answer=found`)
+	answered := regexp.MustCompile(`demo-agency answered".*key=(ussd/` + sid + `/\S+) answer=found`)
 	var callKey string
 	for deadline := time.Now().Add(30 * time.Second); callKey == ""; time.Sleep(20 * time.Millisecond) {
 		if m := answered.FindStringSubmatch(e.agency.stderr.String()); m != nil {
@@ -582,5 +582,56 @@ func TestCallKilledBeforeLateAnswer(t *testing.T) {
 		if m.Status != channels.OutboundSent {
 			t.Errorf("outbox %s is %s (%s); want sent", k, m.Status, m.Reason)
 		}
+	}
+}
+
+// TestCallAppointment books a slot of the demonstration's calendar on
+// USSD (free slots, a hold, the case, the booking on its reference), then
+// finds it under "My appointment", cancels it, and finds it cancelled: the
+// changes the agency made are the ones the citizen was shown.
+func TestCallAppointment(t *testing.T) {
+	e := startCalls(t)
+	cat, bundle, err := catalog("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	title := func(id string) string { return bundle.Text("en", channels.Msg(cat.Service(id).Title)) }
+	// Each dialogue from a phone of its own: a dialogue left inside a
+	// service would have the next dial offer to resume it.
+	phone := func(n int) string { return fmt.Sprintf("+2547123463%02d", n) }
+	var tr transcript
+	menu := e.serve.ussd(t, "appt-probe", phone(0), "")
+	book, check := menuKey(t, menu, title("registry_appointment")), menuKey(t, menu, title("check_status"))
+
+	// Office 1 (Nairobi), the first free slot, confirm.
+	booked := e.ussdDialogue(t, &tr, "appt-book", phone(1), []string{book, "1", "1", "1"})
+	ref := reference.FindString(booked)
+	slot := regexp.MustCompile(`\d\d/\d\d/\d{4} \d\d:\d\d`).FindString(booked)
+	if !strings.HasPrefix(booked, "END ") || ref == "" || slot == "" {
+		t.Fatalf("booking ended with %q; want the reference and the time:\n%s", booked, tr.String())
+	}
+	shown := e.ussdDialogue(t, &tr, "appt-show", phone(2), []string{check, "4", ref})
+	if !strings.Contains(shown, slot) || strings.Contains(shown, "cancelled") {
+		t.Errorf("my appointment shows %q; want the booked %s", shown, slot)
+	}
+	// Cancel it: 1 cancel, 1 confirm.
+	cancelled := e.ussdDialogue(t, &tr, "appt-cancel", phone(3), []string{check, "4", ref, "1", "1"})
+	if !strings.HasPrefix(cancelled, "END ") || !strings.Contains(cancelled, "cancelled") {
+		t.Errorf("cancelling ended with %q", cancelled)
+	}
+	again := e.ussdDialogue(t, &tr, "appt-again", phone(4), []string{check, "4", ref})
+	if !strings.Contains(again, slot) || !strings.Contains(again, "cancelled") {
+		t.Errorf("my appointment after the cancel shows %q; want %s cancelled", again, slot)
+	}
+
+	// What the agency was asked, in order, each once.
+	calls := regexp.MustCompile(`demo-agency answered" operation=(\S+) key=\S+ answer=(\S+)`).FindAllStringSubmatch(e.agency.stderr.String(), -1)
+	var got []string
+	for _, c := range calls {
+		got = append(got, c[1]+" "+c[2])
+	}
+	want := []string{"free_slots found", "hold_slot found", "book_slot found", "booking found", "booking found", "cancel_booking found", "booking found"}
+	if !slices.Equal(got, want) {
+		t.Errorf("the agency answered %q; want %q\n%s", got, want, tr.String())
 	}
 }
