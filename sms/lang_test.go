@@ -94,7 +94,8 @@ func TestLangMenu(t *testing.T) {
 		t.Errorf("refused choice: %q", r.Text)
 	}
 	r := f.send(t, "٤")
-	if !strings.HasPrefix(r.Text, "الخدمات الحكومية\n1. شهادة ميلاد\n") || f.prefs(t).Lang != "ar" {
+	// Numbered "1 X" rather than "1. X" when that saves a segment.
+	if !strings.HasPrefix(strings.Replace(r.Text, "\n1 ", "\n1. ", 1), "الخدمات الحكومية\n1. شهادة ميلاد\n") || f.prefs(t).Lang != "ar" {
 		t.Errorf("after 4: prefs %+v, reply %q", f.prefs(t), r.Text)
 	}
 	// Every later dialogue is in Arabic, a shared keyword's too.
@@ -138,7 +139,8 @@ func TestLangOnRootMenu(t *testing.T) {
 	f := newFixture(t)
 	f.send(t, "MENU")
 	r := f.send(t, "LUGHA 3")
-	if want := "Lugha uliyochagua: Kiswahili.\nHuduma za serikali\n1. Cheti cha kuzaliwa\n"; !strings.HasPrefix(r.Text, want) {
+	// Numbered "1 X" rather than "1. X" when that saves a segment.
+	if want := "Lugha uliyochagua: Kiswahili.\nHuduma za serikali\n1. Cheti cha kuzaliwa\n"; !strings.HasPrefix(strings.Replace(r.Text, "\n1 ", "\n1. ", 1), want) {
 		t.Errorf("reply\n%s\nwant it to start with\n%s", r.Text, want)
 	}
 	if r := f.send(t, "1"); !strings.HasPrefix(r.Text, "Jina kamili la mtoto:") {

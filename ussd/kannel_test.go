@@ -505,9 +505,9 @@ func TestKannelRetryIdentity(t *testing.T) {
 			{op: opUSSRConfirm, text: "1", id: "b", want: "Child's full name:"},
 			{op: opUSSRConfirm, text: "1", id: "c", want: "At least 2 characters.\nChild's full name:"},
 		}},
-		{"4 then 4 with new ids is two steps", []kannelMOStep{
+		{"8 then 4 with new ids is two steps", []kannelMOStep{
 			dial,
-			{op: opUSSRConfirm, text: "4", id: "b", want: "Choose your language\n"},
+			{op: opUSSRConfirm, text: "8", id: "b", want: "Choose your language\n"},
 			{op: opUSSRConfirm, text: "4", id: "c", want: "الخدمات الحكومية\n"},
 		}},
 		{"a resent id after the same input gets its answer", []kannelMOStep{
