@@ -27,6 +27,10 @@ func TestServicesList(t *testing.T) {
 		map[string]any{"id": "birth_certificate", "title": "Birth certificate"},
 		map[string]any{"id": "check_status", "title": "Check an application"},
 		map[string]any{"id": "report_problem", "title": "Report a problem"},
+		map[string]any{"id": "tax_pin", "title": "Tax PIN"},
+		map[string]any{"id": "benefit_eligibility", "title": "Benefit eligibility"},
+		map[string]any{"id": "national_id", "title": "My ID number"},
+		map[string]any{"id": "registry_appointment", "title": "Registry appointment"},
 	}
 	if r.status != http.StatusOK || r.body["lang"] != "en" || !reflect.DeepEqual(r.body["services"], want) {
 		t.Errorf("%d %s", r.status, r.raw)

@@ -145,12 +145,12 @@ func TestSessionScreens(t *testing.T) {
 		}},
 		{"home", map[string]string{"action": "home"}, func(sc map[string]any) bool {
 			opts, _ := sc["options"].([]any)
-			return sc["kind"] == "menu" && sc["text"] == "Government services" && len(opts) == 4 && sc["service"] == nil && sc["can_go_back"] == false
+			return sc["kind"] == "menu" && sc["text"] == "Government services" && len(opts) == 8 && sc["service"] == nil && sc["can_go_back"] == false
 		}},
 		{"refused choice on the root menu", map[string]string{"text": "9"}, func(sc map[string]any) bool {
 			return sc["text"] == "Government services" && sc["error"] == "Choose one of the numbers shown."
 		}},
-		{"language menu names each language in itself", map[string]string{"text": "4"}, func(sc map[string]any) bool {
+		{"language menu names each language in itself", map[string]string{"text": "8"}, func(sc map[string]any) bool {
 			opts, _ := sc["options"].([]any)
 			return len(opts) == 4 && opts[1].(map[string]any)["label"] == "Francais" && opts[2].(map[string]any)["label"] == "Kiswahili" && opts[3].(map[string]any)["label"] == "العربية"
 		}},

@@ -3,6 +3,7 @@ package services_test
 import (
 	"fmt"
 	"io/fs"
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -163,6 +164,75 @@ func TestShippedCatalog(t *testing.T) {
 			if !b.Has(lang, ref.ID) {
 				t.Errorf("%s:%d: message %q missing in %s", ref.File, ref.Line, ref.ID, lang)
 			}
+		}
+	}
+}
+
+// contract is the operations the shipped services call, as the agencies
+// implement them (channels demo-agency among them): whose they are, the
+// params they take and whether they change anything.
+var contract = map[string]struct {
+	agency  string
+	params  []string
+	changes bool
+}{
+	"pin_status":          {"revenue", []string{"pin"}, false},
+	"benefit_eligibility": {"social_protection", []string{"national_id"}, false},
+	"national_id":         {"national_registry", nil, false},
+	"free_slots":          {"civil_registry", []string{"office"}, false},
+	"hold_slot":           {"civil_registry", []string{"office", "slot"}, true},
+	"book_slot":           {"civil_registry", []string{"hold", "reference"}, true},
+	"booking":             {"civil_registry", []string{"reference"}, false},
+	"cancel_booking":      {"civil_registry", []string{"reference"}, true},
+}
+
+// TestCallsKeepTheContract checks every call step of the shipped catalog
+// against the operations agencies implement: the agency, the params sent
+// and whether it changes something. A change is never finished in the
+// background (its timeout tells the citizen to check before trying again)
+// while every look-up whose answer ends the service is, so that a slow
+// register still answers by SMS.
+func TestCallsKeepTheContract(t *testing.T) {
+	cat, err := flows.Load(services.FS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	called := map[string]bool{}
+	for _, svc := range cat.Services {
+		for _, st := range svc.Steps {
+			if st.Kind != flows.StepCall {
+				continue
+			}
+			where := svc.ID + "/" + st.ID
+			op, ok := contract[st.Operation]
+			if !ok {
+				t.Errorf("%s calls %s, which no agency implements", where, st.Operation)
+				continue
+			}
+			called[st.Operation] = true
+			agency := st.Agency
+			if agency == "" {
+				agency = svc.Agency
+			}
+			if agency != op.agency || !slices.Equal(st.Send, op.params) || st.Changes != op.changes {
+				t.Errorf("%s calls %s of %s with %v (changes %v); the contract is %s with %v (changes %v)",
+					where, st.Operation, agency, st.Send, st.Changes, op.agency, op.params, op.changes)
+			}
+			ends := true
+			for _, next := range []string{st.Exits.Found, st.Exits.NotFound, st.Exits.Failed, st.Exits.Timeout} {
+				ends = ends && svc.Step(next).Kind == flows.StepEnd
+			}
+			switch {
+			case st.Changes && st.Later:
+				t.Errorf("%s changes something and is finished later: a change is never made in the background", where)
+			case !st.Changes && ends && !st.Later:
+				t.Errorf("%s is a look-up that ends the service, yet a timeout is not answered later by SMS", where)
+			}
+		}
+	}
+	for op := range contract {
+		if !called[op] {
+			t.Errorf("no shipped service calls %s", op)
 		}
 	}
 }
