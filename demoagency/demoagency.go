@@ -252,8 +252,13 @@ func (s *Server) serve(c *gin.Context) {
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, MaxBody))
-	if err != nil {
-		s.refuse(c, name, http.StatusRequestEntityTooLarge, fmt.Sprintf("body over %d bytes or unreadable", MaxBody))
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		s.refuse(c, name, http.StatusRequestEntityTooLarge, fmt.Sprintf("body over %d bytes", MaxBody))
+		return
+	case err != nil:
+		s.refuse(c, name, http.StatusBadRequest, "read the body: "+err.Error())
 		return
 	}
 	secret := s.cfg.Secrets[op.agency]
