@@ -561,6 +561,17 @@ func TestCallKilledBeforeLateAnswer(t *testing.T) {
 			t.Fatalf("the agency never answered the background call:\n%s", e.agency.stderr)
 		}
 	}
+	// Inline, in the background before the kill, and again after it: one
+	// key, which the agency can rely on.
+	keys := regexp.MustCompile(`demo-agency took a call" operation=pin_status key=(\S+)`).FindAllStringSubmatch(e.agency.stderr.String(), -1)
+	if len(keys) < 3 {
+		t.Errorf("the agency took %d calls; want the inline one, the one cut by the kill and the one after", len(keys))
+	}
+	for _, k := range keys {
+		if k[1] != callKey {
+			t.Errorf("a call with key %s; want every attempt under %s", k[1], callKey)
+		}
+	}
 	if err := restarted.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
