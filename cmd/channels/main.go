@@ -10,6 +10,7 @@
 //	channels operator add|disable|enable|reset-password|list   manage kiosk operators' accounts
 //	channels audit [filters] | -verify   list the audit log, or verify its hash chain
 //	channels outbox failed|retry   list failed messages and parked events, send one again
+//	channels demo-agency [flags]   a demonstration agency answering the shipped operations (never for production)
 package main
 
 import (
@@ -35,6 +36,7 @@ commands:
   operator    add kiosk operators, disable and enable them, reset their passwords
   audit       list who did what, when, for which citizen; verify the log is intact
   outbox      list the messages that failed and the events parked; send one again
+  demo-agency run a demonstration agency for the shipped services' calls (never for production)
 
 Run 'channels <command> -h' for the flags of a command. Every flag can also be
 set by the environment variable named in its help.
@@ -67,6 +69,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return runAudit(rest, stdout, stderr)
 	case "outbox":
 		return runOutbox(rest, stdout, stderr)
+	case "demo-agency":
+		return runDemoAgency(rest, stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0
