@@ -132,7 +132,7 @@ type ListItem struct {
 // Reminder is a message to send the citizen at a later time, asked for by
 // a call step's Remind.
 type Reminder struct {
-	Key     string // replaces the pending reminder of the same key
+	Key     string // the agency and what is booked ("civil_registry/<reference>"): replaces the pending reminder of the same key
 	Phone   string
 	Lang    string
 	Channel channels.Channel

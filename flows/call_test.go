@@ -237,7 +237,7 @@ func TestCallAppointment(t *testing.T) {
 	if len(h.subs) != 1 || !reflect.DeepEqual(h.subs[0].Answers, []channels.Answer{{Field: "office", Value: "nairobi"}, {Field: "slot", Value: "s-0913"}}) {
 		t.Errorf("submissions = %+v", h.subs)
 	}
-	want := Reminder{Key: "appt/4821773057", Phone: citizen, Lang: "en", Channel: channels.ChannelUSSD,
+	want := Reminder{Key: "civil_registry/4821773057", Phone: citizen, Lang: "en", Channel: channels.ChannelUSSD,
 		At:   time.Date(2026, 12, 7, 7, 0, 0, 0, time.UTC),
 		Text: channels.Msg("appt.reminder", "Result", res)}
 	if len(h.reminders) != 1 || !h.reminders[0].At.Equal(want.At) {
@@ -258,7 +258,7 @@ func TestCallRemindFails(t *testing.T) {
 	h := appointmentHost()
 	h.remindErr = errors.New("outbox full")
 	r, errs := walk(t, e, h, "appt", "1", "2", "1")
-	if r.State.Step != "booked" || len(errs) != 1 || !strings.Contains(errs[0].Error(), "remind appt/4821773057: outbox full") {
+	if r.State.Step != "booked" || len(errs) != 1 || !strings.Contains(errs[0].Error(), "remind civil_registry/4821773057: outbox full") {
 		t.Errorf("at %s, errors %v; want booked and the reminder's failure logged", r.State.Step, errs)
 	}
 }
@@ -311,7 +311,7 @@ func TestCallResultInBranches(t *testing.T) {
 			if tt.step != "cancelled" {
 				return
 			}
-			want := []Reminder{{Key: "mine/4821773057", Phone: citizen, Lang: "en", Channel: channels.ChannelUSSD, Cancel: true}}
+			want := []Reminder{{Key: "civil_registry/4821773057", Phone: citizen, Lang: "en", Channel: channels.ChannelUSSD, Cancel: true}}
 			if !reflect.DeepEqual(h.reminders, want) {
 				t.Errorf("reminders = %+v, want %+v", h.reminders, want)
 			}

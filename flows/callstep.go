@@ -317,7 +317,13 @@ func (e *Engine) reminder(svc *Service, step *Step, st State) *Reminder {
 	if !ok || key == "" {
 		return nil
 	}
-	r := &Reminder{Key: svc.ID + "/" + key, Lang: st.Lang, Channel: st.Channel, Cancel: rm.Cancel}
+	// The agency owns what is booked, and another service may move or
+	// cancel it (check_status's My appointment): the key is the agency's.
+	agency := step.Agency
+	if agency == "" {
+		agency = svc.Agency
+	}
+	r := &Reminder{Key: agency + "/" + key, Lang: st.Lang, Channel: st.Channel, Cancel: rm.Cancel}
 	if rm.Cancel {
 		return r
 	}

@@ -7,17 +7,17 @@
 //
 // A call step asks an agency's operation and goes on by its outcome:
 //
-//	- id: pin_status
-//	  kind: call
-//	  operation: pin_status     # of the service's agency, or agency: ID
-//	  send: [pin]               # answers or earlier results, by name
-//	  deadline: 4s              # the default; 500ms to 8s
-//	  later: true               # a timed-out call is finished in the background
-//	  returns:
-//	    status: {type: text, values: [valid, invalid, suspended], required: true}
-//	    name: {type: text, max_length: 40, unicode: true}
-//	    slots: {type: list, item: datetime, max_items: 5}
-//	  exits: {found: show, not_found: no_pin, failed: try_later, timeout: by_sms}
+//   - id: pin_status
+//     kind: call
+//     operation: pin_status     # of the service's agency, or agency: ID
+//     send: [pin]               # answers or earlier results, by name
+//     deadline: 4s              # the default; 500ms to 8s
+//     later: true               # a timed-out call is finished in the background
+//     returns:
+//     status: {type: text, values: [valid, invalid, suspended], required: true}
+//     name: {type: text, max_length: 40, unicode: true}
+//     slots: {type: list, item: datetime, max_items: 5}
+//     exits: {found: show, not_found: no_pin, failed: try_later, timeout: by_sms}
 //
 // Found, the returns are kept on the trail: texts show them as
 // {{.Result.name}} (dates as 02/01/2006, datetimes as "02/01/2006 15:04"

@@ -40,18 +40,18 @@ func TestReminders(t *testing.T) {
 		ref      string
 		fallback bool
 	}{
-		{"schedule", flows.Reminder{Key: "registry_appointment/R1", Phone: phone, Lang: "fr", Channel: channels.ChannelUSSD, At: tomorrow, Text: text("R1")},
-			"remind/registry_appointment/R1", channels.OutboundQueued, "", channels.KindSMS, tomorrow, "fr", "R1", false},
-		{"a move replaces it", flows.Reminder{Key: "registry_appointment/R1", Phone: phone, Lang: "sw", Channel: channels.ChannelSMS, At: later2, Text: text("R1b")},
-			"remind/registry_appointment/R1", channels.OutboundQueued, "", channels.KindSMS, later2, "sw", "R1b", false},
-		{"on the app: push with the SMS as fallback", flows.Reminder{Key: "registry_appointment/R2", Phone: appPhone, Lang: "en", Channel: channels.ChannelApp, At: tomorrow, Text: text("R2")},
-			"remind/registry_appointment/R2", channels.OutboundQueued, "", channels.KindPush, tomorrow, "en", "R2", true},
-		{"cancel", flows.Reminder{Key: "registry_appointment/R1", Cancel: true},
-			"remind/registry_appointment/R1", channels.OutboundFailed, later.ReasonCancelled, channels.KindSMS, later2, "sw", "R1b", false},
-		{"cancel again changes nothing", flows.Reminder{Key: "registry_appointment/R1", Cancel: true},
-			"remind/registry_appointment/R1", channels.OutboundFailed, later.ReasonCancelled, channels.KindSMS, later2, "sw", "R1b", false},
-		{"booked again after a cancel", flows.Reminder{Key: "registry_appointment/R1", Phone: phone, Lang: "ar", Channel: channels.ChannelUSSD, At: tomorrow, Text: text("R1c")},
-			"remind/registry_appointment/R1", channels.OutboundQueued, "", channels.KindSMS, tomorrow, "ar", "R1c", false},
+		{"schedule", flows.Reminder{Key: "civil_registry/R1", Phone: phone, Lang: "fr", Channel: channels.ChannelUSSD, At: tomorrow, Text: text("R1")},
+			"remind/civil_registry/R1", channels.OutboundQueued, "", channels.KindSMS, tomorrow, "fr", "R1", false},
+		{"a move replaces it", flows.Reminder{Key: "civil_registry/R1", Phone: phone, Lang: "sw", Channel: channels.ChannelSMS, At: later2, Text: text("R1b")},
+			"remind/civil_registry/R1", channels.OutboundQueued, "", channels.KindSMS, later2, "sw", "R1b", false},
+		{"on the app: push with the SMS as fallback", flows.Reminder{Key: "civil_registry/R2", Phone: appPhone, Lang: "en", Channel: channels.ChannelApp, At: tomorrow, Text: text("R2")},
+			"remind/civil_registry/R2", channels.OutboundQueued, "", channels.KindPush, tomorrow, "en", "R2", true},
+		{"cancel", flows.Reminder{Key: "civil_registry/R1", Cancel: true},
+			"remind/civil_registry/R1", channels.OutboundFailed, later.ReasonCancelled, channels.KindSMS, later2, "sw", "R1b", false},
+		{"cancel again changes nothing", flows.Reminder{Key: "civil_registry/R1", Cancel: true},
+			"remind/civil_registry/R1", channels.OutboundFailed, later.ReasonCancelled, channels.KindSMS, later2, "sw", "R1b", false},
+		{"booked again after a cancel", flows.Reminder{Key: "civil_registry/R1", Phone: phone, Lang: "ar", Channel: channels.ChannelUSSD, At: tomorrow, Text: text("R1c")},
+			"remind/civil_registry/R1", channels.OutboundQueued, "", channels.KindSMS, tomorrow, "ar", "R1c", false},
 	}
 	var created time.Time
 	for _, st := range steps {
@@ -72,7 +72,7 @@ func TestReminders(t *testing.T) {
 		if st.fallback != (m.Fallback != nil) || (m.Fallback != nil && (m.Fallback.Text != want || m.Fallback.To != appPhone)) {
 			t.Errorf("%s: fallback %+v, want one: %v", st.name, m.Fallback, st.fallback)
 		}
-		if st.key == "remind/registry_appointment/R1" {
+		if st.key == "remind/civil_registry/R1" {
 			if created.IsZero() {
 				created = m.CreatedAt
 			} else if !m.CreatedAt.Equal(created) {
@@ -96,19 +96,19 @@ func TestReminders(t *testing.T) {
 	if got := due(tomorrow.Add(-time.Second)); len(got) != 0 {
 		t.Errorf("due before its time: %v", got)
 	}
-	if got := due(tomorrow); !got["remind/registry_appointment/R1"] {
+	if got := due(tomorrow); !got["remind/civil_registry/R1"] {
 		t.Errorf("not due at its time: %v", got)
 	}
-	if err := rs.Remind(ctx, flows.Reminder{Key: "registry_appointment/R1", Cancel: true}); err != nil {
+	if err := rs.Remind(ctx, flows.Reminder{Key: "civil_registry/R1", Cancel: true}); err != nil {
 		t.Fatal(err)
 	}
-	if got := due(later2); got["remind/registry_appointment/R1"] {
+	if got := due(later2); got["remind/civil_registry/R1"] {
 		t.Errorf("a cancelled reminder is due: %v", got)
 	}
 
 	for _, bad := range []flows.Reminder{
 		{Key: "", Phone: phone, At: tomorrow, Text: text("x")},
-		{Key: "registry_appointment/R9", At: tomorrow, Text: text("x")},
+		{Key: "civil_registry/R9", At: tomorrow, Text: text("x")},
 	} {
 		if err := rs.Remind(ctx, bad); err == nil {
 			t.Errorf("reminder %+v accepted", bad)
@@ -129,7 +129,7 @@ func TestLateAnswerReminds(t *testing.T) {
 	withReminder := func(st []byte, a flows.AgencyAnswer) (flows.Result, error) {
 		res := flows.Result{Screen: endScreen(a)}
 		if a.Outcome == flows.OutcomeFound {
-			res.Reminder = &flows.Reminder{Key: "registry_appointment/R7", Lang: "sw", Channel: channels.ChannelUSSD, At: at, Text: msg}
+			res.Reminder = &flows.Reminder{Key: "civil_registry/R7", Lang: "sw", Channel: channels.ChannelUSSD, At: at, Text: msg}
 		}
 		return res, nil
 	}
@@ -143,7 +143,7 @@ func TestLateAnswerReminds(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.run(t, func() bool { return r.final(t, "call/"+req.Key) && r.final(t, "answer/"+req.Key) })
-	m := r.message(t, "remind/registry_appointment/R7")
+	m := r.message(t, "remind/civil_registry/R7")
 	if m == nil || m.To != req.Phone || !m.NextAttempt.Equal(at) || m.Text != r.bundle.Text("sw", msg) || m.Status != channels.OutboundQueued {
 		t.Errorf("reminder %+v, want one for %s due %s in Swahili", m, req.Phone, at)
 	}
