@@ -198,8 +198,8 @@ func TestCallAppointment(t *testing.T) {
 	e := newCallEngine(t)
 	h := appointmentHost()
 	r, errs := walk(t, e, h, "appt", "1", "2")
-	if r.State.Step != "confirm" {
-		t.Fatalf("at %s, want confirm", r.State.Step)
+	if len(errs) > 0 || r.State.Step != "confirm" {
+		t.Fatalf("at %s with %v, want confirm", r.State.Step, errs)
 	}
 	lines := []channels.Message{
 		channels.Msg("summary.line", "Label", channels.Msg("appt.office"), "Value", channels.Msg("appt.office.nairobi")),
