@@ -19,7 +19,6 @@ import (
 	"github.com/govchannels/channels/channelstest"
 	"github.com/govchannels/channels/flows"
 	"github.com/govchannels/channels/store/bolt"
-	"github.com/govchannels/channels/webhook"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files of testdata/")
@@ -69,9 +68,8 @@ type received struct {
 }
 
 // agency is an agency's operations endpoint: a real HTTP server that
-// checks every request as a real agency would (method, path, headers,
-// signature with webhook.Verify, a strict body whose id is the
-// Idempotency-Key), refuses a bad one with 401 or 400, and answers a good
+// checks every request as a real agency would (Receive, then the body's
+// exact bytes and the User-Agent), refuses a bad one, and answers a good
 // one with answer, given the number of good requests before it.
 type agency struct {
 	*httptest.Server
@@ -116,13 +114,16 @@ func (ag *agency) serve(w http.ResponseWriter, r *http.Request) {
 		ag.refuse(w, http.StatusBadRequest, "read the body: %v", err)
 		return
 	}
-	if err := webhook.Verify(ag.secret, r.Header.Get(webhook.HeaderTimestamp), r.Header.Get(webhook.HeaderSignature), body, ag.now(), 5*time.Minute); err != nil {
-		ag.refuse(w, http.StatusUnauthorized, "signature: %v", err)
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	operation, ok := strings.CutPrefix(r.URL.Path, "/v1/operations/")
+	if !ok {
+		ag.refuse(w, http.StatusNotFound, "path %s", r.URL.Path)
 		return
 	}
-	req, err := agencycall.ParseRequest(body)
+	req, err := agencycall.Receive(w, r, ag.secret, operation, ag.now())
 	if err != nil {
-		ag.refuse(w, http.StatusBadRequest, "body: %v", err)
+		why := err.(*agencycall.Refusal)
+		ag.refuse(w, why.Status, "%s", why.Reason)
 		return
 	}
 	again, err := req.Marshal()
@@ -130,21 +131,11 @@ func (ag *agency) serve(w http.ResponseWriter, r *http.Request) {
 	case err != nil || !bytes.Equal(again, body):
 		ag.refuse(w, http.StatusBadRequest, "the body is not in the contract's form:\n%s\n%s", body, again)
 		return
-	case r.Method != http.MethodPost:
-		ag.refuse(w, http.StatusMethodNotAllowed, "method %s", r.Method)
-		return
-	case r.URL.Path != "/v1/operations/"+req.Operation:
-		ag.refuse(w, http.StatusNotFound, "path %s for operation %s", r.URL.Path, req.Operation)
-		return
 	case r.Header.Get("Content-Type") != "application/json":
 		ag.refuse(w, http.StatusUnsupportedMediaType, "Content-Type %q", r.Header.Get("Content-Type"))
 		return
 	case r.Header.Get("User-Agent") != agencycall.UserAgent:
 		ag.refuse(w, http.StatusBadRequest, "User-Agent %q", r.Header.Get("User-Agent"))
-		return
-	case r.Header.Get("Idempotency-Key") != req.ID || r.Header.Get(webhook.HeaderID) != req.ID || req.ID == "":
-		ag.refuse(w, http.StatusUnprocessableEntity, "Idempotency-Key %q, %s %q, body id %q",
-			r.Header.Get("Idempotency-Key"), webhook.HeaderID, r.Header.Get(webhook.HeaderID), req.ID)
 		return
 	}
 	ag.mu.Lock()

@@ -5,12 +5,12 @@
 // never needed in production, and nothing in it is a real register.
 //
 // It checks every request as a real agency would: POST only, to
-// /operations/{operation} of a known operation; Content-Type
-// application/json; a body of at most 64 KiB signed with the agency's
-// secret (webhook.Verify, timestamp within 5 minutes); strict decoding (an
-// unknown field anywhere is refused); the operation's params, all present
-// and no other; the Idempotency-Key and Channels-Webhook-Id headers equal
-// to the body's id. A repeated key is answered the first answer again; the
+// /operations/{operation} of a known operation, then agencycall.Receive
+// (Content-Type application/json; a body of at most 64 KiB signed with the
+// agency's secret, timestamp within 5 minutes; strict decoding, an unknown
+// field anywhere refused; the Idempotency-Key and Channels-Webhook-Id
+// headers equal to the body's id); the operation's params, all present and
+// no other. A repeated key is answered the first answer again; the
 // same key with a different request (anything but sent_at differs) is 422.
 // A refusal is a 4xx with {"error": "why"}.
 //
@@ -50,9 +50,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"mime"
 	"net/http"
 	"slices"
 	"strings"
@@ -62,17 +60,10 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/govchannels/channels/agencycall"
-	"github.com/govchannels/channels/webhook"
 )
 
 // Contract limits and the demonstration's timings.
 const (
-	// MaxBody is the largest request body taken, as the contract bounds
-	// answers.
-	MaxBody = 64 << 10
-	// Tolerance is how far a request's signed timestamp may be from the
-	// clock.
-	Tolerance = 5 * time.Minute
 	// HoldFor is how long a hold keeps a slot for the citizen who asked.
 	HoldFor = 10 * time.Minute
 	// DefaultSlow is how long a slow magic value takes to answer.
@@ -171,8 +162,8 @@ func New(cfg Config) (*Server, error) {
 
 // ParseSecrets reads a secret file: each line either a hex secret, the
 // secret of every agency, or an agency ID and its hex secret separated by
-// a space or "=", as `channels agency` prints them. Blank lines and lines
-// starting with # are skipped.
+// a space or "=", as `channels agency` prints them. A secret has at least
+// 16 bytes. Blank lines and lines starting with # are skipped.
 func ParseSecrets(text string) (map[string][]byte, error) {
 	out := map[string][]byte{}
 	for n, line := range strings.Split(text, "\n") {
@@ -185,8 +176,8 @@ func ParseSecrets(text string) (map[string][]byte, error) {
 			agency, value = line[:i], strings.TrimSpace(strings.TrimLeft(line[i:], " \t="))
 		}
 		key, err := hex.DecodeString(value)
-		if err != nil || len(key) == 0 {
-			return nil, fmt.Errorf("line %d: not a hex secret (want HEX or AGENCY HEX)", n+1)
+		if err != nil || len(key) < 16 {
+			return nil, fmt.Errorf("line %d: not a hex secret of at least 16 bytes (want HEX or AGENCY HEX)", n+1)
 		}
 		if _, dup := out[agency]; dup {
 			return nil, fmt.Errorf("line %d: a second secret for %q", n+1, agency)
@@ -247,20 +238,6 @@ func (s *Server) serve(c *gin.Context) {
 		s.refuse(c, name, http.StatusNotFound, "no operation "+name)
 		return
 	}
-	if mt, _, err := mime.ParseMediaType(c.GetHeader("Content-Type")); err != nil || mt != "application/json" {
-		s.refuse(c, name, http.StatusUnsupportedMediaType, "Content-Type must be application/json")
-		return
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, MaxBody))
-	var tooLarge *http.MaxBytesError
-	switch {
-	case errors.As(err, &tooLarge):
-		s.refuse(c, name, http.StatusRequestEntityTooLarge, fmt.Sprintf("body over %d bytes", MaxBody))
-		return
-	case err != nil:
-		s.refuse(c, name, http.StatusBadRequest, "read the body: "+err.Error())
-		return
-	}
 	secret := s.cfg.Secrets[op.agency]
 	if secret == nil {
 		secret = s.cfg.Secrets[""]
@@ -269,26 +246,19 @@ func (s *Server) serve(c *gin.Context) {
 		s.refuse(c, name, http.StatusUnauthorized, "no secret for agency "+op.agency)
 		return
 	}
-	if err := webhook.Verify(secret, c.GetHeader(webhook.HeaderTimestamp), c.GetHeader(webhook.HeaderSignature),
-		body, s.cfg.Now(), Tolerance); err != nil {
-		s.refuse(c, name, http.StatusUnauthorized, err.Error())
+	r, err := agencycall.Receive(c.Writer, c.Request, secret, name, s.cfg.Now())
+	if err != nil {
+		var why *agencycall.Refusal
+		errors.As(err, &why)
+		s.refuse(c, name, why.Status, why.Reason)
 		return
 	}
-	req, err := decode(body)
-	if err != nil {
-		s.refuse(c, name, http.StatusBadRequest, err.Error())
-		return
+	req := &Request{Request: r, Params: make(map[string]string, len(r.Params))}
+	for _, p := range r.Params {
+		req.Params[p.Field] = p.Value
 	}
 	if why := op.check(name, req); why != "" {
 		s.refuse(c, name, http.StatusBadRequest, why)
-		return
-	}
-	if key := c.GetHeader("Idempotency-Key"); key != req.ID {
-		s.refuse(c, name, http.StatusBadRequest, fmt.Sprintf("Idempotency-Key %q is not the body's id %q", key, req.ID))
-		return
-	}
-	if id := c.GetHeader(webhook.HeaderID); id != req.ID {
-		s.refuse(c, name, http.StatusBadRequest, fmt.Sprintf("%s %q is not the body's id %q", webhook.HeaderID, id, req.ID))
 		return
 	}
 
@@ -386,37 +356,6 @@ func outcomeOf(body []byte) string {
 	return a.Outcome
 }
 
-// decode reads body strictly (agencycall.ParseRequest: the contract's
-// fields only, each once, names matched exactly, params strings) and
-// checks that the contract's fields are present.
-func decode(body []byte) (*Request, error) {
-	r, err := agencycall.ParseRequest(body)
-	if err != nil {
-		return nil, err
-	}
-	req := &Request{Request: r, Params: make(map[string]string, len(r.Params))}
-	for _, p := range r.Params {
-		req.Params[p.Field] = p.Value
-	}
-	var missing []string
-	for _, f := range []struct {
-		name string
-		set  bool
-	}{
-		{"id", req.ID != ""}, {"operation", req.Operation != ""}, {"service", req.Service != ""},
-		{"citizen.channel", req.Citizen.Channel != ""}, {"citizen.lang", req.Citizen.Lang != ""},
-		{"sent_at", !req.SentAt.IsZero()},
-	} {
-		if !f.set {
-			missing = append(missing, f.name)
-		}
-	}
-	if len(missing) > 0 {
-		return nil, fmt.Errorf("body: missing %s", strings.Join(missing, ", "))
-	}
-	return req, nil
-}
-
 // oversized is a well-formed found answer of OversizedBytes.
 func oversized() []byte {
 	head, tail := `{"outcome": "found", "result": {"status": "valid", "name": "`, `"}}`
@@ -431,12 +370,9 @@ type operation struct {
 	do      func(s *Server, req *Request, now time.Time) Answer
 }
 
-// check refuses a request that does not fit the operation: another
-// operation in the body, a wrong changes flag, params missing or unknown.
+// check refuses a request that does not fit the operation: a wrong
+// changes flag, params missing or unknown.
 func (op operation) check(name string, req *Request) string {
-	if req.Operation != name {
-		return fmt.Sprintf("body operation %q is not the path's %q", req.Operation, name)
-	}
 	if req.Changes != op.changes {
 		return fmt.Sprintf("%s has changes %v; the request says %v", name, op.changes, req.Changes)
 	}

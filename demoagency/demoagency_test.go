@@ -549,11 +549,15 @@ func TestParseSecrets(t *testing.T) {
 		want       map[string]string // agency -> hex
 		ok         bool
 	}{
-		{"one for every agency", "8d5f0c3e\n", map[string]string{"": "8d5f0c3e"}, true},
-		{"per agency", "# demo\nrevenue 8d5f\ncivil_registry=00ff\n\n", map[string]string{"revenue": "8d5f", "civil_registry": "00ff"}, true},
+		{"one for every agency", "8d5f0c3e8d5f0c3e8d5f0c3e8d5f0c3e\n", map[string]string{"": "8d5f0c3e8d5f0c3e8d5f0c3e8d5f0c3e"}, true},
+		{"per agency", "# demo\nrevenue 8d5f8d5f8d5f8d5f8d5f8d5f8d5f8d5f\ncivil_registry=00ff00ff00ff00ff00ff00ff00ff00ff\n\n", map[string]string{"revenue": "8d5f8d5f8d5f8d5f8d5f8d5f8d5f8d5f", "civil_registry": "00ff00ff00ff00ff00ff00ff00ff00ff"}, true},
+		{"for every agency and one", "8d5f0c3e8d5f0c3e8d5f0c3e8d5f0c3e\nrevenue 8d5f8d5f8d5f8d5f8d5f8d5f8d5f8d5f", map[string]string{"": "8d5f0c3e8d5f0c3e8d5f0c3e8d5f0c3e", "revenue": "8d5f8d5f8d5f8d5f8d5f8d5f8d5f8d5f"}, true},
 		{"not hex", "revenue zz", nil, false},
+		{"too short", "revenue 8d5f0c3e", nil, false},
+		{"two secrets on a line", "revenue 8d5f8d5f8d5f8d5f8d5f8d5f8d5f8d5f 00ff00ff00ff00ff00ff00ff00ff00ff", nil, false},
 		{"empty", "\n# nothing\n", nil, false},
-		{"twice", "revenue 00\nrevenue 01", nil, false},
+		{"twice", "revenue 8d5f8d5f8d5f8d5f8d5f8d5f8d5f8d5f\nrevenue 00ff00ff00ff00ff00ff00ff00ff00ff", nil, false},
+		{"twice for every agency", "8d5f8d5f8d5f8d5f8d5f8d5f8d5f8d5f\n00ff00ff00ff00ff00ff00ff00ff00ff", nil, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

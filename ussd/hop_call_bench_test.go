@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"mime"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -25,7 +24,6 @@ import (
 	"github.com/govchannels/channels/flows"
 	"github.com/govchannels/channels/host"
 	"github.com/govchannels/channels/locales"
-	"github.com/govchannels/channels/webhook"
 )
 
 // hopAgency is the revenue agency of testdata/hop: a real HTTP server
@@ -56,45 +54,31 @@ func newHopAgency(t testing.TB, answer []byte) *hopAgency {
 }
 
 func (ag *hopAgency) serve(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	if r.URL.Path != "/v1/operations/pin_check" {
+		ag.refuse(w, &agencycall.Refusal{Status: http.StatusNotFound, Reason: r.Method + " " + r.URL.Path})
+		return
+	}
+	req, err := agencycall.Receive(w, r, ag.secret, "pin_check", time.Now())
 	if err != nil {
-		ag.refuse(w, http.StatusBadRequest, "read the body: %v", err)
+		ag.refuse(w, err)
 		return
 	}
-	if err := webhook.Verify(ag.secret, r.Header.Get(webhook.HeaderTimestamp), r.Header.Get(webhook.HeaderSignature), body, time.Now(), 5*time.Minute); err != nil {
-		ag.refuse(w, http.StatusUnauthorized, "signature: %v", err)
-		return
-	}
-	if r.Method != http.MethodPost || r.URL.Path != "/v1/operations/pin_check" {
-		ag.refuse(w, http.StatusNotFound, "%s %s", r.Method, r.URL.Path)
-		return
-	}
-	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
-		ag.refuse(w, http.StatusUnsupportedMediaType, "content type %q", r.Header.Get("Content-Type"))
-		return
-	}
-	req, err := agencycall.ParseRequest(body)
-	if err != nil {
-		ag.refuse(w, http.StatusBadRequest, "%v", err)
-		return
-	}
-	if req.ID == "" || r.Header.Get(agencycall.HeaderIdempotencyKey) != req.ID {
-		ag.refuse(w, http.StatusBadRequest, "Idempotency-Key %q, body id %q", r.Header.Get(agencycall.HeaderIdempotencyKey), req.ID)
-		return
-	}
-	if req.Operation != "pin_check" || req.Service != "call" || len(req.Params) != 1 || req.Params[0] != (channels.Answer{Field: "pin", Value: "A012345678Z"}) {
-		ag.refuse(w, http.StatusBadRequest, "operation %q of service %q with params %v", req.Operation, req.Service, req.Params)
+	if req.Service != "call" || len(req.Params) != 1 || req.Params[0] != (channels.Answer{Field: "pin", Value: "A012345678Z"}) {
+		ag.refuse(w, &agencycall.Refusal{Status: http.StatusBadRequest, Reason: fmt.Sprintf("service %q with params %v", req.Service, req.Params)})
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = w.Write(ag.answer)
 }
 
-func (ag *hopAgency) refuse(w http.ResponseWriter, status int, format string, args ...any) {
+// refuse records why a call was refused and answers it with the
+// refusal's status.
+func (ag *hopAgency) refuse(w http.ResponseWriter, err error) {
+	why := err.(*agencycall.Refusal)
 	ag.mu.Lock()
-	ag.refused = append(ag.refused, fmt.Sprintf(format, args...))
+	ag.refused = append(ag.refused, why.Error())
 	ag.mu.Unlock()
-	http.Error(w, "refused", status)
+	http.Error(w, "refused", why.Status)
 }
 
 // hopAnswer is a found answer naming the PIN's holder, padded with list

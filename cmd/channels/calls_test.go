@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/hex"
@@ -29,57 +28,13 @@ import (
 
 // demoAgency is a running `channels demo-agency`, a process of its own as
 // an agency's server is.
-type demoAgency struct {
-	cmd    *exec.Cmd
-	base   string
-	stdout *lockedBuffer
-	stderr *lockedBuffer
-}
+type demoAgency struct{ *process }
 
 // startDemoAgency runs the binary's demo-agency on a free port with the
 // secrets in secretFile and waits until it prints its address.
 func startDemoAgency(t *testing.T, secretFile string, extra ...string) *demoAgency {
 	t.Helper()
-	args := append([]string{"demo-agency", "-addr", "127.0.0.1:0", "-secret-file", secretFile}, extra...)
-	cmd := exec.Command(binary, args...)
-	cmd.Env = append(os.Environ(), "CHANNELS_LOG_LEVEL=info")
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := &demoAgency{cmd: cmd, stdout: &lockedBuffer{}, stderr: &lockedBuffer{}}
-	cmd.Stderr = d.stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			cmd.Process.Kill()
-			cmd.Wait()
-		}
-	})
-	found := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			fmt.Fprintln(d.stdout, sc.Text())
-			if listening.MatchString(sc.Text()) {
-				found <- sc.Text()
-			}
-		}
-		close(found)
-	}()
-	select {
-	case banner, ok := <-found:
-		if !ok {
-			cmd.Wait()
-			t.Fatalf("demo-agency exited without listening: %s", d.stderr)
-		}
-		d.base = listening.FindStringSubmatch(banner)[1]
-	case <-time.After(30 * time.Second):
-		t.Fatalf("demo-agency did not print its address: %s", d.stderr)
-	}
-	return d
+	return &demoAgency{startCommand(t, "info", append([]string{"demo-agency", "-addr", "127.0.0.1:0", "-secret-file", secretFile}, extra...)...)}
 }
 
 // post signs body with secret as the call client does and posts it to the

@@ -43,7 +43,7 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// process is a running `channels serve`.
+// process is a running `channels serve` (or another subcommand that listens).
 type process struct {
 	cmd    *exec.Cmd
 	base   string
@@ -76,9 +76,15 @@ var listening = regexp.MustCompile(`listening on (http://\S+)`)
 // waits until it prints its address.
 func startServe(t *testing.T, data string, extra ...string) *process {
 	t.Helper()
-	args := append([]string{"serve", "-addr", "127.0.0.1:0", "-data", data}, extra...)
+	return startCommand(t, "warn", append([]string{"serve", "-addr", "127.0.0.1:0", "-data", data}, extra...)...)
+}
+
+// startCommand runs the binary with args (a subcommand that serves HTTP) at
+// the log level given and waits until it prints where it listens.
+func startCommand(t *testing.T, logLevel string, args ...string) *process {
+	t.Helper()
 	cmd := exec.Command(binary, args...)
-	cmd.Env = append(os.Environ(), "CHANNELS_LOG_LEVEL=warn")
+	cmd.Env = append(os.Environ(), "CHANNELS_LOG_LEVEL="+logLevel)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -109,11 +115,11 @@ func startServe(t *testing.T, data string, extra ...string) *process {
 	case banner, ok := <-found:
 		if !ok {
 			cmd.Wait()
-			t.Fatalf("serve exited without listening: %s", p.stderr)
+			t.Fatalf("%s exited without listening: %s", args[0], p.stderr)
 		}
 		p.base, p.banner = listening.FindStringSubmatch(banner)[1], banner
 	case <-time.After(30 * time.Second):
-		t.Fatalf("serve did not print its address: %s", p.stderr)
+		t.Fatalf("%s did not print its address: %s", args[0], p.stderr)
 	}
 	return p
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -20,6 +19,7 @@ import (
 	"github.com/govchannels/channels"
 	"github.com/govchannels/channels/agencycall"
 	"github.com/govchannels/channels/app"
+	"github.com/govchannels/channels/demoagency"
 	"github.com/govchannels/channels/flows"
 	"github.com/govchannels/channels/host"
 	"github.com/govchannels/channels/sms"
@@ -217,14 +217,14 @@ func simulateAgencies(ctx context.Context, db *bolt.DB, cat *flows.Catalog, apiU
 	if err != nil {
 		return fmt.Errorf("agency secrets: %w", err)
 	}
-	secrets, all, err := parseAgencySecrets(string(data))
+	secrets, err := demoagency.ParseSecrets(string(data))
 	if err != nil {
 		return fmt.Errorf("agency secrets %s: %w", secretFile, err)
 	}
 	for _, id := range calledAgencies(cat) {
-		secret := all
-		if s, ok := secrets[id]; ok {
-			secret = s
+		secret, ok := secrets[id]
+		if !ok {
+			secret = secrets[""]
 		}
 		if secret == nil {
 			return fmt.Errorf("agency secrets %s: no secret for agency %s", secretFile, id)
@@ -242,37 +242,6 @@ func simulateAgencies(ctx context.Context, db *bolt.DB, cat *flows.Catalog, apiU
 		}
 	}
 	return nil
-}
-
-// parseAgencySecrets reads a file of agency secrets: one hex secret for
-// every agency (all), or lines "AGENCY HEX" (by agency); blank lines and
-// lines starting with # are skipped.
-func parseAgencySecrets(data string) (byAgency map[string][]byte, all []byte, err error) {
-	byAgency = map[string][]byte{}
-	for i, line := range strings.Split(data, "\n") {
-		line = strings.TrimSpace(line)
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		fields := strings.Fields(line)
-		hexSecret := fields[len(fields)-1]
-		secret, err := hex.DecodeString(hexSecret)
-		if err != nil || len(secret) < 16 || len(fields) > 2 {
-			return nil, nil, fmt.Errorf("line %d: not a hex secret of at least 16 bytes, nor AGENCY HEX", i+1)
-		}
-		if len(fields) == 1 {
-			if all != nil {
-				return nil, nil, fmt.Errorf("line %d: a second secret for every agency", i+1)
-			}
-			all = secret
-			continue
-		}
-		byAgency[fields[0]] = secret
-	}
-	if all == nil && len(byAgency) == 0 {
-		return nil, nil, errors.New("no secret")
-	}
-	return byAgency, all, nil
 }
 
 // calledAgencies lists, once each and sorted, the agencies the call steps

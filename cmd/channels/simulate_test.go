@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
-	"mime"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -16,7 +15,6 @@ import (
 	"time"
 
 	"github.com/govchannels/channels/agencycall"
-	"github.com/govchannels/channels/webhook"
 )
 
 // simAgency is the revenue agency of testdata/simcall: a real HTTP server
@@ -53,30 +51,17 @@ func newSimAgency(t *testing.T) *simAgency {
 }
 
 func (ag *simAgency) serve(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	if r.URL.Path != "/operations/pin_status" {
+		ag.refuse(w, &agencycall.Refusal{Status: http.StatusNotFound, Reason: r.Method + " " + r.URL.Path})
+		return
+	}
+	req, err := agencycall.Receive(w, r, ag.secret, "pin_status", time.Now())
 	if err != nil {
-		ag.refuse(w, http.StatusBadRequest, "read the body: %v", err)
+		ag.refuse(w, err)
 		return
 	}
-	if err := webhook.Verify(ag.secret, r.Header.Get(webhook.HeaderTimestamp), r.Header.Get(webhook.HeaderSignature), body, time.Now(), 5*time.Minute); err != nil {
-		ag.refuse(w, http.StatusUnauthorized, "signature: %v", err)
-		return
-	}
-	if r.Method != http.MethodPost || r.URL.Path != "/operations/pin_status" {
-		ag.refuse(w, http.StatusNotFound, "%s %s", r.Method, r.URL.Path)
-		return
-	}
-	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
-		ag.refuse(w, http.StatusUnsupportedMediaType, "content type %q", r.Header.Get("Content-Type"))
-		return
-	}
-	req, err := agencycall.ParseRequest(body)
-	if err != nil {
-		ag.refuse(w, http.StatusBadRequest, "%v", err)
-		return
-	}
-	if req.ID == "" || r.Header.Get(agencycall.HeaderIdempotencyKey) != req.ID || req.Service != "pin" || len(req.Params) != 1 || req.Params[0].Field != "pin" {
-		ag.refuse(w, http.StatusBadRequest, "request %+v with Idempotency-Key %q", req, r.Header.Get(agencycall.HeaderIdempotencyKey))
+	if req.Service != "pin" || len(req.Params) != 1 || req.Params[0].Field != "pin" {
+		ag.refuse(w, &agencycall.Refusal{Status: http.StatusBadRequest, Reason: fmt.Sprintf("request %+v", req)})
 		return
 	}
 	ag.mu.Lock()
@@ -97,11 +82,14 @@ func (ag *simAgency) serve(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (ag *simAgency) refuse(w http.ResponseWriter, status int, format string, args ...any) {
+// refuse records why a call was refused and answers it with the
+// refusal's status.
+func (ag *simAgency) refuse(w http.ResponseWriter, err error) {
+	why := err.(*agencycall.Refusal)
 	ag.mu.Lock()
-	ag.refused = append(ag.refused, fmt.Sprintf(format, args...))
+	ag.refused = append(ag.refused, why.Error())
 	ag.mu.Unlock()
-	http.Error(w, "refused", status)
+	http.Error(w, "refused", why.Status)
 }
 
 // agencySecretFile writes content to a file of the test's and returns its path.
