@@ -99,17 +99,7 @@ func TestParseCallProblems(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := Parse("svc.yaml", []byte(tt.yaml))
-			var ps Problems
-			if !errors.As(err, &ps) || len(ps) == 0 {
-				t.Fatalf("err = %v, want Problems", err)
-			}
-			for _, p := range ps {
-				if p.File == "svc.yaml" && p.Line == tt.line && strings.Contains(p.Reason, tt.want) {
-					return
-				}
-			}
-			t.Errorf("problems:\n%v\nwant one at svc.yaml:%d containing %q", ps, tt.line, tt.want)
+			wantProblem(t, tt.yaml, tt.line, tt.want)
 		})
 	}
 }

@@ -85,17 +85,7 @@ func TestParseProblems(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := Parse("svc.yaml", []byte(tt.yaml))
-			var ps Problems
-			if !errors.As(err, &ps) || len(ps) == 0 {
-				t.Fatalf("err = %v, want Problems", err)
-			}
-			for _, p := range ps {
-				if p.File == "svc.yaml" && p.Line == tt.line && strings.Contains(p.Reason, tt.want) {
-					return
-				}
-			}
-			t.Errorf("problems:\n%v\nwant one at svc.yaml:%d containing %q", ps, tt.line, tt.want)
+			wantProblem(t, tt.yaml, tt.line, tt.want)
 		})
 	}
 }
@@ -152,4 +142,21 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("accepted service without its start step %q", s.Start)
 		}
 	})
+}
+
+// wantProblem checks that Parse refuses yaml, read as svc.yaml, with a
+// problem at line whose reason contains want.
+func wantProblem(t *testing.T, yaml string, line int, want string) {
+	t.Helper()
+	_, err := Parse("svc.yaml", []byte(yaml))
+	var ps Problems
+	if !errors.As(err, &ps) || len(ps) == 0 {
+		t.Fatalf("err = %v, want Problems", err)
+	}
+	for _, p := range ps {
+		if p.File == "svc.yaml" && p.Line == line && strings.Contains(p.Reason, want) {
+			return
+		}
+	}
+	t.Errorf("problems:\n%v\nwant one at svc.yaml:%d containing %q", ps, line, want)
 }
