@@ -553,8 +553,9 @@ func TestCallKilledBeforeLateAnswer(t *testing.T) {
 
 // TestCallAppointment books a slot of the demonstration's calendar on
 // USSD (free slots, a hold, the case, the booking on its reference), then
-// finds it under "My appointment", cancels it, and finds it cancelled: the
-// changes the agency made are the ones the citizen was shown.
+// finds it under "My appointment", cancels it, finds it cancelled, and
+// cannot cancel it twice: the changes the agency made are the ones the
+// citizen was shown.
 func TestCallAppointment(t *testing.T) {
 	e := startCalls(t)
 	cat, bundle, err := catalog("")
@@ -589,6 +590,11 @@ func TestCallAppointment(t *testing.T) {
 	if !strings.Contains(again, slot) || !strings.Contains(again, "cancelled") {
 		t.Errorf("my appointment after the cancel shows %q; want %s cancelled", again, slot)
 	}
+	// Cancelling it again asks the agency nothing and says it is cancelled.
+	twice := e.ussdDialogue(t, &tr, "appt-cancel-again", phone(5), []string{check, "4", ref, "1"})
+	if !strings.HasPrefix(twice, "END ") || !strings.Contains(twice, "cancelled") {
+		t.Errorf("cancelling a cancelled booking ended with %q", twice)
+	}
 
 	// What the agency was asked, in order, each once.
 	calls := regexp.MustCompile(`demo-agency answered" operation=(\S+) key=\S+ answer=(\S+)`).FindAllStringSubmatch(e.agency.stderr.String(), -1)
@@ -596,7 +602,7 @@ func TestCallAppointment(t *testing.T) {
 	for _, c := range calls {
 		got = append(got, c[1]+" "+c[2])
 	}
-	want := []string{"free_slots found", "hold_slot found", "book_slot found", "booking found", "booking found", "cancel_booking found", "booking found"}
+	want := []string{"free_slots found", "hold_slot found", "book_slot found", "booking found", "booking found", "cancel_booking found", "booking found", "booking found"}
 	if !slices.Equal(got, want) {
 		t.Errorf("the agency answered %q; want %q\n%s", got, want, tr.String())
 	}
