@@ -248,8 +248,7 @@ func (s *Server) serve(c *gin.Context) {
 	}
 	r, err := agencycall.Receive(c.Writer, c.Request, secret, name, s.cfg.Now())
 	if err != nil {
-		var why *agencycall.Refusal
-		errors.As(err, &why)
+		why := err.(*agencycall.Refusal) // Receive's every error is one
 		s.refuse(c, name, why.Status, why.Reason)
 		return
 	}

@@ -27,10 +27,9 @@ import (
 )
 
 // hopAgency is the revenue agency of testdata/hop: a real HTTP server
-// that checks every call as a real agency would (method, path, content
-// type, the signature with webhook.Verify, a strict body whose id is the
-// Idempotency-Key and whose params are the PIN) and answers found with
-// answer. A refused request is answered 401 or 400, which the hop shows
+// that checks every call as a real agency would (path, then
+// agencycall.Receive, then params that are the PIN) and answers found
+// with answer. A refused request is answered its 4xx, which the hop shows
 // as its failed exit, and recorded for the benchmark to fail on.
 type hopAgency struct {
 	*httptest.Server

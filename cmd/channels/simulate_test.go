@@ -19,8 +19,8 @@ import (
 
 // simAgency is the revenue agency of testdata/simcall: a real HTTP server
 // that checks every call as a real agency would (method, path, content
-// type, the signature with webhook.Verify, a strict body whose id is the
-// Idempotency-Key) and answers by the PIN sent: "found" found, "none"
+// type, the signature, a strict body whose id is the Idempotency-Key:
+// agencycall.Receive) and answers by the PIN sent: "found" found, "none"
 // not_found, "bad" malformed JSON, "slow" never (it waits until the
 // caller gives up). A refused request is recorded and fails the test.
 type simAgency struct {
