@@ -22,10 +22,8 @@ const (
 // sender counts the attempts of an outbox sender.
 type sender struct {
 	outbox.Sender
-	byOut      map[string]prometheus.Counter
-	hooks      *prometheus.CounterVec // per agency, for webhooks; nil for others
-	hookRetry  string
-	hookRefuse string
+	byOut map[string]prometheus.Counter
+	hooks *prometheus.CounterVec // per agency, for webhooks; nil for others
 }
 
 // Sender wraps s so that each attempt is counted by s.Name() and outcome
@@ -98,8 +96,12 @@ type backlog struct {
 // of kinds is reported at each scrape (zero when nothing waits), read from
 // store with timeout. A store that does not answer in time leaves the
 // gauges out of that scrape, sets channels_outbox_backlog_up to 0, counts
-// a store error (op "outbox") and logs it; the scrape itself succeeds.
+// a store error (op "outbox") and logs it (log: discarded when nil);
+// the scrape itself succeeds.
 func (m *Metrics) WatchOutbox(store channels.OutboxStore, kinds []string, timeout time.Duration, log *slog.Logger) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	kl := []string{"kind"}
 	b := &backlog{
 		store: store, kinds: kinds, timeout: timeout, now: time.Now, log: log,
