@@ -629,7 +629,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 
 	select {
 	case err := <-errc:
-		fmt.Fprintf(stderr, "channels serve: %v\n", err)
+		log.Error("stopped serving", "err", err)
 		return 1
 	case <-ctx.Done():
 	}
