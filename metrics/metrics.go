@@ -187,3 +187,19 @@ func (m *Metrics) Answered(ch channels.Channel, service, step string) {
 }
 
 var _ channels.Meter = (*Metrics)(nil)
+
+// Limited reports, at each scrape, the inbound requests a rate limit of
+// channel has refused since the start: fn reads the limiter's count (a
+// limit's own counter, so that the hot path counts nothing twice).
+// dialect names the gateway whose limiter it is, or "shared" when the
+// dialects of the channel share one.
+func (m *Metrics) Limited(channel, dialect, limit string, fn func() uint64) {
+	m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Namespace: Namespace, Name: "limited_total",
+		Help:        "Inbound requests a rate limit refused (answered politely, no session touched), by channel, dialect and limit.",
+		ConstLabels: prometheus.Labels{"channel": channel, "dialect": dialect, "limit": limit},
+	}, func() float64 { return float64(fn()) }))
+	if !slices.Contains(m.names, Namespace+"_limited_total") {
+		m.names = append(m.names, Namespace+"_limited_total")
+	}
+}

@@ -9,6 +9,8 @@ import (
 	"github.com/govchannels/channels"
 	"github.com/govchannels/channels/metrics"
 	"github.com/govchannels/channels/outbox"
+	"github.com/govchannels/channels/sms"
+	"github.com/govchannels/channels/ussd"
 )
 
 // healthTimeout bounds the store read of one health check: a probe that
@@ -100,4 +102,26 @@ func (s *server) meterHops() {
 			s.metrics.HopRoute(h.method, h.path, h.channel, h.dialect)
 		}
 	}
+}
+
+// meterUSSDLimits reports the hops the limits of one USSD dialect refused.
+func (s *server) meterUSSDLimits(dialect string, u *ussd.Server) {
+	for _, l := range []struct {
+		name string
+		n    func(ussd.Dropped) uint64
+	}{
+		{"dials_per_phone", func(d ussd.Dropped) uint64 { return d.DialsPerPhone }},
+		{"hops_per_phone", func(d ussd.Dropped) uint64 { return d.HopsPerPhone }},
+		{"dials_per_source", func(d ussd.Dropped) uint64 { return d.DialsPerSource }},
+		{"hops_per_source", func(d ussd.Dropped) uint64 { return d.HopsPerSource }},
+	} {
+		s.metrics.Limited("ussd", dialect, l.name, func() uint64 { return l.n(u.Dropped()) })
+	}
+}
+
+// meterSMSLimits reports the inbound SMS the limits refused: one server
+// for both gateways, so their limits are shared.
+func (s *server) meterSMSLimits(srv *sms.Server) {
+	s.metrics.Limited("sms", "shared", "per_phone", func() uint64 { return srv.Dropped().PerPhone })
+	s.metrics.Limited("sms", "shared", "per_source", func() uint64 { return srv.Dropped().PerSource })
 }

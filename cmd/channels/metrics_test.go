@@ -258,16 +258,23 @@ func (p *process) health(t *testing.T) (int, string) {
 // TestServeHealth: /healthz says 200 while PostgreSQL answers, 503 while
 // its database takes no connection, and 200 again once it does; the body
 // says ok or unavailable and nothing more. /metrics without a token or
-// allowed addresses serves loopback callers, as the banner says.
+// allowed addresses serves loopback callers, as the banner says, and
+// counts the dials a limit refused.
 func TestServeHealth(t *testing.T) {
 	pg := peertest.StartPostgres(t)
 	dbURL := pg.Database(t)
-	p := startServe(t, filepath.Join(t.TempDir(), "a.db"), "-database-url", dbURL)
+	p := startServe(t, filepath.Join(t.TempDir(), "a.db"), "-database-url", dbURL, "-ussd-dials-per-phone", "1/1h")
 	if !strings.Contains(p.stdout.String(), "metrics: GET /metrics, LOOPBACK CALLERS ONLY") {
 		t.Errorf("the banner does not say /metrics is loopback only:\n%s", p.stdout)
 	}
-	if resp, err := http.Get(p.base + "/metrics"); err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("loopback scrape: %v %v", resp, err)
+	p.ussd(t, "limited-1", "+254712345678", "")
+	p.ussd(t, "limited-2", "+254712345678", "")
+	got := p.scrapeMetrics(t, "")
+	if n := got.value("channels_limited_total", "channel", "ussd", "dialect", "at", "limit", "dials_per_phone"); n != 1 {
+		t.Errorf("dials refused by the per-phone limit: %v, want 1", n)
+	}
+	if n := got.value("channels_limited_total", "channel", "ussd", "limit", "hops_per_phone"); n != 0 {
+		t.Errorf("hops refused by the per-phone limit: %v, want 0", n)
 	}
 
 	u, _ := url.Parse(dbURL)

@@ -269,6 +269,7 @@ func (s *server) wireCalls(h *host.Store, routes map[string]outbox.Route, pushOn
 func (s *server) mountUSSD(ucfg ussd.Config) {
 	cfg := s.cfg
 	at := ussd.New(ucfg)
+	s.meterUSSDLimits("at", at)
 	atGate := gateway.Config{Name: "africastalking", Secret: cfg.ATSecret, Allow: cfg.atAllow, Phone: ussd.ATPhone, Refuse: at.RefuseAT, Log: s.log}
 	g := s.router.Group("/ussd/at", gateway.New(atGate))
 	at.RegisterAT(g, "")
@@ -290,6 +291,7 @@ func (s *server) mountUSSD(ucfg ussd.Config) {
 	// UCS-2 units; the lint checks the same layout.
 	ucfg.Layout = ussdDialects(cfg.USSDPage)[1].Layout
 	kn := ussd.New(ucfg)
+	s.meterUSSDLimits("kannel", kn)
 	g = s.router.Group("/ussd/kannel", gateway.New(gateway.Config{
 		Name: "kannel-ussd", Secret: cfg.KannelSecret, Allow: cfg.kannelAllow, Phone: queryFrom, Refuse: kn.RefuseKannel, Log: s.log,
 	}))
@@ -339,6 +341,7 @@ func (s *server) mountSMS(host flows.Host) error {
 	if err != nil {
 		return err
 	}
+	s.meterSMSLimits(srv)
 	if cfg.twilio() {
 		sms.NewTwilio(srv, sms.TwilioConfig{AuthToken: cfg.TwilioAuthToken, PublicURL: cfg.PublicURL, Region: cfg.Region}).Register(s.router, "/sms/twilio")
 		s.routes = append(s.routes, "SMS: Twilio webhook POST /sms/twilio, status callback /sms/twilio/status")
