@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gin-gonic/gin"
 	"gopkg.in/yaml.v3"
 
 	"github.com/govchannels/channels/gateway"
@@ -210,6 +211,7 @@ func TestDeployExample(t *testing.T) {
 	})
 
 	t.Run("alert rules", func(t *testing.T) {
+		gin.SetMode(gin.TestMode)
 		cfg := defaultConfig()
 		dir := t.TempDir()
 		cfg.Data, cfg.AdminSocket = filepath.Join(dir, "channels.db"), filepath.Join(dir, "admin.sock")
