@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -169,6 +170,44 @@ func TestServeMetrics(t *testing.T) {
 	if st := twilio("SMforged", texter, "MENU", "forged"); st != http.StatusForbidden {
 		t.Fatalf("forged SMS: %d, want 403", st)
 	}
+
+	// The app: a sign-in (its code printed by the console sender), then
+	// Report a problem from its first screen to its end, and a start
+	// without a token.
+	if st := p.api(t, "POST", "/v1/auth/otp", "", `{"phone":"`+citizen+`"}`, nil); st != http.StatusAccepted {
+		t.Fatalf("ask a code: %d", st)
+	}
+	printed := regexp.MustCompile(`(?m)^==== SMS to \+254712345678 \(console sender, development only: not sent\) ====\n(.*)\n==== end of SMS ====$`)
+	var otp []string
+	for deadline := time.Now().Add(15 * time.Second); otp == nil; time.Sleep(20 * time.Millisecond) {
+		if otp = printed.FindStringSubmatch(p.stderr.String()); otp == nil && time.Now().After(deadline) {
+			t.Fatalf("no code printed:\n%s", p.stderr)
+		}
+	}
+	var tok struct{ Token string }
+	if st := p.api(t, "POST", "/v1/auth/verify", "", `{"phone":"`+citizen+`","code":"`+code.FindString(otp[1])+`"}`, &tok); st != http.StatusOK {
+		t.Fatalf("verify: %d", st)
+	}
+	var session struct {
+		Session string
+		Screen  struct{ Kind, Reference string }
+	}
+	if st := p.api(t, "POST", "/v1/sessions", tok.Token, `{"service":"report_problem"}`, &session); st != http.StatusCreated {
+		t.Fatalf("start a session: %d", st)
+	}
+	for _, in := range []string{"1", "Kisumu, near the bus park", "Broken water pipe", "1"} {
+		body, _ := json.Marshal(map[string]string{"text": in})
+		if st := p.api(t, "POST", "/v1/sessions/"+session.Session+"/input", tok.Token, string(body), &session); st != http.StatusOK {
+			t.Fatalf("input %q: %d", in, st)
+		}
+	}
+	if session.Screen.Kind != "end" || session.Screen.Reference == "" {
+		t.Fatalf("the app session ended on %+v, want an end with a reference", session.Screen)
+	}
+	if st := p.api(t, "POST", "/v1/sessions", "", `{"service":"report_problem"}`, nil); st != http.StatusUnauthorized {
+		t.Fatalf("a session without a token: %d, want 401", st)
+	}
+
 	after := p.scrapeMetrics(t, token)
 
 	tests := []struct {
@@ -193,6 +232,12 @@ func TestServeMetrics(t *testing.T) {
 		{"SMS end reached", "channels_screens_shown_total", []string{"channel", "sms", "service", "report_problem", "step", "submit"}, 1},
 		{"USSD case", "channels_cases_created_total", []string{"service", "report_problem", "channel", "ussd"}, 1},
 		{"SMS case", "channels_cases_created_total", []string{"service", "report_problem", "channel", "sms"}, 1},
+		{"app hops: a start and four inputs", "channels_hops_total", []string{"channel", "app", "dialect", "json", "outcome", "ok"}, 5},
+		{"the app start without a token", "channels_hops_total", []string{"channel", "app", "dialect", "json", "outcome", "refused"}, 1},
+		{"app screens shown", "channels_screens_shown_total", []string{"channel", "app"}, 5},
+		{"app answers", "channels_screens_answered_total", []string{"channel", "app"}, 4},
+		{"app end reached", "channels_screens_shown_total", []string{"channel", "app", "service", "report_problem", "step", "submit"}, 1},
+		{"app case", "channels_cases_created_total", []string{"service", "report_problem", "channel", "app"}, 1},
 		{"no store error", "channels_store_errors_total", nil, 0},
 	}
 	for _, tt := range tests {
@@ -202,6 +247,19 @@ func TestServeMetrics(t *testing.T) {
 			}
 		})
 	}
+	t.Run("the code sent", func(t *testing.T) {
+		// The sender is counted once its Send returns, just after it
+		// printed; notices of the new cases may follow.
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+			s := p.scrapeMetrics(t, token)
+			if s.value("channels_outbox_sends_total", "sender", "console", "outcome", "sent") >= 1 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("channels_outbox_sends_total{sender=console,outcome=sent} never moved")
+			}
+		}
+	})
 	t.Run("outbox backlog per kind", func(t *testing.T) {
 		for _, kind := range []string{"sms", "push", "webhook", "call", "event"} {
 			if _, ok := findMetric(after["channels_outbox_oldest_due_age_seconds"], "kind", kind); !ok {
