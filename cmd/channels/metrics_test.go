@@ -322,9 +322,7 @@ func TestServeHealth(t *testing.T) {
 	pg := peertest.StartPostgres(t)
 	dbURL := pg.Database(t)
 	p := startServe(t, filepath.Join(t.TempDir(), "a.db"), "-database-url", dbURL, "-ussd-dials-per-phone", "1/1h")
-	if !strings.Contains(p.stdout.String(), "metrics: GET /metrics, LOOPBACK CALLERS ONLY") {
-		t.Errorf("the banner does not say /metrics is loopback only:\n%s", p.stdout)
-	}
+	p.waitStdout(t, "metrics: GET /metrics, LOOPBACK CALLERS ONLY")
 	p.ussd(t, "limited-1", "+254712345678", "")
 	p.ussd(t, "limited-2", "+254712345678", "")
 	got := p.scrapeMetrics(t, "")
@@ -368,9 +366,23 @@ func TestServeHealth(t *testing.T) {
 		exec(`ALTER DATABASE "` + name + `" WITH ALLOW_CONNECTIONS false`)
 		exec(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '` + name + `'`)
 		want(t, http.StatusServiceUnavailable, "unavailable")
+		if reply := p.ussd(t, "down-1", "+254712345679", ""); !strings.HasPrefix(reply, "END ") {
+			t.Errorf("a hop while the store is down: %q, want a polite END", reply)
+		}
 	})
 	t.Run("store back", func(t *testing.T) {
 		exec(`ALTER DATABASE "` + name + `" WITH ALLOW_CONNECTIONS true`)
 		want(t, http.StatusOK, "ok")
+	})
+	t.Run("failures counted", func(t *testing.T) {
+		s := p.scrapeMetrics(t, "")
+		if n := s.value("channels_hops_total", "channel", "ussd", "outcome", "error") - got.value("channels_hops_total", "channel", "ussd", "outcome", "error"); n != 1 {
+			t.Errorf("USSD hops failed: %v, want 1", n)
+		}
+		for _, op := range []string{"session", "health"} {
+			if s.value("channels_store_errors_total", "op", op) < 1 {
+				t.Errorf("no store error counted for %s", op)
+			}
+		}
 	})
 }
