@@ -257,3 +257,43 @@ func TestDeployExample(t *testing.T) {
 		}
 	})
 }
+
+// TestHopRoutes: with every gateway on, each route counted as a hop is
+// mounted, so that a route renamed in its package cannot silently drop
+// out of channels_hops_total; and every mounted route of a dialect's
+// inbound path is counted.
+func TestHopRoutes(t *testing.T) {
+	gin.SetMode(gin.TestMode)
+	dir := t.TempDir()
+	args := append(append(slices.Clone(twilioArgs), kannelArgs...), "-sms-sender", "twilio", "-kannel-ussd", "-at-secret", "atSecret1234567890",
+		"-data", filepath.Join(dir, "channels.db"), "-admin-socket", filepath.Join(dir, "admin.sock"))
+	var cfg config
+	fs := newFlagSet("serve")
+	cfg.flags(fs)
+	if err := cfg.parse(fs, args); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := newServer(cfg, slog.New(slog.DiscardHandler), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	mounted := map[string]bool{}
+	for _, r := range srv.router.Routes() {
+		mounted[r.Method+" "+r.Path] = true
+	}
+	counted := map[string]bool{}
+	for _, h := range hopRoutes {
+		counted[h.method+" "+h.path] = true
+		if !mounted[h.method+" "+h.path] {
+			t.Errorf("hop route %s %s is not mounted", h.method, h.path)
+		}
+	}
+	for route := range mounted {
+		_, path, _ := strings.Cut(route, " ")
+		inbound := strings.HasPrefix(path, "/ussd/") || (strings.HasPrefix(path, "/sms/") && !strings.HasSuffix(path, "/status") && !strings.HasSuffix(path, "/dlr"))
+		if inbound && !counted[route] {
+			t.Errorf("gateway route %s is not counted as a hop", route)
+		}
+	}
+}
