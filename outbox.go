@@ -117,6 +117,21 @@ type OutboxStore interface {
 	// UpdateOutbound replaces the stored message with m.Key durably;
 	// ENOTFOUND if there is none.
 	UpdateOutbound(ctx context.Context, m *Outbound) error
+	// OutboxBacklog counts what waits in the outbox, per kind with any
+	// message queued or sending, in kind order: from the indexes alone,
+	// never reading a message, so that a metrics scrape costs little.
+	OutboxBacklog(ctx context.Context, now time.Time) ([]Backlog, error)
+}
+
+// Backlog is what waits in the outbox for one kind at a moment.
+type Backlog struct {
+	Kind    string
+	Queued  int // queued, due or not (a reminder waits for its time)
+	Due     int // queued and due by now: waiting for a worker
+	Sending int // an attempt under way, or interrupted by a crash
+	// OldestDue is the NextAttempt of the earliest queued message due by
+	// now; zero when none is due.
+	OldestDue time.Time
 }
 
 // SecretStore keeps the deployment's own secrets (token signing keys).

@@ -67,7 +67,8 @@ type Config struct {
 	// Store keeps the app's sessions and reads the phones' preferences.
 	Store  channels.Store
 	Bundle *locales.Bundle
-	Log    *slog.Logger // discarded when nil
+	Log    *slog.Logger   // discarded when nil
+	Meter  channels.Meter // counts screens shown and answered; none when nil
 
 	Region     string           // ISO 3166 country of national phone numbers ("0712…"), e.g. "KE"
 	SessionTTL time.Duration    // a session lives this long after its last input; DefaultSessionTTL when 0
@@ -103,6 +104,9 @@ func New(cfg Config) *API {
 	log := cfg.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Meter == nil {
+		cfg.Meter = channels.NopMeter{}
 	}
 	return &API{cfg: cfg, log: log.With("channel", string(channels.ChannelApp))}
 }

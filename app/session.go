@@ -97,6 +97,7 @@ func (a *API) postInput(c *gin.Context) error {
 	if err != nil {
 		return a.forget(ctx, id, err)
 	}
+	a.cfg.Meter.Answered(channels.ChannelApp, st.Service, st.Step)
 	if res, err = a.settleSession(ctx, s.Phone, s.ID, res); err != nil {
 		return err
 	}
@@ -139,6 +140,7 @@ func (a *API) settleSession(ctx context.Context, phone, key string, res flows.Re
 // Edge keeps only what it cannot (the refusal of the last input).
 func (a *API) save(ctx context.Context, id, phone string, res flows.Result) (Screen, error) {
 	sc := Render(a.cfg.Bundle, res.State.Lang, res.Screen)
+	a.cfg.Meter.Shown(channels.ChannelApp, res.State.Service, res.State.Step)
 	if res.Ended() {
 		if err := a.cfg.Store.DeleteSession(ctx, sessionKey(id)); err != nil {
 			return Screen{}, fmt.Errorf("delete ended session %s: %w", id, err)

@@ -127,6 +127,7 @@ type Config struct {
 	// Secure cookies anyway.
 	Secure bool
 	Log    *slog.Logger     // discarded when nil
+	Meter  channels.Meter   // counts screens shown and answered; none when nil
 	Now    func() time.Time // time.Now when nil
 	// Location is where the dates of cases are told (the day a case was
 	// made in Nairobi, whatever the server's zone); UTC when nil.
@@ -199,6 +200,9 @@ func New(cfg Config) *Console {
 	log := cfg.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Meter == nil {
+		cfg.Meter = channels.NopMeter{}
 	}
 	return &Console{
 		cfg:            cfg,

@@ -255,6 +255,7 @@ func (k *Console) step(c *gin.Context) {
 		k.drop(c, s, cz, err)
 		return
 	}
+	k.cfg.Meter.Answered(channels.ChannelKiosk, st.Service, st.Step)
 	if res.Call == nil && res.State.Service == "" {
 		// Back past the first screen: out of the service.
 		k.leave(c, s, cz)
@@ -321,6 +322,7 @@ func (k *Console) advance(c *gin.Context, s *session, cz *citizen, res flows.Res
 		k.fail(c, s.lang, err)
 		return
 	}
+	k.cfg.Meter.Shown(channels.ChannelKiosk, res.State.Service, res.State.Step)
 	k.walkForm(c, s, cz, res.Screen)
 }
 

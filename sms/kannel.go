@@ -113,7 +113,10 @@ func (k *Kannel) inbound(c *gin.Context) {
 		k.srv.refuse(c, http.StatusBadRequest, err)
 		return
 	}
-	r, _ := k.srv.Handle(c.Request.Context(), in)
+	r, err := k.srv.Handle(c.Request.Context(), in)
+	if err != nil {
+		_ = c.Error(err) // for the hop metrics: answered politely, yet failed
+	}
 	if !k.srv.queue(c, in, &r) {
 		return
 	}

@@ -26,7 +26,8 @@ type Config struct {
 	Sessions channels.SessionStore
 	Prefs    channels.PrefStore // language and opt-out of each phone
 	Bundle   *locales.Bundle
-	Log      *slog.Logger // discarded when nil
+	Log      *slog.Logger   // discarded when nil
+	Meter    channels.Meter // counts screens shown and answered; none when nil
 	// Layout bounds a reply; 4 segments when 0. `channels validate`
 	// holds the catalog's screens to 2, but a confirm summary of long
 	// answers may need more, and shortening what the citizen confirms is
@@ -103,6 +104,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Meter == nil {
+		cfg.Meter = channels.NopMeter{}
 	}
 	kw, problems := newKeywords(cfg.Engine.Catalog(), cfg.Bundle)
 	if len(problems) > 0 {
@@ -295,6 +299,7 @@ func (d *dialogue) answer() (Reply, error) {
 	if err != nil {
 		return Reply{}, fmt.Errorf("step: %w", err)
 	}
+	d.cfg.Meter.Answered(channels.ChannelSMS, st.Service, st.Step)
 	return d.settle(res)
 }
 
@@ -336,6 +341,7 @@ func (d *dialogue) settle(res flows.Result) (Reply, error) {
 		return Reply{}, fmt.Errorf("settle: %w", err)
 	}
 	d.lang = res.State.Lang
+	d.cfg.Meter.Shown(channels.ChannelSMS, res.State.Service, res.State.Step)
 	reply := Reply{Text: Render(d.cfg.Bundle, d.lang, res.Screen, d.cfg.Layout), Purpose: channels.PurposeReply}
 	if res.Ended() {
 		return d.end(reply)

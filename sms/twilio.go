@@ -143,7 +143,10 @@ func (t *Twilio) inbound(c *gin.Context) {
 		return
 	}
 	// On failure the reply is a polite text and Handle has logged why.
-	r, _ := t.srv.Handle(c.Request.Context(), in)
+	r, err := t.srv.Handle(c.Request.Context(), in)
+	if err != nil {
+		_ = c.Error(err) // for the hop metrics: answered politely, yet failed
+	}
 	if !t.srv.queue(c, in, &r) {
 		return
 	}

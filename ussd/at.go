@@ -85,7 +85,10 @@ func (s *Server) handleAT(c *gin.Context) {
 		return
 	}
 	// On failure the reply is a polite END and Handle has logged why.
-	reply, _ := s.Handle(c.Request.Context(), req)
+	reply, err := s.Handle(c.Request.Context(), req)
+	if err != nil {
+		_ = c.Error(err) // for the hop metrics: answered politely, yet failed
+	}
 	c.Data(http.StatusOK, "text/plain; charset=utf-8", []byte(atReply(reply)))
 }
 

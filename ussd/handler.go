@@ -50,6 +50,7 @@ type Config struct {
 	// address (gateway.Source); what is over them ends politely and
 	// touches no session.
 	Limits Limits
+	Meter  channels.Meter // counts screens shown and answered; none when nil
 }
 
 // Limits are the rate limits of inbound USSD; a zero Limit is none. A
@@ -109,6 +110,9 @@ func New(cfg Config) *Server {
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Meter == nil {
+		cfg.Meter = channels.NopMeter{}
 	}
 	return &Server{cfg: cfg, limits: newLimiters(cfg.Limits)}
 }
@@ -387,6 +391,7 @@ func (h *hop) answer(input string) (Reply, error) {
 	if err != nil {
 		return h.fail(fmt.Errorf("step: %w", err))
 	}
+	h.cfg.Meter.Answered(channels.ChannelUSSD, st.Service, st.Step)
 	res, err = h.cfg.Engine.Settle(h.ctx, h.cfg.Host, h.req.Phone, h.submitKey(), res)
 	var ce *flows.CallError
 	switch {
@@ -428,6 +433,9 @@ func (h *hop) show(st flows.State, sc channels.Screen, ended bool) (Reply, error
 	ed.page = 0
 	ed.confirm = sc.Kind == channels.KindConfirm
 	ed.end = ended
+	if !ed.resume {
+		h.cfg.Meter.Shown(channels.ChannelUSSD, st.Service, st.Step)
+	}
 	writes := make([]*channels.Session, 1, 2)
 	writes[0] = h.sess
 	switch {

@@ -324,7 +324,10 @@ func (s *Server) handleKannel(c *gin.Context, checkSecret bool, want [sha256.Siz
 	}
 	// On failure the reply is a polite final page, and what failed has
 	// been logged.
-	reply, quiet, _ := s.kannelHop(c.Request.Context(), mo)
+	reply, quiet, err := s.kannelHop(c.Request.Context(), mo)
+	if err != nil {
+		_ = c.Error(err) // for the hop metrics: answered politely, yet failed
+	}
 	op := byte(opUSSRRequest)
 	if reply.End || quiet {
 		op = opPSSRResponse

@@ -17,6 +17,7 @@ import (
 	"github.com/govchannels/channels/auth"
 	"github.com/govchannels/channels/consolesms"
 	"github.com/govchannels/channels/gateway"
+	"github.com/govchannels/channels/metrics"
 	"github.com/govchannels/channels/ratelimit"
 	"github.com/govchannels/channels/ussd"
 )
@@ -98,6 +99,15 @@ type config struct {
 	FCMEndpoint         string // the FCM API's base URL: a local peer in tests
 	PushLink            string // the app link of a case, "{ref}" replaced
 
+	// MetricsTokenFile names a file holding the bearer token Prometheus
+	// sends to /metrics (metricsToken, 32 bytes or more); MetricsAllow
+	// lists the addresses it scrapes from. With neither, /metrics serves
+	// loopback callers only.
+	MetricsTokenFile string
+	metricsToken     string
+	MetricsAllow     string
+	metricsAllow     []netip.Prefix
+
 	// AdminSocket is the Unix socket on which `channels agency` and the
 	// other admin commands reach a running server.
 	AdminSocket string
@@ -155,6 +165,8 @@ var envNames = map[string]string{
 	"fcm-endpoint":             "CHANNELS_FCM_ENDPOINT",
 	"push-link":                "CHANNELS_PUSH_LINK",
 	"admin-socket":             "CHANNELS_ADMIN_SOCKET",
+	"metrics-token-file":       "CHANNELS_METRICS_TOKEN_FILE",
+	"metrics-allow":            "CHANNELS_METRICS_ALLOW",
 }
 
 // flags registers the settings on fs. Call parse instead of fs.Parse: it
@@ -205,6 +217,8 @@ func (c *config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.FirebaseCredentials, "firebase-credentials", "", "service-account JSON key file for FCM; empty: the platform's credentials (workload identity)")
 	fs.StringVar(&c.FCMEndpoint, "fcm-endpoint", "", "FCM API base URL, e.g. http://127.0.0.1:4010/v1 for a local peer; empty: Google's")
 	fs.StringVar(&c.PushLink, "push-link", "channels://cases/{ref}", "app link sent with a case's push notices; {ref} is replaced by the reference")
+	fs.StringVar(&c.MetricsTokenFile, "metrics-token-file", "", "file holding the bearer token (32+ bytes) Prometheus must send to /metrics; with neither this nor metrics-allow, loopback callers only")
+	fs.StringVar(&c.MetricsAllow, "metrics-allow", "", "comma-separated IPs or CIDRs Prometheus scrapes /metrics from (client addresses as trusted-proxies resolve them); with metrics-token-file, both are required")
 	fs.StringVar(&c.AdminSocket, "admin-socket", "", "Unix socket for admin commands (channels agency ...); empty: the data file's path + .admin.sock")
 	fs.VisitAll(func(f *flag.Flag) {
 		if env := envNames[f.Name]; env != "" {
@@ -404,6 +418,14 @@ func (c *config) validateSMS() []string {
 func (c *config) validateGateways() []string {
 	var problems []string
 	var err error
+	if c.metricsAllow, err = gateway.ParseAllow(c.MetricsAllow); err != nil {
+		problems = append(problems, "metrics-allow: "+err.Error())
+	}
+	if c.MetricsTokenFile != "" {
+		if c.metricsToken, err = metrics.ReadToken(c.MetricsTokenFile); err != nil {
+			problems = append(problems, "metrics-token-file: "+err.Error())
+		}
+	}
 	if c.atAllow, err = gateway.ParseAllow(c.ATAllow); err != nil {
 		problems = append(problems, "at-allow: "+err.Error())
 	}

@@ -317,6 +317,14 @@ func TestConfig(t *testing.T) {
 		{"bad limit", nil, []string{"-sms-per-phone", "20 an hour"}, `sms-per-phone: "20 an hour" is not N/DURATION`, nil},
 		{"trusted proxies", nil, []string{"-trusted-proxies", "10.0.0.0/8, 192.168.1.1"}, "", func(c config) bool { return len(c.proxies()) == 2 }},
 		{"bad proxy", nil, []string{"-trusted-proxies", "10.0.0.0/8,proxy.local"}, `"proxy.local" is not an IP`, nil},
+		{"metrics token and allow from the environment", map[string]string{
+			"CHANNELS_METRICS_TOKEN_FILE": secretFile(t, strings.Repeat("m", 32)+"\n"), "CHANNELS_METRICS_ALLOW": "172.28.0.0/24,10.0.0.9",
+		}, nil, "", func(c config) bool {
+			return c.metricsToken == strings.Repeat("m", 32) && len(c.metricsAllow) == 2 && c.metricsAllow[1].String() == "10.0.0.9/32"
+		}},
+		{"metrics token too short", nil, []string{"-metrics-token-file", secretFile(t, strings.Repeat("m", 31))}, "holds 31 bytes, fewer than 32", nil},
+		{"metrics token file missing", nil, []string{"-metrics-token-file", "/nonexistent/token"}, "metrics-token-file: metrics token", nil},
+		{"metrics bad allow", nil, []string{"-metrics-allow", "prometheus.local"}, `metrics-allow: "prometheus.local" is not`, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -34,6 +34,7 @@ import (
 	"github.com/govchannels/channels/later"
 	"github.com/govchannels/channels/lint"
 	"github.com/govchannels/channels/locales"
+	"github.com/govchannels/channels/metrics"
 	"github.com/govchannels/channels/notify"
 	"github.com/govchannels/channels/outbox"
 	"github.com/govchannels/channels/push"
@@ -59,6 +60,7 @@ type server struct {
 	late    *later.Sender    // finishes timed-out calls in the background and texts their answers
 	notify  *notify.Notifier // follows the case log into the outbox
 	admin   *http.Server     // admin commands over a Unix socket
+	metrics *metrics.Metrics // what /metrics serves
 	routes  []string         // what listens where, for the startup banner
 	stop    context.CancelFunc
 	wg      sync.WaitGroup
@@ -88,20 +90,22 @@ func newServer(cfg config, log *slog.Logger, console io.Writer) (_ *server, err 
 	if err != nil {
 		return nil, err
 	}
+	meter := metrics.New(cat)
+	db = meter.Store(db)
 	defer func() {
 		if err != nil {
 			db.Close()
 		}
 	}()
-	s := &server{cfg: cfg, log: log, db: db, bundle: bundle, catalog: cat, engine: engine}
+	s := &server{cfg: cfg, log: log, db: db, bundle: bundle, catalog: cat, engine: engine, metrics: meter}
 	host := &host.Store{Cases: db, Prefs: db, Log: db}
 
 	router := gin.New()
 	if err := router.SetTrustedProxies(cfg.proxies()); err != nil {
 		return nil, fmt.Errorf("trusted proxies: %w", err)
 	}
-	router.Use(recoverer(log), requestLog(log))
-	router.GET("/healthz", func(c *gin.Context) { c.String(http.StatusOK, "ok") })
+	router.Use(recoverer(log), requestLog(log), meter.Hops())
+	s.mountProbes(router)
 	router.NoRoute(func(c *gin.Context) {
 		// App clients get the API's JSON error, in their language.
 		if strings.HasPrefix(c.Request.URL.Path, "/v1/") {
@@ -124,6 +128,7 @@ func newServer(cfg config, log *slog.Logger, console io.Writer) (_ *server, err 
 		SessionTTL:   cfg.USSDSession,
 		ResumeWindow: cfg.ResumeWindow,
 		Region:       cfg.Region,
+		Meter:        meter,
 	}
 	ucfg.Limits = cfg.ussdLimits
 	s.mountUSSD(ucfg)
@@ -154,6 +159,7 @@ func newServer(cfg config, log *slog.Logger, console io.Writer) (_ *server, err 
 	if err := s.wireCalls(host, routes, pushOn); err != nil {
 		return nil, err
 	}
+	sender = s.meterSenders(sender, routes)
 	s.box = outbox.New(outbox.Config{Store: db, Prefs: db, Sender: sender, Rate: cfg.rate(), Routes: routes, Log: log})
 	var codes auth.Outbox = unavailable{}
 	if sender != nil {
@@ -178,6 +184,7 @@ func newServer(cfg config, log *slog.Logger, console io.Writer) (_ *server, err 
 		// by SMS, and by push once it is configured.
 		Devices:    push.NewDevices(push.DevicesConfig{Store: db, Bundle: bundle, Log: log}),
 		Log:        log,
+		Meter:      meter,
 		Region:     cfg.Region,
 		SessionTTL: cfg.AppSession,
 	})
@@ -188,7 +195,7 @@ func newServer(cfg config, log *slog.Logger, console io.Writer) (_ *server, err 
 		// Requests over TLS get Secure cookies anyway; behind a proxy that
 		// ends TLS, the public URL tells.
 		Secure:   strings.HasPrefix(cfg.PublicURL, "https://"),
-		Location: cfg.location, Log: log,
+		Location: cfg.location, Log: log, Meter: meter,
 	}).Register(router)
 	s.routes = append(s.routes, "kiosk console: /kiosk/ (operators from 'channels operator add')")
 	agency.New(agency.Config{Cases: db, Keys: db, Bundle: bundle, Log: log}).Register(router)
@@ -200,6 +207,7 @@ func newServer(cfg config, log *slog.Logger, console io.Writer) (_ *server, err 
 	if err := s.listenAdmin(); err != nil {
 		return nil, err
 	}
+	s.meterHops()
 
 	ctx, stop := context.WithCancel(context.Background())
 	s.stop = stop
@@ -249,7 +257,7 @@ func (s *server) wireCalls(h *host.Store, routes map[string]outbox.Route, pushOn
 		Layout: sms.Layout{MaxSegments: 4}, Devices: devices, Log: s.log,
 	})
 	routes[channels.KindCall] = outbox.Route{Sender: s.late, Rate: 20, Burst: 20, MaxAttempts: lateAttempts, Workers: 8, PerRecipient: 2}
-	h.Agencies = client
+	h.Agencies = s.metrics.Caller(client)
 	h.Reminders = s.late.Reminders()
 	return nil
 }
@@ -261,6 +269,7 @@ func (s *server) wireCalls(h *host.Store, routes map[string]outbox.Route, pushOn
 func (s *server) mountUSSD(ucfg ussd.Config) {
 	cfg := s.cfg
 	at := ussd.New(ucfg)
+	s.meterUSSDLimits("at", at)
 	atGate := gateway.Config{Name: "africastalking", Secret: cfg.ATSecret, Allow: cfg.atAllow, Phone: ussd.ATPhone, Refuse: at.RefuseAT, Log: s.log}
 	g := s.router.Group("/ussd/at", gateway.New(atGate))
 	at.RegisterAT(g, "")
@@ -282,6 +291,7 @@ func (s *server) mountUSSD(ucfg ussd.Config) {
 	// UCS-2 units; the lint checks the same layout.
 	ucfg.Layout = ussdDialects(cfg.USSDPage)[1].Layout
 	kn := ussd.New(ucfg)
+	s.meterUSSDLimits("kannel", kn)
 	g = s.router.Group("/ussd/kannel", gateway.New(gateway.Config{
 		Name: "kannel-ussd", Secret: cfg.KannelSecret, Allow: cfg.kannelAllow, Phone: queryFrom, Refuse: kn.RefuseKannel, Log: s.log,
 	}))
@@ -322,6 +332,7 @@ func (s *server) mountSMS(host flows.Host) error {
 	scfg := sms.Config{
 		Engine: s.engine, Host: host, Sessions: s.db, Prefs: s.db, Bundle: s.bundle, Log: s.log,
 		IdleWindow: cfg.SMSIdle, Reports: s.box, PerPhone: cfg.smsPerPhone, PerSource: cfg.smsPerSource,
+		Meter: s.metrics,
 	}
 	if cfg.SMSReplies == "outbox" {
 		scfg.Replies = s.box
@@ -330,6 +341,7 @@ func (s *server) mountSMS(host flows.Host) error {
 	if err != nil {
 		return err
 	}
+	s.meterSMSLimits(srv)
 	if cfg.twilio() {
 		sms.NewTwilio(srv, sms.TwilioConfig{AuthToken: cfg.TwilioAuthToken, PublicURL: cfg.PublicURL, Region: cfg.Region}).Register(s.router, "/sms/twilio")
 		s.routes = append(s.routes, "SMS: Twilio webhook POST /sms/twilio, status callback /sms/twilio/status")
@@ -620,7 +632,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 
 	select {
 	case err := <-errc:
-		fmt.Fprintf(stderr, "channels serve: %v\n", err)
+		log.Error("stopped serving", "err", err)
 		return 1
 	case <-ctx.Done():
 	}

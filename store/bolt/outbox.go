@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	bbolt "go.etcd.io/bbolt"
@@ -242,5 +244,53 @@ func (d *DB) Secret(_ context.Context, name string, size int) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bolt: secret %s: %w", name, err)
 	}
+	return out, nil
+}
+
+// OutboxBacklog counts the due and sending indexes' keys per kind. The
+// due index sorts each kind's messages by when they are due, so the first
+// key of a kind is its oldest; no message is read.
+func (d *DB) OutboxBacklog(_ context.Context, now time.Time) ([]channels.Backlog, error) {
+	byKind := map[string]*channels.Backlog{}
+	get := func(kind string) *channels.Backlog {
+		b := byKind[kind]
+		if b == nil {
+			b = &channels.Backlog{Kind: kind}
+			byKind[kind] = b
+		}
+		return b
+	}
+	cut := nanos(now)
+	err := d.db.View(func(tx *bbolt.Tx) error {
+		c := tx.Bucket(bucketOutboxDue).Cursor()
+		for k, _ := c.First(); k != nil; k, _ = c.Next() {
+			i := bytes.IndexByte(k, 0)
+			if i < 0 || len(k) < i+9 {
+				return fmt.Errorf("malformed due index key %q", k)
+			}
+			b := get(string(k[:i]))
+			b.Queued++
+			at := int64(binary.BigEndian.Uint64(k[i+1 : i+9]))
+			if at > cut {
+				continue
+			}
+			b.Due++
+			if b.OldestDue.IsZero() {
+				b.OldestDue = fromNanos(at)
+			}
+		}
+		return tx.Bucket(bucketOutboxSending).ForEach(func(_, kind []byte) error {
+			get(string(kind)).Sending++
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("bolt: outbox backlog: %w", err)
+	}
+	out := make([]channels.Backlog, 0, len(byKind))
+	for _, b := range byKind {
+		out = append(out, *b)
+	}
+	slices.SortFunc(out, func(a, b channels.Backlog) int { return strings.Compare(a.Kind, b.Kind) })
 	return out, nil
 }

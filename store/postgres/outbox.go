@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -165,6 +166,53 @@ func (d *DB) Secret(ctx context.Context, name string, size int) ([]byte, error) 
 	var out []byte
 	if err := d.pool.QueryRow(ctx, `SELECT value FROM secrets WHERE name = $1`, name).Scan(&out); err != nil {
 		return nil, wrap(err, "secret %s", name)
+	}
+	return out, nil
+}
+
+// OutboxBacklog counts queued and sending messages per kind over the
+// partial indexes outbox_due and outbox_sending, without reading a
+// message's row where the visibility map allows an index-only scan.
+func (d *DB) OutboxBacklog(ctx context.Context, now time.Time) ([]channels.Backlog, error) {
+	rows, err := d.pool.Query(ctx, `
+		SELECT kind, count(*), count(*) FILTER (WHERE next_attempt <= $1),
+			min(next_attempt) FILTER (WHERE next_attempt <= $1), 0
+		FROM outbox WHERE status = 'queued' GROUP BY kind
+		UNION ALL
+		SELECT kind, 0, 0, NULL, count(*) FROM outbox WHERE status = 'sending' GROUP BY kind`, now)
+	if err != nil {
+		return nil, wrap(err, "outbox backlog")
+	}
+	byKind := map[string]*channels.Backlog{}
+	var order []string
+	for rows.Next() {
+		var kind string
+		var queued, due, sending int
+		var oldest *time.Time
+		if err := rows.Scan(&kind, &queued, &due, &oldest, &sending); err != nil {
+			rows.Close()
+			return nil, wrap(err, "outbox backlog")
+		}
+		b := byKind[kind]
+		if b == nil {
+			b = &channels.Backlog{Kind: kind}
+			byKind[kind] = b
+			order = append(order, kind)
+		}
+		b.Queued += queued
+		b.Due += due
+		b.Sending += sending
+		if oldest != nil {
+			b.OldestDue = oldest.UTC()
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrap(err, "outbox backlog")
+	}
+	slices.Sort(order)
+	out := make([]channels.Backlog, 0, len(order))
+	for _, k := range order {
+		out = append(out, *byKind[k])
 	}
 	return out, nil
 }

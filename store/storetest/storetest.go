@@ -26,6 +26,7 @@ func Run(t *testing.T, open func(t *testing.T) channels.Store) {
 	t.Run("Outbox", func(t *testing.T) { testOutbox(t, open(t)) })
 	t.Run("OutboxDue", func(t *testing.T) { testOutboxDue(t, open(t)) })
 	t.Run("OutboxKinds", func(t *testing.T) { testOutboxKinds(t, open(t)) })
+	t.Run("OutboxBacklog", func(t *testing.T) { testOutboxBacklog(t, open(t)) })
 	t.Run("OutboxSkip", func(t *testing.T) { testOutboxSkip(t, open(t)) })
 	t.Run("OutboxFailed", func(t *testing.T) { testOutboxFailed(t, open(t)) })
 	t.Run("OutboxRequeue", func(t *testing.T) { testOutboxRequeue(t, open(t)) })
@@ -591,6 +592,68 @@ func testOutboxKinds(t *testing.T, s channels.Store) {
 				t.Errorf("due = %v, want %v", keys(got), tt.want)
 			}
 		})
+	}
+}
+
+// testOutboxBacklog checks the counts a metrics scrape reads: queued
+// messages due or not, those sending, the oldest due per kind, and
+// nothing of final messages.
+func testOutboxBacklog(t *testing.T, s channels.Store) {
+	ctx := context.Background()
+	at := func(t *testing.T, now time.Time, want []channels.Backlog) {
+		t.Helper()
+		got, err := s.OutboxBacklog(ctx, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range got {
+			got[i].OldestDue = got[i].OldestDue.UTC()
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("backlog at %v = %+v, want %+v", now, got, want)
+		}
+	}
+	t.Run("empty", func(t *testing.T) { at(t, base, []channels.Backlog{}) })
+	var ms []*channels.Outbound
+	for i := range 3 {
+		ms = append(ms, outbound(fmt.Sprintf("sms-%d", i), base.Add(time.Duration(i)*time.Minute)))
+	}
+	later, hook, sent := outbound("push-later", base.Add(24*time.Hour)), outbound("hook-1", base.Add(time.Second)), outbound("sms-sent", base)
+	later.Kind, hook.Kind = channels.KindPush, channels.KindWebhook
+	if err := s.Enqueue(ctx, append(ms, later, hook, sent)...); err != nil {
+		t.Fatal(err)
+	}
+	sent.Status = channels.OutboundSent
+	if err := s.UpdateOutbound(ctx, sent); err != nil {
+		t.Fatal(err)
+	}
+	hook.Status = channels.OutboundSending
+	if err := s.UpdateOutbound(ctx, hook); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		now  time.Time
+		want []channels.Backlog
+	}{
+		{"before any is due", base.Add(-time.Second), []channels.Backlog{
+			{Kind: channels.KindSMS, Queued: 3},
+			{Kind: channels.KindPush, Queued: 1},
+			{Kind: channels.KindWebhook, Sending: 1},
+		}},
+		{"two SMS due", base.Add(90 * time.Second), []channels.Backlog{
+			{Kind: channels.KindSMS, Queued: 3, Due: 2, OldestDue: base.UTC()},
+			{Kind: channels.KindPush, Queued: 1},
+			{Kind: channels.KindWebhook, Sending: 1},
+		}},
+		{"everything due", base.Add(48 * time.Hour), []channels.Backlog{
+			{Kind: channels.KindSMS, Queued: 3, Due: 3, OldestDue: base.UTC()},
+			{Kind: channels.KindPush, Queued: 1, Due: 1, OldestDue: base.Add(24 * time.Hour).UTC()},
+			{Kind: channels.KindWebhook, Sending: 1},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { at(t, tt.now, tt.want) })
 	}
 }
 
