@@ -115,8 +115,9 @@ type OutboxStore interface {
 	// whoever calls it decides that it may be sent again.
 	RequeueOutbound(ctx context.Context, key string, now time.Time) (*Outbound, error)
 	// UpdateOutbound replaces the stored message with m.Key durably;
-	// ENOTFOUND if there is none.
+	// ENOTFOUND if there is none. It leaves the message's claim as it is.
 	UpdateOutbound(ctx context.Context, m *Outbound) error
+	OutboxClaims
 }
 
 // SecretStore keeps the deployment's own secrets (token signing keys).

@@ -85,3 +85,37 @@ func TestKeysAreIndependent(t *testing.T) {
 		t.Errorf("at most %d of 8 keys held at once, want several", m)
 	}
 }
+
+// TestKeys checks Keys as Locks is checked (one holder per key), that a
+// holder of one key can lock every other key, whatever its hash, and that
+// the keys are forgotten once nobody holds them.
+func TestKeys(t *testing.T) {
+	var l Keys
+	keys := []string{"ussd/a", "sms/+254712345678", "otp/x", ""}
+	counts := make([]holders, len(keys))
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for i := range 2000 {
+				k := i % len(keys)
+				unlock := l.Lock(keys[k])
+				counts[k].hold()
+				unlock()
+			}
+		})
+	}
+	wg.Wait()
+	for k := range counts {
+		if n := counts[k].overlaps.Load(); n != 0 {
+			t.Errorf("key %q: %d holders found another inside", keys[k], n)
+		}
+	}
+	outer := l.Lock("kiosk/session")
+	for i := range 1000 {
+		l.Lock(fmt.Sprintf("phone-%d", i))()
+	}
+	outer()
+	if n := l.Len(); n != 0 {
+		t.Errorf("%d keys kept after every holder left, want 0", n)
+	}
+}

@@ -379,7 +379,8 @@ func newSender(cfg config, console io.Writer) (outbox.Sender, error) {
 }
 
 // openStore opens the store of cfg: PostgreSQL when a database URL is set,
-// held by this process alone, else the bbolt file, which its lock holds.
+// which other instances may share, else the bbolt file, which its lock
+// holds for this process alone.
 func openStore(cfg config) (channels.Store, error) {
 	if cfg.DatabaseURL == "" {
 		db, err := bolt.Open(cfg.Data, bolt.Options{})
@@ -392,10 +393,6 @@ func openStore(cfg config) (channels.Store, error) {
 	defer cancel()
 	db, err := postgres.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
-		return nil, err
-	}
-	if err := db.LockInstance(ctx); err != nil {
-		db.Close()
 		return nil, err
 	}
 	return db, nil

@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"reflect"
 	"slices"
@@ -35,26 +34,12 @@ func TestPostgres(t *testing.T) {
 	t.Run("Times", func(t *testing.T) { testTimes(t, pg) })
 	t.Run("OddBytes", func(t *testing.T) { testOddBytes(t, pg) })
 	t.Run("Reopen", func(t *testing.T) { testReopen(t, pg) })
-	t.Run("LockInstance", func(t *testing.T) { testLockInstance(t, pg) })
-}
-
-// testLockInstance checks that one process at a time serves from a
-// database: a second LockInstance is refused while the first holds it,
-// and succeeds once the first store is closed.
-func testLockInstance(t *testing.T, pg *peertest.Postgres) {
-	ctx := context.Background()
-	first, url := mustOpen(t, pg)
-	if err := first.LockInstance(ctx); err != nil {
-		t.Fatal(err)
-	}
-	second := mustOpenURL(t, url)
-	if err := second.LockInstance(ctx); !errors.Is(err, ErrLocked) {
-		t.Fatalf("second LockInstance = %v, want ErrLocked", err)
-	}
-	first.Close()
-	if err := second.LockInstance(ctx); err != nil {
-		t.Errorf("LockInstance after the first closed: %v", err)
-	}
+	t.Run("SharedContract", func(t *testing.T) {
+		storetest.RunInstances(t, func(t *testing.T) (channels.Store, channels.Store) {
+			a, url := mustOpen(t, pg)
+			return a, mustOpenURL(t, url)
+		})
+	})
 }
 
 // mustOpen opens a store on a new database, closed when t ends, and
