@@ -178,14 +178,6 @@ type Outbox struct {
 	locks channels.KeyLocker
 }
 
-// localLocks are key locks within this process, for an Outbox whose store
-// is not shared.
-type localLocks struct{ keys keylock.Keys }
-
-func (l *localLocks) LockKey(ctx context.Context, key string) (func(), error) {
-	return l.keys.LockContext(ctx, key)
-}
-
 // lockSpace prefixes the keys the Outbox locks, apart from the sessions
 // and phones the channels lock in the same store.
 const lockSpace = "outbox/"
@@ -223,7 +215,7 @@ func New(cfg Config) *Outbox {
 	if cfg.Lease <= 0 {
 		cfg.Lease = 2 * sendTimeout
 	}
-	var locks channels.KeyLocker = &localLocks{}
+	var locks channels.KeyLocker = &keylock.Keys{}
 	if cfg.Locks != nil {
 		locks = cfg.Locks
 	}

@@ -48,7 +48,7 @@ type bucket struct {
 // LockKey locks key in this process, the only one that serves from the
 // file.
 func (d *DB) LockKey(ctx context.Context, key string) (func(), error) {
-	unlock, err := d.inst.locks.LockContext(ctx, key)
+	unlock, err := d.inst.locks.LockKey(ctx, key)
 	if err != nil {
 		return nil, fmt.Errorf("bolt: lock %s: %w", key, err)
 	}
