@@ -230,8 +230,8 @@ func TestServeRefusesLockedDataFile(t *testing.T) {
 	if code := run([]string{"serve", "-addr", "127.0.0.1:0", "-data", data}, nil, io.Discard, &stderr); code != 1 {
 		t.Fatalf("exit = %d, want 1; stderr %s", code, stderr.String())
 	}
-	if !strings.Contains(stderr.String(), data) {
-		t.Errorf("error does not name the data file: %s", stderr.String())
+	if !strings.Contains(stderr.String(), data) || !strings.Contains(stderr.String(), "locked by another process") {
+		t.Errorf("error does not say another process holds the data file: %s", stderr.String())
 	}
 }
 

@@ -124,6 +124,7 @@ func newServer(cfg config, log *slog.Logger, console io.Writer) (_ *server, err 
 		SessionTTL:   cfg.USSDSession,
 		ResumeWindow: cfg.ResumeWindow,
 		Region:       cfg.Region,
+		Locks:        db,
 	}
 	ucfg.Limits = cfg.ussdLimits
 	s.mountUSSD(ucfg)
@@ -154,7 +155,10 @@ func newServer(cfg config, log *slog.Logger, console io.Writer) (_ *server, err 
 	if err := s.wireCalls(host, routes, pushOn); err != nil {
 		return nil, err
 	}
-	s.box = outbox.New(outbox.Config{Store: db, Prefs: db, Sender: sender, Rate: cfg.rate(), Routes: routes, Log: log})
+	s.box = outbox.New(outbox.Config{
+		Store: db, Prefs: db, Sender: sender, Rate: cfg.rate(), Routes: routes, Log: log,
+		Owner: instanceName(), Lease: cfg.OutboxLease, Locks: db,
+	})
 	var codes auth.Outbox = unavailable{}
 	if sender != nil {
 		codes = s.box
@@ -167,7 +171,7 @@ func newServer(cfg config, log *slog.Logger, console io.Writer) (_ *server, err 
 	if err != nil {
 		return nil, err
 	}
-	authn := auth.New(auth.Config{Sessions: db, SignOuts: db, Prefs: db, Outbox: codes, Bundle: bundle, Key: key, Region: cfg.Region, Log: log})
+	authn := auth.New(auth.Config{Sessions: db, SignOuts: db, Prefs: db, Outbox: codes, Bundle: bundle, Key: key, Region: cfg.Region, Log: log, Rates: db, Locks: db})
 	api := app.New(app.Config{
 		Engine: engine,
 		Host:   host,
@@ -176,7 +180,7 @@ func newServer(cfg config, log *slog.Logger, console io.Writer) (_ *server, err 
 		Auth:   authn,
 		// Devices register even while push is off: their notices then go
 		// by SMS, and by push once it is configured.
-		Devices:    push.NewDevices(push.DevicesConfig{Store: db, Bundle: bundle, Log: log}),
+		Devices:    push.NewDevices(push.DevicesConfig{Store: db, Bundle: bundle, Log: log, Locks: db}),
 		Log:        log,
 		Region:     cfg.Region,
 		SessionTTL: cfg.AppSession,
@@ -203,9 +207,13 @@ func newServer(cfg config, log *slog.Logger, console io.Writer) (_ *server, err 
 
 	ctx, stop := context.WithCancel(context.Background())
 	s.stop = stop
-	s.wg.Add(1)
-	go s.purge(ctx, time.Minute)
-	s.wg.Add(2)
+	// Every instance sends from the outbox (its claims keep them apart);
+	// one at a time follows the case log and purges.
+	s.wg.Add(3)
+	go func() {
+		defer s.wg.Done()
+		lead(ctx, db, "purge", log, func(ctx context.Context) { s.purge(ctx, time.Minute) })
+	}()
 	go func() {
 		defer s.wg.Done()
 		if err := s.box.Run(ctx); err != nil {
@@ -214,9 +222,11 @@ func newServer(cfg config, log *slog.Logger, console io.Writer) (_ *server, err 
 	}()
 	go func() {
 		defer s.wg.Done()
-		if err := s.notify.Run(ctx); err != nil {
-			log.Error("notifier stopped", "err", err)
-		}
+		lead(ctx, db, notify.CursorName, log, func(ctx context.Context) {
+			if err := s.notify.Run(ctx); err != nil {
+				log.Error("notifier stopped", "err", err)
+			}
+		})
 	}()
 	return s, nil
 }
@@ -320,7 +330,7 @@ func (s *server) mountSMS(host flows.Host) error {
 		return nil
 	}
 	scfg := sms.Config{
-		Engine: s.engine, Host: host, Sessions: s.db, Prefs: s.db, Bundle: s.bundle, Log: s.log,
+		Engine: s.engine, Host: host, Sessions: s.db, Prefs: s.db, Bundle: s.bundle, Log: s.log, Locks: s.db,
 		IdleWindow: cfg.SMSIdle, Reports: s.box, PerPhone: cfg.smsPerPhone, PerSource: cfg.smsPerSource,
 	}
 	if cfg.SMSReplies == "outbox" {
@@ -492,7 +502,6 @@ func tokenKey(cfg config, db channels.SecretStore) ([]byte, error) {
 
 // purge runs purgeOnce every interval until ctx ends.
 func (s *server) purge(ctx context.Context, interval time.Duration) {
-	defer s.wg.Done()
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
