@@ -76,7 +76,7 @@ func (d *DB) LockKey(ctx context.Context, key string) (func(), error) {
 		gen, ok, err := c.try(l.cfg, id)
 		if err != nil {
 			unlockLocal()
-			return nil, channels.Errorf(channels.EUNAVAILABLE, "error.unavailable", "postgres: lock %s: %v", key, err)
+			return nil, channels.Errorf(channels.EUNAVAILABLE, "error.internal", "postgres: lock %s: %v", key, err)
 		}
 		if ok {
 			return func() {
@@ -321,35 +321,35 @@ func (d *DB) TakeToken(ctx context.Context, key string, every time.Duration, bur
 		return 0, true, nil
 	}
 	now = micro(now)
-	us := float64(every.Microseconds())
-	if us < 1 {
-		us = 1
-	}
+	us := max(float64(every.Microseconds()), 1)
 	// refilled is the bucket's tokens at $2, at most $3.
 	const refilled = `least($3::float8, b.tokens + greatest(0, extract(epoch FROM ($2::timestamptz - b.at)) * 1e6) / $4::float8)`
-	var left float64
-	err := d.pool.QueryRow(ctx, `INSERT INTO rate_buckets AS b (key, tokens, at, full_at)
-		VALUES ($1, $3::float8 - 1, $2, $2::timestamptz + $4::float8 * interval '1 microsecond')
-		ON CONFLICT (key) DO UPDATE SET
-			tokens = `+refilled+` - 1,
-			at = greatest(b.at, $2),
-			full_at = greatest(b.at, $2) + ($3::float8 - (`+refilled+` - 1)) * $4::float8 * interval '1 microsecond'
-		WHERE `+refilled+` >= 1
-		RETURNING tokens`, key, now, burst, us).Scan(&left)
-	if err == nil {
-		return 0, true, nil
-	}
-	if !errors.Is(err, pgx.ErrNoRows) {
-		return 0, false, wrap(err, "take a token of %s", key)
-	}
-	var have float64
-	if err := d.pool.QueryRow(ctx, `SELECT `+refilled+` FROM rate_buckets b WHERE key = $1`, key, now, burst, us).Scan(&have); err != nil {
-		if errors.Is(err, pgx.ErrNoRows) {
-			return 0, false, nil // forgotten since: ask again
+	for {
+		var left float64
+		err := d.pool.QueryRow(ctx, `INSERT INTO rate_buckets AS b (key, tokens, at, full_at)
+			VALUES ($1, $3::float8 - 1, $2, $2::timestamptz + $4::float8 * interval '1 microsecond')
+			ON CONFLICT (key) DO UPDATE SET
+				tokens = `+refilled+` - 1,
+				at = greatest(b.at, $2),
+				full_at = greatest(b.at, $2) + ($3::float8 - (`+refilled+` - 1)) * $4::float8 * interval '1 microsecond'
+			WHERE `+refilled+` >= 1
+			RETURNING tokens`, key, now, burst, us).Scan(&left)
+		if err == nil {
+			return 0, true, nil
 		}
-		return 0, false, wrap(err, "read the bucket of %s", key)
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return 0, false, wrap(err, "take a token of %s", key)
+		}
+		var have float64
+		err = d.pool.QueryRow(ctx, `SELECT `+refilled+` FROM rate_buckets b WHERE key = $1`, key, now, burst, us).Scan(&have)
+		if errors.Is(err, pgx.ErrNoRows) {
+			continue // purged in between, full again: take again
+		}
+		if err != nil {
+			return 0, false, wrap(err, "read the bucket of %s", key)
+		}
+		return time.Duration(math.Ceil((1-have)*us)) * time.Microsecond, false, nil
 	}
-	return time.Duration(math.Ceil((1-have)*us)) * time.Microsecond, false, nil
 }
 
 // purgeBuckets forgets the rate buckets full again at now, which behave
