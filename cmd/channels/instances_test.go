@@ -146,7 +146,8 @@ func startInstances(t *testing.T, pg *peertest.Postgres) *instances {
 	in := &instances{db: pg.Database(t), box: newSMSBox(t), users: [2]string{"a", "b"}}
 	for i, user := range in.users {
 		dir := t.TempDir()
-		in.procs[i] = startServe(t, filepath.Join(dir, "channels.db"), "-database-url", in.db,
+		// At info level, each says what it leads.
+		in.procs[i] = startCommand(t, "info", "serve", "-addr", "127.0.0.1:0", "-data", filepath.Join(dir, "channels.db"), "-database-url", in.db,
 			"-kannel-sendsms", in.box.srv.URL+"/cgi-bin/sendsms", "-kannel-user", user, "-kannel-password", "pw",
 			"-kannel-from", "22141", "-kannel-secret", testKannelSecret, "-kannel-rate", "200",
 			"-public-url", "http://127.0.0.1:1", "-sms-replies", "outbox",
@@ -356,16 +357,20 @@ func TestTwoInstancesOnePostgres(t *testing.T) {
 
 // TestKillOneInstanceUnderLoad drives USSD sessions and SMS dialogues
 // against two instances, alternating, and kills one with SIGKILL while it
-// holds sessions and outbox messages: a gateway retries on the other what
-// the dead one did not answer. Every session still ends as on one
-// instance, every reference shown in an END is in the database, every
-// reply is sent, and the messages the dead one had claimed are sent by the
-// other once its lease has ended.
+// holds sessions and outbox messages and leads the notifier: a gateway
+// retries on the other what the dead one did not answer. Every session
+// still ends as on one instance, every reference shown in an END is in the
+// database, every reply is sent, the messages the dead one had claimed are
+// sent by the other once its lease has ended, and the other takes the
+// notifier over: an agency's status change reaches the citizen.
 func TestKillOneInstanceUnderLoad(t *testing.T) {
 	pg := peertest.StartPostgres(t)
 	in := startInstances(t, pg)
 	ctx := t.Context()
 	a, b := in.procs[0], in.procs[1]
+	if !strings.Contains(a.stderr.String(), "msg=leading work=notify") || strings.Contains(b.stderr.String(), "msg=leading work=notify") {
+		t.Fatalf("A, started first, does not lead the notifier alone:\nA: %s\nB: %s", a.stderr, b.stderr)
+	}
 	var want []string
 	for _, text := range reportProblem {
 		want = append(want, b.ussd(t, "one-instance", "+254700000001", text))
@@ -539,12 +544,27 @@ func TestKillOneInstanceUnderLoad(t *testing.T) {
 			t.Errorf("case %s shown in an END: %v", ref, err)
 		}
 	}
-	// B goes on: a new session after the kill.
+	// B goes on: a new session after the kill, whose case an agency moves
+	// on; the notifier, now B's, tells the citizen.
 	var last string
 	for _, text := range reportProblem {
 		last = b.ussd(t, "after", "+254700000009", text)
 	}
-	if !strings.HasPrefix(last, "END ") || reference.FindString(last) == "" {
-		t.Errorf("a session on B after the kill ends %q", last)
+	ref := reference.FindString(last)
+	if !strings.HasPrefix(last, "END ") || ref == "" {
+		t.Fatalf("a session on B after the kill ends %q", last)
+	}
+	out := binaryOut(t, "agency", "add", "-data", filepath.Join(t.TempDir(), "admin.db"), "-database-url", in.db, "county_works", "County Works")
+	m := printedKey.FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("no key printed:\n%s", out)
+	}
+	b.setStatus(t, m[2], ref, "in_review", "assigned to the Kisumu depot")
+	notice := in.box.waitTo(t, "+254700000009", 1)
+	if !strings.Contains(notice[0], ref) {
+		t.Errorf("the notice after the kill is %q, want one about %s", notice[0], ref)
+	}
+	if !strings.Contains(b.stderr.String(), "msg=leading work=notify") {
+		t.Errorf("B does not say it took the notifier over:\n%s", b.stderr)
 	}
 }
