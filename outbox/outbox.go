@@ -182,6 +182,11 @@ type Outbox struct {
 // and phones the channels lock in the same store.
 const lockSpace = "outbox/"
 
+// LockName is the key under which an Outbox locks the message with key in
+// Config.Locks while it changes it: whoever else changes a stored message
+// (a reminder replaced) locks the same to keep out of an attempt's way.
+func LockName(key string) string { return lockSpace + key }
+
 // New returns an Outbox for cfg, with zero fields set to their defaults.
 // It panics when cfg.Store is nil or nothing sends, a wiring mistake.
 func New(cfg Config) *Outbox {
@@ -822,7 +827,7 @@ func (o *Outbox) fallback(ctx context.Context, m *channels.Outbound) error {
 // (Outbound.Redacted) that change made final is stored with its text
 // redacted, in the same write: no copy of the code outlives its sending.
 func (o *Outbox) update(ctx context.Context, key string, change func(*channels.Outbound) bool) (*channels.Outbound, bool, error) {
-	unlock, err := o.locks.LockKey(ctx, lockSpace+key)
+	unlock, err := o.locks.LockKey(ctx, LockName(key))
 	if err != nil {
 		return nil, false, err
 	}

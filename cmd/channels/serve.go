@@ -256,7 +256,7 @@ func (s *server) wireCalls(h *host.Store, routes map[string]outbox.Route, pushOn
 	}
 	s.late = later.New(later.Config{
 		Store: s.db, Caller: client, Later: s.engine.LaterResult, Bundle: s.bundle, Catalog: s.catalog,
-		Layout: sms.Layout{MaxSegments: 4}, Devices: devices, Log: s.log,
+		Layout: sms.Layout{MaxSegments: 4}, Devices: devices, Log: s.log, Locks: s.db,
 	})
 	routes[channels.KindCall] = outbox.Route{Sender: s.late, Rate: 20, Burst: 20, MaxAttempts: lateAttempts, Workers: 8, PerRecipient: 2}
 	h.Agencies = client
