@@ -459,3 +459,37 @@ func BenchmarkPutSession(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkLockKey measures what a hop pays to be serialized across
+// instances, a key's lock and unlock (two statements on a lock
+// connection), against the baseline of one statement on the pool, in the
+// same run; in parallel, each goroutine on keys of its own.
+func BenchmarkLockKey(b *testing.B) {
+	pg := peertest.StartPostgres(b)
+	db, _ := mustOpen(b, pg)
+	ctx := context.Background()
+	var n atomic.Int64
+	b.Run("baseline=select-1", func(b *testing.B) {
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if _, err := db.pool.Exec(ctx, "SELECT 1"); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
+	b.Run("lock-unlock", func(b *testing.B) {
+		b.RunParallel(func(pb *testing.PB) {
+			g := n.Add(1)
+			for i := 0; pb.Next(); i++ {
+				unlock, err := db.LockKey(ctx, fmt.Sprintf("ussd/bench-%d-%d", g, i))
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				unlock()
+			}
+		})
+	})
+}
