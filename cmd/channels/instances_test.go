@@ -568,3 +568,41 @@ func TestKillOneInstanceUnderLoad(t *testing.T) {
 		t.Errorf("B does not say it took the notifier over:\n%s", b.stderr)
 	}
 }
+
+// TestGuessLimitAcrossInstances guesses wrong at a phone's sign-in codes,
+// alternating between two instances and asking a new code when one is
+// burnt: the guesses checked stop at the budget one instance allows
+// (DefaultPerPhoneGuesses, 10), not twice it.
+func TestGuessLimitAcrossInstances(t *testing.T) {
+	pg := peertest.StartPostgres(t)
+	in := startInstances(t, pg)
+	const phone = "+254700004000"
+	checked, codes := 0, 0
+	pending := false
+	for i := 0; i < 40; i++ {
+		p := in.procs[i%2]
+		if !pending {
+			// The code was burnt by its last wrong guess: ask a new one.
+			if codes == 3 {
+				t.Fatalf("three codes burnt after %d guesses, and no refusal", checked)
+			}
+			if st := p.api(t, "POST", "/v1/auth/otp", "", `{"phone":"`+phone+`"}`, nil); st != http.StatusAccepted {
+				t.Fatalf("ask code %d: %d", codes+1, st)
+			}
+			codes, pending = codes+1, true
+			continue
+		}
+		var e struct {
+			Error struct{ Code string }
+		}
+		st := p.api(t, "POST", "/v1/auth/verify", "", `{"phone":"`+phone+`","code":"000000"}`, &e)
+		if st == http.StatusTooManyRequests {
+			break
+		}
+		checked++
+		pending = e.Error.Code != channels.ENOTFOUND
+	}
+	if checked != 10 {
+		t.Errorf("%d wrong guesses checked across two instances, want 10, the budget of one", checked)
+	}
+}
