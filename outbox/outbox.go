@@ -453,9 +453,7 @@ func (o *Outbox) feed(ctx context.Context, kind string, jobs chan<- job) (more b
 			fed++
 		case <-ctx.Done():
 			o.release(m.Key)
-			for _, m := range ms[i+1:] {
-				o.unclaim(m.Key)
-			}
+			o.unclaim(keysOf(ms[i+1:])...)
 			return false, nil
 		}
 	}
@@ -508,15 +506,27 @@ func (o *Outbox) release(key string) {
 	o.wake(r.kind)
 }
 
-// unclaim ends this Outbox's claim on key in the store, so that a retry
+// unclaim ends this Outbox's claims on keys in the store, so that a retry
 // due soon need not wait for the lease; if that fails, the lease ends by
 // itself.
-func (o *Outbox) unclaim(key string) {
+func (o *Outbox) unclaim(keys ...string) {
+	if len(keys) == 0 {
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := o.cfg.Store.ReleaseOutbound(ctx, o.cfg.Owner, key); err != nil {
-		o.log.Warn("outbox: release a claim", "key", key, "err", err)
+	if err := o.cfg.Store.ReleaseOutbound(ctx, o.cfg.Owner, keys...); err != nil {
+		o.log.Warn("outbox: release claims", "keys", len(keys), "err", err)
 	}
+}
+
+// keysOf returns the keys of ms.
+func keysOf(ms []*channels.Outbound) []string {
+	keys := make([]string, len(ms))
+	for i, m := range ms {
+		keys[i] = m.Key
+	}
+	return keys
 }
 
 // full returns the recipients of kind that hold as many workers as they
@@ -555,9 +565,7 @@ func (o *Outbox) recoverInterrupted(ctx context.Context, kind string) error {
 				break
 			}
 		}
-		for _, m := range ms {
-			o.unclaim(m.Key)
-		}
+		o.unclaim(keysOf(ms)...)
 		if serr != nil {
 			return serr
 		}
