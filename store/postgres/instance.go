@@ -34,6 +34,13 @@ const lockStatement = 5 * time.Second
 // instance holds.
 const lockPoll = 20 * time.Millisecond
 
+// maxLockWait bounds the wait for a key another instance holds, longer
+// than any hop (a gateway gives up on a USSD hop within seconds): a holder
+// cut off from the citizen and from the database without dying keeps its
+// lock until the server notices its connection gone, and a request must
+// fail politely rather than hang till then.
+const maxLockWait = 15 * time.Second
+
 // lockConn is one connection of the key locks, connected on first use and
 // again after it broke.
 type lockConn struct {
@@ -64,14 +71,16 @@ func lockID(space, key string) int64 {
 
 // LockKey holds key across every process serving from the database until
 // the unlock: in this process first, then by a session advisory lock in
-// the database, tried every few milliseconds until it is free or ctx ends.
-// A process that dies drops its locks with its sessions.
+// the database, tried every few milliseconds until it is free, ctx ends or
+// maxLockWait has passed. A process that dies drops its locks with its
+// sessions.
 func (d *DB) LockKey(ctx context.Context, key string) (func(), error) {
 	l := d.locks
 	unlockLocal := l.local.Lock(key)
 	id := lockID("key", key)
 	c := &l.conns[uint64(id)%lockConns]
 	wait := time.Millisecond
+	giveUp := time.Now().Add(maxLockWait)
 	for {
 		gen, ok, err := c.try(l.cfg, id)
 		if err != nil {
@@ -83,6 +92,10 @@ func (d *DB) LockKey(ctx context.Context, key string) (func(), error) {
 				c.unlock(gen, id)
 				unlockLocal()
 			}, nil
+		}
+		if time.Now().After(giveUp) {
+			unlockLocal()
+			return nil, channels.Errorf(channels.EUNAVAILABLE, "error.internal", "postgres: lock %s: held elsewhere for over %v", key, maxLockWait)
 		}
 		t := time.NewTimer(wait)
 		select {
