@@ -115,12 +115,13 @@ type OutboxStore interface {
 	// whoever calls it decides that it may be sent again.
 	RequeueOutbound(ctx context.Context, key string, now time.Time) (*Outbound, error)
 	// UpdateOutbound replaces the stored message with m.Key durably;
-	// ENOTFOUND if there is none.
+	// ENOTFOUND if there is none. It leaves the message's claim as it is.
 	UpdateOutbound(ctx context.Context, m *Outbound) error
 	// OutboxBacklog counts what waits in the outbox, per kind with any
 	// message queued or sending, in kind order: from the indexes alone,
 	// never reading a message, so that a metrics scrape costs little.
 	OutboxBacklog(ctx context.Context, now time.Time) ([]Backlog, error)
+	OutboxClaims
 }
 
 // Backlog is what waits in the outbox for one kind at a moment.

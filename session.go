@@ -68,5 +68,8 @@ type Store interface {
 	AuditLog
 	RetentionStore
 	SignOutStore
+	KeyLocker
+	Leadership
+	RateStore
 	Close() error
 }

@@ -40,7 +40,6 @@ import (
 	"github.com/govchannels/channels/apijson"
 	"github.com/govchannels/channels/auth"
 	"github.com/govchannels/channels/flows"
-	"github.com/govchannels/channels/keylock"
 	"github.com/govchannels/channels/locales"
 )
 
@@ -64,7 +63,10 @@ type Config struct {
 	Devices interface {
 		Register(r gin.IRouter, require gin.HandlerFunc)
 	}
-	// Store keeps the app's sessions and reads the phones' preferences.
+	// Store keeps the app's sessions and reads the phones' preferences;
+	// its KeyLocker serializes the inputs of one session, so that a double
+	// tap, sent to one instance or two, cannot step the same state twice
+	// and lose one of the writes.
 	Store  channels.Store
 	Bundle *locales.Bundle
 	Log    *slog.Logger   // discarded when nil
@@ -80,10 +82,6 @@ type Config struct {
 type API struct {
 	cfg Config
 	log *slog.Logger
-
-	// locks serializes the inputs of one session, so that a double tap
-	// cannot step the same state twice and lose one of the writes.
-	locks keylock.Locks
 }
 
 // New returns the API for cfg. It panics when a required dependency is

@@ -86,8 +86,12 @@ func (a *API) postInput(c *gin.Context) error {
 		return err
 	}
 	id := c.Param("id")
-	defer a.locks.Lock(id)()
 	ctx := c.Request.Context()
+	unlock, err := a.cfg.Store.LockKey(ctx, "app/"+id)
+	if err != nil {
+		return fmt.Errorf("lock session: %w", err)
+	}
+	defer unlock()
 	s, st, err := a.load(c, id)
 	if err != nil {
 		return err

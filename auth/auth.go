@@ -58,6 +58,7 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -126,6 +127,14 @@ type Config struct {
 	// PerPhoneGuesses bounds the guesses checked against the codes of one
 	// phone, over every code and purpose; DefaultPerPhoneGuesses when zero.
 	PerPhoneGuesses ratelimit.Limit
+	// Rates, when set, keeps the per-phone limits (codes asked, guesses)
+	// where every process sharing the store sees them, so that several
+	// instances allow no more than one would; each process keeps its own
+	// when nil. The per-client limit is each process's own.
+	Rates channels.RateStore
+	// Locks serialize the requests about one phone across the processes
+	// sharing Sessions; within this process when nil.
+	Locks channels.KeyLocker
 
 	Now func() time.Time // time.Now when nil
 	Log *slog.Logger     // discarded when nil
@@ -139,16 +148,16 @@ type Auth struct {
 	codeKey  []byte // keys the hashes of codes
 	tokenKey []byte // signs tokens
 
-	perPhone  *ratelimit.Limiter
+	perPhone  ratelimit.Taker
 	perClient *ratelimit.Limiter
-	guesses   *ratelimit.Limiter // guesses checked against the codes of a phone
+	guesses   ratelimit.Taker // guesses checked against the codes of a phone
 
 	// locks serializes the requests about one phone, so that concurrent
 	// guesses cannot both read the same attempt count (and so get more
-	// than MaxAttempts guesses) and one code cannot sign in twice. It
-	// holds within one process: several server processes each allow
-	// MaxAttempts, still bounded by the per-phone limit on new codes.
-	locks keylock.Locks
+	// than MaxAttempts guesses) and one code cannot sign in twice:
+	// Config.Locks, across the processes sharing the store, or locks of
+	// this Auth.
+	locks channels.KeyLocker
 }
 
 // New returns the Auth for cfg. It panics when a required dependency is
@@ -186,14 +195,23 @@ func New(cfg Config) *Auth {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	var locks channels.KeyLocker = &keylock.Keys{}
+	if cfg.Locks != nil {
+		locks = cfg.Locks
+	}
+	var rates ratelimit.TokenStore
+	if cfg.Rates != nil {
+		rates = cfg.Rates
+	}
 	return &Auth{
 		cfg:       cfg,
 		log:       log,
 		codeKey:   derive(cfg.Key, codePurpose),
 		tokenKey:  derive(cfg.Key, tokenPurpose),
-		perPhone:  ratelimit.New(ratelimit.Config{Limit: cfg.PerPhone}),
+		perPhone:  ratelimit.Take(rates, "auth/codes", cfg.PerPhone, ratelimit.Config{}),
 		perClient: ratelimit.New(ratelimit.Config{Limit: cfg.PerClient}),
-		guesses:   ratelimit.New(ratelimit.Config{Limit: cfg.PerPhoneGuesses}),
+		guesses:   ratelimit.Take(rates, "auth/guesses", cfg.PerPhoneGuesses, ratelimit.Config{}),
+		locks:     locks,
 	}
 }
 
@@ -210,5 +228,11 @@ func derive(key []byte, purpose string) []byte {
 	return m.Sum(nil)
 }
 
-// lock holds the stripe of phone until the returned func is called.
-func (a *Auth) lock(phone string) (unlock func()) { return a.locks.Lock(phone) }
+// lock holds the lock of phone until the returned func is called.
+func (a *Auth) lock(ctx context.Context, phone string) (unlock func(), err error) {
+	unlock, err = a.locks.LockKey(ctx, "auth/"+phone)
+	if err != nil {
+		return nil, fmt.Errorf("lock the codes of %s: %w", channels.MaskPhone(phone), err)
+	}
+	return unlock, nil
+}

@@ -262,7 +262,9 @@ func (a *Auth) SendCode(ctx context.Context, req CodeRequest) (time.Duration, er
 		a.log.InfoContext(ctx, "auth: code refused to an opted-out phone", "phone", channels.MaskPhone(phone), "purpose", purposeKind(req.Purpose))
 		return 0, channels.Errorf(channels.EFORBIDDEN, "error.opted_out", "phone opted out of SMS")
 	}
-	if wait, ok := a.perPhone.Allow(phone, now); !ok {
+	if wait, ok, err := a.perPhone.Take(ctx, phone, now); err != nil {
+		return 0, err
+	} else if !ok {
 		a.log.WarnContext(ctx, "auth: codes of a phone over their limit", "phone", channels.MaskPhone(phone))
 		return 0, limited(wait, "phone")
 	}
@@ -293,7 +295,10 @@ func (a *Auth) SendCode(ctx context.Context, req CodeRequest) (time.Duration, er
 	code := newCode()
 	p := a.newPending(id, code)
 	exp := now.Add(ttl)
-	unlock := a.lock(phone)
+	unlock, err := a.lock(ctx, phone)
+	if err != nil {
+		return 0, err
+	}
 	err = a.cfg.Sessions.PutSession(ctx, &channels.Session{
 		ID:        id,
 		Phone:     phone,
@@ -351,7 +356,11 @@ func (a *Auth) CheckCode(ctx context.Context, phone, purpose, code string) error
 		return channels.Errorf(channels.EINVALID, "error.code_wrong", "code of %d bytes is not %d digits", len(raw), codeDigits)
 	}
 
-	defer a.lock(phone)()
+	unlock, err := a.lock(ctx, phone)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	id := sessionID(purpose, phone)
 	s, err := a.cfg.Sessions.Session(ctx, id, now)
 	if channels.ErrorCode(err) == channels.ENOTFOUND {
@@ -370,7 +379,9 @@ func (a *Auth) CheckCode(ctx context.Context, phone, purpose, code string) error
 	// Each code allows MaxAttempts guesses, and a new code can be asked
 	// for every minute: without a budget over all of them, a phone's
 	// codes could be guessed without end.
-	if wait, ok := a.guesses.Allow(phone, now); !ok {
+	if wait, ok, err := a.guesses.Take(ctx, phone, now); err != nil {
+		return err
+	} else if !ok {
 		a.log.WarnContext(ctx, "auth: guesses at the codes of a phone over their limit", "phone", channels.MaskPhone(phone), "purpose", purposeKind(purpose))
 		return limited(wait, "guesses at the phone's codes")
 	}

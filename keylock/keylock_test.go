@@ -1,11 +1,14 @@
 package keylock
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // holders counts who holds a key's lock, and how often a holder found
@@ -35,7 +38,7 @@ func (h *holders) hold() {
 // keys over and over, yielding while they hold it: no holder ever finds
 // another inside with it.
 func TestOneHolderPerKey(t *testing.T) {
-	var l Locks
+	var l Keys
 	keys := []string{"ussd/a", "sms/+254712345678", "otp/x", ""}
 	counts := make([]holders, len(keys))
 	var wg sync.WaitGroup
@@ -64,7 +67,7 @@ func TestOneHolderPerKey(t *testing.T) {
 // yielding while they hold it: some hold theirs at the same time, which
 // one lock for every key would never allow.
 func TestKeysAreIndependent(t *testing.T) {
-	var l Locks
+	var l Keys
 	var all holders
 	var wg sync.WaitGroup
 	for g := range 8 {
@@ -83,5 +86,41 @@ func TestKeysAreIndependent(t *testing.T) {
 	wg.Wait()
 	if m := all.most.Load(); m < 2 {
 		t.Errorf("at most %d of 8 keys held at once, want several", m)
+	}
+}
+
+// TestNestedKeys checks that a holder of one key can lock every other key,
+// and that the keys are forgotten once nobody holds them.
+func TestNestedKeys(t *testing.T) {
+	var l Keys
+	outer := l.Lock("kiosk/session")
+	for i := range 1000 {
+		l.Lock(fmt.Sprintf("phone-%d", i))()
+	}
+	outer()
+	if n := l.Len(); n != 0 {
+		t.Errorf("%d keys kept after every holder left, want 0", n)
+	}
+}
+
+// TestLockKeyGivesUp checks that a wait for a held key ends with its
+// context, holding nothing, and that the key is then free for the holder's
+// successor.
+func TestLockKeyGivesUp(t *testing.T) {
+	var l Keys
+	unlock := l.Lock("ussd/s1")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if _, err := l.LockKey(ctx, "ussd/s1"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("LockKey of a held key = %v, want the deadline", err)
+	}
+	unlock()
+	again, err := l.LockKey(context.Background(), "ussd/s1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	again()
+	if n := l.Len(); n != 0 {
+		t.Errorf("%d keys kept, want 0", n)
 	}
 }

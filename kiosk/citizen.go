@@ -267,7 +267,10 @@ func (k *Console) addByDocument(c *gin.Context) {
 	// The operator's word is the whole consent: bound how many documents
 	// they can go through, so that nobody holding a session can read the
 	// cases of every citizen served without a phone.
-	if wait, ok := k.documents.Allow(actor(s.Operator), now); !ok {
+	if wait, ok, err := k.documents.Take(ctx, actor(s.Operator), now); err != nil {
+		k.fail(c, s.lang, err)
+		return
+	} else if !ok {
 		k.log.WarnContext(ctx, "kiosk: consents by document of an operator over their limit", "operator", s.Operator)
 		c.Header("Retry-After", strconv.Itoa(max(1, int(math.Ceil(wait.Seconds())))))
 		k.homePage(c, http.StatusTooManyRequests, channels.Msg("error.rate_limited"), form)

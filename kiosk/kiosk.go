@@ -70,7 +70,6 @@ import (
 	"github.com/govchannels/channels"
 	"github.com/govchannels/channels/auth"
 	"github.com/govchannels/channels/flows"
-	"github.com/govchannels/channels/keylock"
 	"github.com/govchannels/channels/locales"
 	"github.com/govchannels/channels/password"
 	"github.com/govchannels/channels/ratelimit"
@@ -148,22 +147,14 @@ type Console struct {
 	log      *slog.Logger
 	pages    pages
 	identity *identity
-	signIns  *ratelimit.Limiter
-	// documents limits the consents by identity document of each
-	// operator.
-	documents *ratelimit.Limiter
-	// locks serializes the requests of one session, so that a double tap
-	// cannot step the same state twice or lose one of two writes.
-	locks keylock.Locks
+	// signIns limits the sign-ins of each client address, and documents
+	// the consents by identity document of each operator, in the store's
+	// buckets, so that they hold across the instances sharing it.
+	signIns   ratelimit.Taker
+	documents ratelimit.Taker
 	// decoy is a password hash checked when an unknown operator signs in,
 	// so that the answer takes as long as for a known one.
 	decoy string
-	// signInLocks serializes the sign-ins of one operator ID, so that the
-	// lockout counts every wrong password however many come at once.
-	signInLocks keylock.Locks
-	// strangers locks out the IDs no operator has as an operator's
-	// account is, so that a lock tells nothing of which IDs exist.
-	strangers strangers
 	// checkPassword is password.Check (tests watch it), run in one of
 	// the passwordChecks slots.
 	checkPassword  func(hash, pw string) (bool, error)
@@ -209,8 +200,8 @@ func New(cfg Config) *Console {
 		log:            log.With("channel", string(channels.ChannelKiosk)),
 		pages:          parsePages(),
 		identity:       newIdentity(cfg.Bundle.Langs(), cfg.Region, cfg.Now),
-		signIns:        ratelimit.New(ratelimit.Config{Limit: cfg.SignInLimit}),
-		documents:      ratelimit.New(ratelimit.Config{Limit: cfg.DocumentLimit}),
+		signIns:        ratelimit.Shared{Store: cfg.Store, Name: "kiosk/signins", Limit: cfg.SignInLimit},
+		documents:      ratelimit.Shared{Store: cfg.Store, Name: "kiosk/documents", Limit: cfg.DocumentLimit},
 		decoy:          decoyHash(),
 		checkPassword:  password.Check,
 		passwordChecks: make(chan struct{}, maxPasswordChecks()),

@@ -174,7 +174,16 @@ func (k *Console) session(c *gin.Context) {
 		return
 	}
 	id := storeID(token)
-	defer k.locks.Lock(id)()
+	// The requests of one session are serialized, across the instances
+	// sharing the store, so that a double tap cannot step the same state
+	// twice or lose one of two writes.
+	unlock, err := k.cfg.Store.LockKey(ctx, "kiosk/"+id)
+	if err != nil {
+		k.fail(c, "", fmt.Errorf("lock session: %w", err))
+		c.Abort()
+		return
+	}
+	defer unlock()
 	s, err := k.load(ctx, id, now)
 	if channels.ErrorCode(err) == channels.ENOTFOUND {
 		k.setCookie(c, sessionCookie, "")

@@ -9,12 +9,12 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/govchannels/channels"
+	"github.com/govchannels/channels/lenprefix"
 	"github.com/govchannels/channels/password"
 	"github.com/govchannels/channels/ratelimit"
 )
@@ -84,7 +84,10 @@ func (k *Console) signInForm(c *gin.Context, status int, notice channels.Message
 func (k *Console) signIn(c *gin.Context) {
 	ctx, now := c.Request.Context(), k.cfg.Now()
 	lang := k.operatorLang(c, nil)
-	if wait, ok := k.signIns.Allow(clientKey(c), now); !ok {
+	if wait, ok, err := k.signIns.Take(ctx, clientKey(c), now); err != nil {
+		k.fail(c, lang, err)
+		return
+	} else if !ok {
 		k.log.WarnContext(ctx, "kiosk: sign-ins of a client over their limit", "client", c.ClientIP())
 		c.Header("Retry-After", strconv.Itoa(max(1, int(math.Ceil(wait.Seconds())))))
 		k.page(c, http.StatusTooManyRequests, "error", &view{Lang: lang, Notice: channels.Msg("error.rate_limited")})
@@ -103,10 +106,16 @@ func (k *Console) signIn(c *gin.Context) {
 		return
 	}
 
-	// One attempt at a time per ID, so that each sees the count of wrong
-	// passwords the ones before it left: attempts sent all at once would
-	// otherwise all read the account unlocked, and all be checked.
-	defer k.signInLocks.Lock(id)()
+	// One attempt at a time per ID, across the instances sharing the
+	// store, so that each sees the count of wrong passwords the ones
+	// before it left: attempts sent all at once would otherwise all read
+	// the account unlocked, and all be checked.
+	unlock, err := k.cfg.Store.LockKey(ctx, "kiosk-signin/"+id)
+	if err != nil {
+		k.fail(c, lang, fmt.Errorf("lock the sign-ins of %s: %w", id, err))
+		return
+	}
+	defer unlock()
 	op, err := k.cfg.Store.Operator(ctx, id)
 	if channels.ErrorCode(err) == channels.ENOTFOUND {
 		k.unknownSignIn(c, id, pw, now)
@@ -183,78 +192,86 @@ func (k *Console) signIn(c *gin.Context) {
 // a wrong password of an operator is refused: after as long a check (the
 // decoy hash), and locked after as many wrong ones in a row for as long,
 // so that neither the answer nor the lock tells which operators exist.
+// The caller holds the sign-in lock of id.
 func (k *Console) unknownSignIn(c *gin.Context, id, pw string, now time.Time) {
+	ctx := c.Request.Context()
 	failed := channels.AuditEntry{Actor: actor(id), Action: channels.AuditSignInFailed, Detail: "unknown operator"}
-	if until := k.strangers.lockedUntil(id, now); now.Before(until) {
-		failed.Detail += ": locked"
-		k.refuseSignIn(c, failed, lockedNotice(until.Sub(now)), id)
+	st, err := k.stranger(ctx, id, now)
+	if err != nil {
+		k.fail(c, k.operatorLang(c, nil), err)
 		return
 	}
-	_, _ = k.passwordCheck(c.Request.Context(), k.decoy, pw)
+	if now.Before(st.lockedUntil) {
+		failed.Detail += ": locked"
+		k.refuseSignIn(c, failed, lockedNotice(st.lockedUntil.Sub(now)), id)
+		return
+	}
+	_, _ = k.passwordCheck(ctx, k.decoy, pw)
 	msg := channels.Msg("kiosk.signin.wrong")
-	if k.strangers.fail(id, now) {
+	locked, err := k.strangerFailed(ctx, id, st, now)
+	if err != nil {
+		k.fail(c, k.operatorLang(c, nil), err)
+		return
+	}
+	if locked {
 		failed.Detail, msg = fmt.Sprintf("unknown operator: locked for %v", LockoutTime), lockedNotice(LockoutTime)
 	}
 	k.refuseSignIn(c, failed, msg, id)
 }
 
-// maxStrangers bounds the unknown IDs whose wrong sign-ins are counted.
-const maxStrangers = 10_000
-
-// strangers counts, in memory, the wrong sign-ins of IDs no operator has,
-// as UpdateOperator counts an operator's. It is safe for concurrent use.
-type strangers struct {
-	mu sync.Mutex
-	m  map[string]*stranger
-}
-
+// stranger is the count of wrong sign-ins of an ID no operator has, kept
+// as an operator's is (Operator.FailedSignIns and LockedUntil), in a
+// session record of the store that every instance sees: the record of an
+// ID idle for longer than a lock, and not locked, expires.
 type stranger struct {
 	failed      int
 	lockedUntil time.Time
-	last        time.Time
 }
 
-// lockedUntil is when the lock of id ends; zero when it was never locked.
-func (g *strangers) lockedUntil(id string, now time.Time) time.Time {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if s := g.m[id]; s != nil {
-		return s.lockedUntil
+// strangerRecord is the session ID of the count of id.
+func strangerRecord(id string) string { return "kiosk-stranger/" + id }
+
+// stranger reads the count of id; zero when it has none.
+func (k *Console) stranger(ctx context.Context, id string, now time.Time) (stranger, error) {
+	rec, err := k.cfg.Store.Session(ctx, strangerRecord(id), now)
+	if channels.ErrorCode(err) == channels.ENOTFOUND {
+		return stranger{}, nil
 	}
-	return time.Time{}
+	if err != nil {
+		return stranger{}, fmt.Errorf("read the wrong sign-ins of %s: %w", id, err)
+	}
+	rd := lenprefix.NewReader(rec.Edge)
+	st := stranger{failed: int(rd.Uvarint())}
+	if n := rd.Uvarint(); n != 0 {
+		st.lockedUntil = time.Unix(0, int64(n))
+	}
+	if rd.Bad() {
+		return stranger{}, nil // unreadable: counted again from zero
+	}
+	return st, nil
 }
 
-// fail counts a wrong sign-in of id at now, and reports whether it locked
-// id: the MaxFailedSignIns-th in a row locks it for LockoutTime. When
-// maxStrangers IDs are counted already, those idle for longer than a lock
-// and not locked are forgotten first; if none is, id is not counted.
-func (g *strangers) fail(id string, now time.Time) (locked bool) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.m == nil {
-		g.m = map[string]*stranger{}
+// strangerFailed counts a wrong sign-in of id, whose count was st, at now,
+// and reports whether it locked id: the MaxFailedSignIns-th in a row locks
+// it for LockoutTime and starts the count again.
+func (k *Console) strangerFailed(ctx context.Context, id string, st stranger, now time.Time) (locked bool, err error) {
+	st.failed++
+	if st.failed >= MaxFailedSignIns {
+		st.failed, st.lockedUntil, locked = 0, now.Add(LockoutTime), true
 	}
-	s := g.m[id]
-	if s == nil {
-		if len(g.m) >= maxStrangers {
-			for k, x := range g.m {
-				if !now.Before(x.lockedUntil) && now.Sub(x.last) > LockoutTime {
-					delete(g.m, k)
-				}
-			}
-		}
-		if len(g.m) >= maxStrangers {
-			return false
-		}
-		s = &stranger{}
-		g.m[id] = s
+	var until uint64
+	if !st.lockedUntil.IsZero() {
+		until = uint64(st.lockedUntil.UnixNano())
 	}
-	s.last = now
-	s.failed++
-	if s.failed >= MaxFailedSignIns {
-		s.failed, s.lockedUntil, locked = 0, now.Add(LockoutTime), true
+	edge := lenprefix.AppendUvarint(lenprefix.AppendUvarint(nil, uint64(st.failed)), until)
+	expires := now.Add(LockoutTime)
+	if st.lockedUntil.After(expires) {
+		expires = st.lockedUntil
 	}
-	return locked
+	if err := k.cfg.Store.PutSession(ctx, &channels.Session{ID: strangerRecord(id), Channel: channels.ChannelKiosk, Edge: edge, UpdatedAt: now, ExpiresAt: expires}); err != nil {
+		return false, fmt.Errorf("count a wrong sign-in of %s: %w", id, err)
+	}
+	return locked, nil
 }
 
 // countFailure records a wrong password of the operator id at now, and

@@ -97,8 +97,13 @@ type Config struct {
 	// sending (the outbox was down, the gateway failed); 12 hours when
 	// zero.
 	RemindTTL time.Duration
-	Log       *slog.Logger     // discarded when nil
-	Now       func() time.Time // time.Now when nil
+	// Locks, when set, are the outbox's (outbox.Config.Locks): a reminder
+	// is replaced or cancelled under the lock an attempt at it holds, so
+	// that a change in the very second it is sent waits for the attempt's
+	// record, on whichever instance it runs.
+	Locks channels.KeyLocker
+	Log   *slog.Logger     // discarded when nil
+	Now   func() time.Time // time.Now when nil
 }
 
 // Sender sends the late calls (outbox messages of kind channels.KindCall)

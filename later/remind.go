@@ -6,6 +6,7 @@ import (
 
 	"github.com/govchannels/channels"
 	"github.com/govchannels/channels/flows"
+	"github.com/govchannels/channels/outbox"
 )
 
 // ReasonCancelled is the Reason of a reminder that a later step dropped
@@ -19,9 +20,9 @@ const ReasonCancelled = "cancelled"
 // citizen on the app) under the key "remind/" + its Key, due at its At; a
 // new reminder of the same key replaces the pending one, and Cancel fails
 // it with reason "cancelled". It changes a stored reminder by reading and
-// replacing it, as the outbox does, without the outbox's own lock: a
-// reminder changed in the very second it is being sent may be sent as it
-// was.
+// replacing it, as the outbox does, under the outbox's lock on it
+// (Config.Locks); without Locks, a reminder changed in the very second it
+// is being sent may be sent as it was.
 type Reminders struct {
 	sender *Sender // its store, Bundle, Devices and clock
 }
@@ -34,6 +35,13 @@ func (rs *Reminders) Remind(ctx context.Context, r flows.Reminder) error {
 	key := KeyRemind + r.Key
 	if r.Key == "" {
 		return fmt.Errorf("later: a reminder without a key")
+	}
+	if locks := rs.sender.cfg.Locks; locks != nil {
+		unlock, err := locks.LockKey(ctx, outbox.LockName(key))
+		if err != nil {
+			return fmt.Errorf("later: lock reminder %s: %w", key, err)
+		}
+		defer unlock()
 	}
 	old, err := rs.sender.cfg.Store.Outbound(ctx, key)
 	switch {

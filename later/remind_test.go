@@ -10,6 +10,7 @@ import (
 	"github.com/govchannels/channels/flows"
 	"github.com/govchannels/channels/later"
 	"github.com/govchannels/channels/locales"
+	"github.com/govchannels/channels/outbox"
 )
 
 // TestReminders schedules, replaces and cancels reminders on a real
@@ -168,5 +169,44 @@ func TestNoticeTitles(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestReminderWaitsForAnAttempt holds the outbox's lock on a reminder, as
+// an attempt at it does on whichever instance: a cancel waits for it, and
+// then lands.
+func TestReminderWaitsForAnAttempt(t *testing.T) {
+	r := newRig(t)
+	ctx := t.Context()
+	client, err := agencycall.New(agencycall.Config{Agencies: r.db})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := later.New(later.Config{Store: r.db, Caller: client, Later: screens(t), Bundle: r.bundle, Locks: r.db})
+	rs := s.Reminders()
+	at := time.Now().Add(time.Hour)
+	if err := rs.Remind(ctx, flows.Reminder{Key: "civil_registry/R1", Phone: "+254712345678", Lang: "en", Channel: channels.ChannelUSSD, At: at,
+		Text: channels.Msg("notice.status", "Service", "Registry", "Reference", "R1", "Status", channels.Msg("status.ready"))}); err != nil {
+		t.Fatal(err)
+	}
+	unlock, err := r.db.LockKey(ctx, outbox.LockName("remind/civil_registry/R1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- rs.Remind(ctx, flows.Reminder{Key: "civil_registry/R1", Cancel: true}) }()
+	select {
+	case err := <-done:
+		unlock()
+		t.Fatalf("the cancel did not wait for the attempt's lock: %v", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	unlock()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	m, err := r.db.Outbound(ctx, "remind/civil_registry/R1")
+	if err != nil || m.Status != channels.OutboundFailed || m.Reason != later.ReasonCancelled {
+		t.Errorf("after the attempt: %+v, %v; want cancelled", m, err)
 	}
 }

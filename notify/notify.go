@@ -83,7 +83,11 @@ type Config struct {
 	Now                 func() time.Time // time.Now when nil
 }
 
-// Notifier follows the case log. Run it in one process per store.
+// Notifier follows the case log. Run it in one process per store at a
+// time: instances sharing a store elect the one that runs it through the
+// store's channels.Leadership (cmd/channels does). Two at once would
+// queue nothing twice (the keys come from the events) but would race on
+// the cursor and the events set aside.
 type Notifier struct {
 	cfg    Config
 	log    *slog.Logger

@@ -84,6 +84,18 @@ type Config struct {
 	Log *slog.Logger
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// Owner names this Outbox in the claims it makes on the store's
+	// messages; a random name, unique to the process, when empty. Lease is
+	// how long a claim lasts: another process that shares the store takes
+	// a message whose claim ended (its owner died) as due; 2 minutes when
+	// zero. An attempt is given at most half the lease, so that it is
+	// recorded before the claim ends.
+	Owner string
+	Lease time.Duration
+	// Locks serialize the changes of one message (an attempt's record, a
+	// delivery report) across the processes sharing the store; within
+	// this process only when nil.
+	Locks channels.KeyLocker
 }
 
 // Route is how the messages of one kind are sent.
@@ -112,6 +124,13 @@ type recipient struct {
 	kind, to string
 }
 
+// job is a claimed message handed to a worker, with the time (by the
+// machine's clock) its claim ends.
+type job struct {
+	key   string
+	until time.Time
+}
+
 // route is a Route ready to pace its sender.
 type route struct {
 	sender      Sender
@@ -121,16 +140,22 @@ type route struct {
 
 // Outbox sends outbound messages through the durable queue of a store, each
 // kind paced to its sender's rate. Send and Report may be called from any goroutine,
-// whether Run is running or not; Run must run in one process per data file.
+// whether Run is running or not. Run may run in every process that shares
+// the store: each message is claimed in the store by one of them at a
+// time (channels.OutboxClaims), for Lease, and changed under the store's
+// lock on its key, so that no two send it at once; the pacing (Rate,
+// Workers) is each process's own.
 //
 // Guarantee: a message marked AtMostOnce reaches the gateway at most once;
 // any other message at least once (until it expires, is refused or runs
 // out of attempts). Every attempt is recorded durably as OutboundSending
 // before the gateway is called. If the process dies before the outcome is
 // recorded, nobody can tell whether the gateway took the message, so the
-// next Run fails an AtMostOnce message (a one-time code) with reason
-// "outcome_unknown", losing it rather than sending it twice, and queues any
-// other message again, possibly sending it twice rather than losing it.
+// Run (of this process after a restart, or of another that shares the
+// store, once the dead one's claim has ended) fails an AtMostOnce message
+// (a one-time code) with reason "outcome_unknown", losing it rather than
+// sending it twice, and queues any other message again, possibly sending
+// it twice rather than losing it.
 //
 // A message with a Fallback (the SMS of a push notice) has its fallback
 // enqueued before it is recorded as failed, so a crash between the two
@@ -149,10 +174,18 @@ type Outbox struct {
 	busy    map[recipient]int    // how many claimed keys each recipient has
 
 	// locks serialize the read-modify-write of one message between a
-	// worker and Report; striped by key so that writes of different
-	// messages still share the store's batches.
-	locks keylock.Locks
+	// worker and Report: Config.Locks, or locks of this process.
+	locks channels.KeyLocker
 }
+
+// lockSpace prefixes the keys the Outbox locks, apart from the sessions
+// and phones the channels lock in the same store.
+const lockSpace = "outbox/"
+
+// LockName is the key under which an Outbox locks the message with key in
+// Config.Locks while it changes it: whoever else changes a stored message
+// (a reminder replaced) locks the same to keep out of an attempt's way.
+func LockName(key string) string { return lockSpace + key }
 
 // New returns an Outbox for cfg, with zero fields set to their defaults.
 // It panics when cfg.Store is nil or nothing sends, a wiring mistake.
@@ -180,6 +213,16 @@ func New(cfg Config) *Outbox {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.Owner == "" {
+		cfg.Owner = fmt.Sprintf("outbox-%016x", rand.Uint64())
+	}
+	if cfg.Lease <= 0 {
+		cfg.Lease = 2 * sendTimeout
+	}
+	var locks channels.KeyLocker = &keylock.Keys{}
+	if cfg.Locks != nil {
+		locks = cfg.Locks
 	}
 	log := cfg.Log
 	if log == nil {
@@ -222,6 +265,7 @@ func New(cfg Config) *Outbox {
 		limits:  lims,
 		claimed: make(map[string]recipient),
 		busy:    make(map[recipient]int),
+		locks:   locks,
 	}
 }
 
@@ -345,13 +389,13 @@ func (o *Outbox) Run(ctx context.Context) error {
 // dispatch hands the due messages of kind to its workers until ctx ends,
 // then waits for them.
 func (o *Outbox) dispatch(ctx context.Context, kind string) {
-	jobs := make(chan string)
+	jobs := make(chan job)
 	var wg sync.WaitGroup
 	for range o.limits[kind].workers {
 		wg.Go(func() {
-			for key := range jobs {
-				o.process(ctx, key)
-				o.release(key)
+			for j := range jobs {
+				o.process(ctx, j)
+				o.release(j.key)
 			}
 		})
 	}
@@ -381,33 +425,52 @@ func (o *Outbox) dispatch(ctx context.Context, kind string) {
 	}
 }
 
-// feed hands the due messages of kind no worker holds to the workers. It
-// reports whether more may be due than it read, so that the dispatcher
-// reads again at once instead of waiting for a wake-up or its next poll.
-func (o *Outbox) feed(ctx context.Context, kind string, jobs chan<- string) (more bool, err error) {
-	// The messages in flight come back as well (those sending first, those
-	// waiting for the rate limiter among the earliest due), so ask for that
-	// many more than a useful batch. Those of the recipients at their cap
-	// are left out, so that one recipient's backlog cannot fill the batch.
-	limit := 2*o.limits[kind].workers + 64
-	ms, err := o.cfg.Store.DueOutbound(ctx, kind, o.cfg.Now(), limit, o.full(kind)...)
+// feed claims as many due messages of kind as it has idle workers, and
+// hands them to the workers. It reports whether more may be due than it
+// claimed, so that the dispatcher claims again at once instead of waiting
+// for a wake-up or its next poll.
+func (o *Outbox) feed(ctx context.Context, kind string, jobs chan<- job) (more bool, err error) {
+	// Those of the recipients at their cap are left out, so that one
+	// recipient's backlog cannot fill the batch.
+	idle := o.limits[kind].workers - o.inFlight(kind)
+	if idle <= 0 {
+		return false, nil // a worker done wakes the dispatcher
+	}
+	now := o.cfg.Now()
+	until := time.Now().Add(o.cfg.Lease)
+	ms, err := o.cfg.Store.ClaimOutbound(ctx, kind, o.cfg.Owner, now, now.Add(o.cfg.Lease), idle, o.full(kind)...)
 	if err != nil {
 		return false, err
 	}
 	fed := 0
-	for _, m := range ms {
+	for i, m := range ms {
 		if !o.claim(m) {
+			o.unclaim(m.Key)
 			continue
 		}
 		select {
-		case jobs <- m.Key:
+		case jobs <- job{key: m.Key, until: until}:
 			fed++
 		case <-ctx.Done():
 			o.release(m.Key)
+			o.unclaim(keysOf(ms[i+1:])...)
 			return false, nil
 		}
 	}
-	return len(ms) == limit && fed > 0, nil
+	return len(ms) == idle && fed > 0, nil
+}
+
+// inFlight is how many messages of kind the workers hold.
+func (o *Outbox) inFlight(kind string) int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	n := 0
+	for r, c := range o.busy {
+		if r.kind == kind {
+			n += c
+		}
+	}
+	return n
 }
 
 // claim takes m for one worker; false when another holds it or its
@@ -424,9 +487,9 @@ func (o *Outbox) claim(m *channels.Outbound) bool {
 	return true
 }
 
-// release gives key back. When its recipient was at its cap, the kind's
-// dispatcher is woken, so that the recipient's held-back messages go on at
-// once.
+// release gives key back, in this process and in the store, and wakes
+// the kind's dispatcher: a worker is idle again, and when its recipient
+// was at its cap, the recipient's held-back messages go on at once.
 func (o *Outbox) release(key string) {
 	o.mu.Lock()
 	r, ok := o.claimed[key]
@@ -434,15 +497,36 @@ func (o *Outbox) release(key string) {
 		o.mu.Unlock()
 		return
 	}
-	wasFull := o.busy[r] >= o.limits[r.kind].perRecipient
 	delete(o.claimed, key)
 	if o.busy[r]--; o.busy[r] <= 0 {
 		delete(o.busy, r)
 	}
 	o.mu.Unlock()
-	if wasFull {
-		o.wake(r.kind)
+	o.unclaim(key)
+	o.wake(r.kind)
+}
+
+// unclaim ends this Outbox's claims on keys in the store, so that a retry
+// due soon need not wait for the lease; if that fails, the lease ends by
+// itself.
+func (o *Outbox) unclaim(keys ...string) {
+	if len(keys) == 0 {
+		return
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := o.cfg.Store.ReleaseOutbound(ctx, o.cfg.Owner, keys...); err != nil {
+		o.log.Warn("outbox: release claims", "keys", len(keys), "err", err)
+	}
+}
+
+// keysOf returns the keys of ms.
+func keysOf(ms []*channels.Outbound) []string {
+	keys := make([]string, len(ms))
+	for i, m := range ms {
+		keys[i] = m.Key
+	}
+	return keys
 }
 
 // full returns the recipients of kind that hold as many workers as they
@@ -460,22 +544,30 @@ func (o *Outbox) full(kind string) []string {
 }
 
 // recoverInterrupted settles every message of kind left in OutboundSending
-// by an earlier process, before any worker starts.
+// by a process that died (this one before a restart, or another sharing
+// the store whose claims have ended), before any worker starts.
 func (o *Outbox) recoverInterrupted(ctx context.Context, kind string) error {
 	for {
-		ms, err := o.cfg.Store.DueOutbound(ctx, kind, o.cfg.Now(), recoverBatch)
+		now := o.cfg.Now()
+		ms, err := o.cfg.Store.ClaimOutbound(ctx, kind, o.cfg.Owner, now, now.Add(o.cfg.Lease), recoverBatch)
 		if err != nil {
 			return fmt.Errorf("outbox: recover interrupted messages: %w", err)
 		}
 		n := 0
+		var serr error
 		for _, m := range ms {
 			if m.Status != channels.OutboundSending {
-				break // DueOutbound lists those sending first
+				break // ClaimOutbound hands out those sending first
 			}
 			n++
-			if err := o.settle(ctx, m.Key); err != nil {
-				return fmt.Errorf("outbox: recover interrupted message %s: %w", m.Key, err)
+			if serr = o.settle(ctx, m.Key); serr != nil {
+				serr = fmt.Errorf("outbox: recover interrupted message %s: %w", m.Key, serr)
+				break
 			}
+		}
+		o.unclaim(keysOf(ms)...)
+		if serr != nil {
+			return serr
 		}
 		if n < recoverBatch {
 			return nil
@@ -511,10 +603,13 @@ func (o *Outbox) settle(ctx context.Context, key string) error {
 	return nil
 }
 
-// process makes one attempt at the message with key, which the caller has
+// process makes one attempt at the message of j, which the caller has
 // claimed. It reads the message afresh, since the copy that listed it as
-// due may predate another worker's attempt.
-func (o *Outbox) process(ctx context.Context, key string) {
+// due may predate another worker's attempt. The attempt ends before the
+// claim does: the wait for the pace gives up in time for the gateway call
+// and its record to fit in what is left of the lease.
+func (o *Outbox) process(ctx context.Context, j job) {
+	key := j.key
 	m, err := o.cfg.Store.Outbound(ctx, key)
 	if err != nil {
 		o.log.Error("outbox: read message", "key", key, "err", err)
@@ -541,13 +636,17 @@ func (o *Outbox) process(ctx context.Context, key string) {
 		o.fail(ctx, m, reason)
 		return
 	}
-	if err := r.limiter.Wait(ctx); err != nil {
-		return // shutting down; the message stays queued
+	attempt := min(sendTimeout, o.cfg.Lease/2)
+	paced, cancelPace := context.WithDeadline(ctx, j.until.Add(-attempt-o.cfg.Lease/10))
+	err = r.limiter.Wait(paced)
+	cancelPace()
+	if err != nil {
+		return // shutting down, or the claim too near its end; the message stays queued
 	}
 
 	// From here on the attempt must be seen through and recorded even if
 	// Run is stopped.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), sendTimeout)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), attempt)
 	defer cancel()
 	var expired bool
 	m, marked, err := o.update(ctx, key, func(m *channels.Outbound) bool {
@@ -736,7 +835,11 @@ func (o *Outbox) fallback(ctx context.Context, m *channels.Outbound) error {
 // (Outbound.Redacted) that change made final is stored with its text
 // redacted, in the same write: no copy of the code outlives its sending.
 func (o *Outbox) update(ctx context.Context, key string, change func(*channels.Outbound) bool) (*channels.Outbound, bool, error) {
-	defer o.locks.Lock(key)()
+	unlock, err := o.locks.LockKey(ctx, LockName(key))
+	if err != nil {
+		return nil, false, err
+	}
+	defer unlock()
 	m, err := o.cfg.Store.Outbound(ctx, key)
 	if err != nil {
 		return nil, false, err

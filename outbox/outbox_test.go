@@ -130,7 +130,8 @@ func (f *fixture) step(t *testing.T) {
 	ctx := t.Context()
 	var ms []*channels.Outbound
 	for _, kind := range kinds {
-		due, err := f.store.DueOutbound(ctx, kind, f.clock.Now(), 1000)
+		now := f.clock.Now()
+		due, err := f.store.ClaimOutbound(ctx, kind, f.box.cfg.Owner, now, now.Add(f.box.cfg.Lease), 1000)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -140,7 +141,7 @@ func (f *fixture) step(t *testing.T) {
 		if !f.box.claim(m) {
 			t.Fatalf("%s is claimed outside Run", m.Key)
 		}
-		f.box.process(ctx, m.Key)
+		f.box.process(ctx, job{key: m.Key, until: time.Now().Add(f.box.cfg.Lease)})
 		f.box.release(m.Key)
 	}
 }

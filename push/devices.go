@@ -1,6 +1,7 @@
 package push
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -39,6 +40,9 @@ type DevicesConfig struct {
 	// removes the one that registered longest ago. DefaultMaxDevices when 0.
 	MaxDevices int
 	MaxBody    int64 // request body limit in bytes; DefaultMaxBody when 0
+	// Locks serialize the registrations of one phone across the
+	// processes sharing Store; within this process when nil.
+	Locks channels.KeyLocker
 }
 
 // Devices serves the endpoints through which the app registers the
@@ -47,8 +51,9 @@ type Devices struct {
 	cfg DevicesConfig
 	log *slog.Logger
 	// locks serializes the registrations of one phone, so that two at once
-	// cannot both stay under MaxDevices by counting the same devices.
-	locks keylock.Locks
+	// cannot both stay under MaxDevices by counting the same devices:
+	// Config.Locks, or locks of these Devices.
+	locks channels.KeyLocker
 }
 
 // NewDevices returns the device endpoints for cfg. It panics when a
@@ -71,7 +76,21 @@ func NewDevices(cfg DevicesConfig) *Devices {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Devices{cfg: cfg, log: log.With("channel", string(channels.ChannelApp))}
+	var locks channels.KeyLocker = &keylock.Keys{}
+	if cfg.Locks != nil {
+		locks = cfg.Locks
+	}
+	return &Devices{cfg: cfg, log: log.With("channel", string(channels.ChannelApp)), locks: locks}
+}
+
+// lock holds the registrations of phone until the returned func is
+// called.
+func (d *Devices) lock(ctx context.Context, phone string) (func(), error) {
+	unlock, err := d.locks.LockKey(ctx, "push/"+phone)
+	if err != nil {
+		return nil, fmt.Errorf("lock the devices of %s: %w", channels.MaskPhone(phone), err)
+	}
+	return unlock, nil
 }
 
 // deviceRequest is the body of POST /v1/devices.
@@ -139,7 +158,11 @@ func (d *Devices) put(c *gin.Context, phone string) error {
 		return channels.Errorf(channels.EINVALID, "error.bad_request", "language %q is not supported", req.Lang)
 	}
 
-	defer d.locks.Lock(phone)()
+	unlock, err := d.lock(ctx, phone)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	have, err := d.cfg.Store.Devices(ctx, phone)
 	if err != nil {
 		return fmt.Errorf("devices of %s: %w", channels.MaskPhone(phone), err)
@@ -197,7 +220,11 @@ func (d *Devices) delete(c *gin.Context, phone string) error {
 	if err := checkToken(token); err != nil {
 		return err
 	}
-	defer d.locks.Lock(phone)()
+	unlock, err := d.lock(ctx, phone)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	have, err := d.cfg.Store.Devices(ctx, phone)
 	if err != nil {
 		return fmt.Errorf("devices of %s: %w", channels.MaskPhone(phone), err)

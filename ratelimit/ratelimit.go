@@ -5,6 +5,7 @@
 package ratelimit
 
 import (
+	"context"
 	"fmt"
 	"net/netip"
 	"strconv"
@@ -180,4 +181,58 @@ func ClientKey(ip string) string {
 		return addr.String()
 	}
 	return p.String()
+}
+
+// Taker takes requests of keys from one limit, wherever its buckets are
+// kept: a Limiter keeps them in this process, a Shared in a store that
+// several processes share.
+type Taker interface {
+	// Take takes one request of key at now, as Limiter.Allow does; err
+	// when the buckets cannot be read, and then nothing is allowed.
+	Take(ctx context.Context, key string, now time.Time) (wait time.Duration, ok bool, err error)
+}
+
+// Take is Allow, for a Limiter used as a Taker.
+func (l *Limiter) Take(_ context.Context, key string, now time.Time) (time.Duration, bool, error) {
+	wait, ok := l.Allow(key, now)
+	return wait, ok, nil
+}
+
+// TokenStore keeps token buckets for several processes
+// (channels.RateStore).
+type TokenStore interface {
+	TakeToken(ctx context.Context, key string, every time.Duration, burst int, now time.Time) (wait time.Duration, ok bool, err error)
+}
+
+// Shared is a Limit whose buckets are kept in a TokenStore under Name, so
+// that it holds across the processes sharing the store: a limit on a
+// phone's sign-in guesses kept per process would allow as many guesses as
+// there are processes.
+type Shared struct {
+	Store TokenStore
+	Name  string // the buckets' keys are Name + "/" + key
+	Limit Limit
+}
+
+// Take takes one request of key from its bucket in the store.
+func (s Shared) Take(ctx context.Context, key string, now time.Time) (time.Duration, bool, error) {
+	if s.Limit.Off() {
+		return 0, true, nil
+	}
+	wait, ok, err := s.Store.TakeToken(ctx, s.Name+"/"+key, s.Limit.Every, s.Limit.Burst, now)
+	if err != nil {
+		return 0, false, fmt.Errorf("ratelimit: %s: %w", s.Name, err)
+	}
+	return wait, ok, nil
+}
+
+// Take returns the Taker of l: Shared in store under name when store is
+// not nil, else a Limiter of this process made by cfg with l as its
+// Limit.
+func Take(store TokenStore, name string, l Limit, cfg Config) Taker {
+	if store != nil {
+		return Shared{Store: store, Name: name, Limit: l}
+	}
+	cfg.Limit = l
+	return New(cfg)
 }

@@ -54,7 +54,13 @@ type Config struct {
 	// message over either is dropped: no reply is sent, nothing is
 	// recorded but a STOP's opt-out, and the gateway gets its usual empty
 	// success.
+	// Each process keeps its own.
 	PerPhone, PerSource ratelimit.Limit
+	// Locks serialize the messages of one phone across the processes
+	// that share Sessions (the store's KeyLocker), so that a gateway may
+	// deliver a dialogue's messages, or a retry, to any of them; within
+	// this Server only when nil.
+	Locks channels.KeyLocker
 }
 
 // Dropped counts the inbound messages each limit refused.
@@ -81,8 +87,9 @@ type Server struct {
 	cfg      Config
 	keywords keywords
 	// locks serialize the messages of one phone (a retried delivery may
-	// arrive while the first is still being answered).
-	locks keylock.Locks
+	// arrive while the first is still being answered): Config.Locks, or
+	// locks of this Server.
+	locks channels.KeyLocker
 
 	perPhone, perSource *ratelimit.Limiter
 }
@@ -112,8 +119,12 @@ func New(cfg Config) (*Server, error) {
 	if len(problems) > 0 {
 		return nil, fmt.Errorf("sms keywords: %s", strings.Join(problems, "; "))
 	}
+	var locks channels.KeyLocker = &keylock.Keys{}
+	if cfg.Locks != nil {
+		locks = cfg.Locks
+	}
 	return &Server{
-		cfg: cfg, keywords: kw,
+		cfg: cfg, keywords: kw, locks: locks,
 		perPhone:  ratelimit.New(ratelimit.Config{Limit: cfg.PerPhone, Max: maxPhones, OpenWhenFull: true}),
 		perSource: ratelimit.New(ratelimit.Config{Limit: cfg.PerSource, OpenWhenFull: true}),
 	}, nil
@@ -187,8 +198,12 @@ func (s *Server) Handle(ctx context.Context, in Inbound) (Reply, error) {
 		s.stopOverLimit(ctx, in)
 		return Reply{}, nil
 	}
-	defer s.locks.Lock(in.From)()
 	d := &dialogue{Server: s, ctx: ctx, in: in, now: now, lang: locales.Default}
+	unlock, err := s.locks.LockKey(ctx, "sms/"+in.From)
+	if err != nil {
+		return d.fail(fmt.Errorf("lock the dialogue: %w", err))
+	}
+	defer unlock()
 	d.in.Text = asciiDigits(in.Text) // "٢" from an Arabic keyboard chooses option 2
 	if in.ID != "" {
 		rec, err := s.cfg.Sessions.Session(ctx, d.seenKey(), d.now)

@@ -48,9 +48,14 @@ type Config struct {
 	Now    func() time.Time // time.Now when nil
 	// Limits bound the dials and hops of one phone and of one gateway
 	// address (gateway.Source); what is over them ends politely and
-	// touches no session.
+	// touches no session. Each process keeps its own.
 	Limits Limits
 	Meter  channels.Meter // counts screens shown and answered; none when nil
+	// Locks serialize the hops of one session across the processes that
+	// share Sessions (the store's KeyLocker), so that a gateway may send
+	// consecutive hops, or a retry, to any of them; within this process
+	// only when nil.
+	Locks channels.KeyLocker
 }
 
 // Limits are the rate limits of inbound USSD; a zero Limit is none. A
@@ -91,10 +96,14 @@ func newLimiters(l Limits) limiters {
 type Server struct {
 	cfg Config
 	// locks serialize the hops of one session (a gateway may send the
-	// dial twice at once).
-	locks  keylock.Locks
+	// dial twice at once): Config.Locks, or localLocks.
+	locks  channels.KeyLocker
 	limits limiters
 }
+
+// localLocks are the key locks of the Servers of a process whose Config
+// has none.
+var localLocks keylock.Keys
 
 // New returns a Server for cfg.
 func New(cfg Config) *Server {
@@ -114,7 +123,11 @@ func New(cfg Config) *Server {
 	if cfg.Meter == nil {
 		cfg.Meter = channels.NopMeter{}
 	}
-	return &Server{cfg: cfg, limits: newLimiters(cfg.Limits)}
+	var locks channels.KeyLocker = &localLocks
+	if cfg.Locks != nil {
+		locks = cfg.Locks
+	}
+	return &Server{cfg: cfg, limits: newLimiters(cfg.Limits), locks: locks}
 }
 
 // Dropped counts the hops refused by each limit so far.
@@ -154,7 +167,11 @@ func (s *Server) Handle(ctx context.Context, req Request) (Reply, error) {
 	if !h.admit("hop", s.limits.hopsPhone, s.limits.hopsSource) {
 		return h.limited()
 	}
-	defer s.locks.Lock(req.SessionID)()
+	unlock, err := s.locks.LockKey(ctx, "ussd/"+req.SessionID)
+	if err != nil {
+		return h.fail(fmt.Errorf("lock session %s: %w", req.SessionID, err))
+	}
+	defer unlock()
 	if s.cfg.Log.Enabled(ctx, slog.LevelDebug) {
 		s.cfg.Log.Debug("ussd hop", h.attrs()...)
 	}

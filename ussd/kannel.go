@@ -21,7 +21,6 @@ import (
 	"github.com/govchannels/channels"
 	"github.com/govchannels/channels/flows"
 	"github.com/govchannels/channels/gsm7"
-	"github.com/govchannels/channels/keylock"
 	"github.com/govchannels/channels/lenprefix"
 	"github.com/govchannels/channels/locales"
 )
@@ -352,12 +351,6 @@ func (s *Server) refuseKannel(c *gin.Context, status int, phone string, err erro
 	c.Data(status, "text/plain; charset=utf-8", []byte(msg))
 }
 
-// kannelLocks serialize the MOs of one Kannel session across the read of
-// its record, Handle and the write, as Server.locks serialize Handle
-// (which takes its own stripe inside, so these must be others). They are
-// shared by the Servers of a process, which costs only contention.
-var kannelLocks keylock.Locks
-
 // A Kannel session is the phone and the session number (its_session_info
 // octet 0); octet 1 is left out because operators that follow SMPP 3.4
 // put a sequence number in it that changes with every message. Its
@@ -454,7 +447,14 @@ func decodeKannelRecord(b []byte) (kannelRecord, error) {
 //     can resume.
 func (s *Server) kannelHop(ctx context.Context, mo KannelMO) (reply Reply, quiet bool, err error) {
 	key := kannelKey(mo)
-	defer kannelLocks.Lock(key)()
+	// The MOs of one Kannel session are serialized across the read of
+	// its record, Handle and the write, as Handle serializes its hops
+	// (inside, on a key of its own).
+	unlock, err := s.locks.LockKey(ctx, kannelRecordKey(key))
+	if err != nil {
+		return Reply{Text: s.cfg.Bundle.Text(locales.Default, channels.Msg("error.internal")), End: true}, false, fmt.Errorf("lock kannel session: %w", err)
+	}
+	defer unlock()
 	now := s.cfg.Now()
 	var rec kannelRecord
 	log := func(msg string, level slog.Level, kv ...any) {

@@ -44,6 +44,10 @@ type config struct {
 	// Retention is how long a final outbox message is kept before the
 	// purge removes it.
 	Retention time.Duration
+	// OutboxLease is how long an instance's claim on an outbox message
+	// lasts: another instance sharing the database takes over the claims
+	// of one that died once they have ended.
+	OutboxLease time.Duration
 	// TokenKeyFile names a file of at least auth.MinKeySize random bytes
 	// that signs app tokens, kept outside the database; tokenKey is what it
 	// holds. Without it the key is a secret in the database.
@@ -131,6 +135,7 @@ var envNames = map[string]string{
 	"resume-window":  "CHANNELS_RESUME_WINDOW",
 	"app-session":    "CHANNELS_APP_SESSION",
 	"retention":      "CHANNELS_RETENTION",
+	"outbox-lease":   "CHANNELS_OUTBOX_LEASE",
 	"token-key-file": "CHANNELS_TOKEN_KEY_FILE",
 
 	"trusted-proxies":          "CHANNELS_TRUSTED_PROXIES",
@@ -185,6 +190,7 @@ func (c *config) flags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.ResumeWindow, "resume-window", 10*time.Minute, "how long a dropped USSD session can be resumed by dialling again")
 	fs.DurationVar(&c.AppSession, "app-session", 30*time.Minute, "how long an app session is kept after its last request")
 	fs.DurationVar(&c.Retention, "retention", 7*24*time.Hour, "how long sent, delivered and failed outbox messages are kept (at least 24h)")
+	fs.DurationVar(&c.OutboxLease, "outbox-lease", 2*time.Minute, "how long an instance's claim on an outbox message lasts before another instance on the same database may take it over (at least 2s); an attempt gets at most half")
 	fs.StringVar(&c.TokenKeyFile, "token-key-file", "", "file of at least 32 random bytes that signs app tokens (head -c 32 /dev/urandom > FILE); empty: a secret kept in the database")
 	fs.StringVar(&c.TrustedProxies, "trusted-proxies", "", "comma-separated IPs or CIDRs of reverse proxies whose X-Forwarded-For is believed; empty: none")
 	fs.StringVar(&c.PublicURL, "public-url", "", "scheme and host SMS gateways call this server at, e.g. https://sms.gov.example (Twilio signs over it)")
@@ -277,6 +283,9 @@ func (c *config) validate() error {
 		if d <= 0 {
 			problems = append(problems, fmt.Sprintf("%s must be positive", name))
 		}
+	}
+	if c.OutboxLease < 2*time.Second {
+		problems = append(problems, fmt.Sprintf("outbox-lease %v must be at least 2s", c.OutboxLease))
 	}
 	if c.Retention < 24*time.Hour {
 		problems = append(problems, fmt.Sprintf("retention %v must be at least 24h: delivery reports come hours, sometimes a day, after a message", c.Retention))

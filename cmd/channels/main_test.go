@@ -230,8 +230,8 @@ func TestServeRefusesLockedDataFile(t *testing.T) {
 	if code := run([]string{"serve", "-addr", "127.0.0.1:0", "-data", data}, nil, io.Discard, &stderr); code != 1 {
 		t.Fatalf("exit = %d, want 1; stderr %s", code, stderr.String())
 	}
-	if !strings.Contains(stderr.String(), data) {
-		t.Errorf("error does not name the data file: %s", stderr.String())
+	if !strings.Contains(stderr.String(), data) || !strings.Contains(stderr.String(), "locked by another process") {
+		t.Errorf("error does not say another process holds the data file: %s", stderr.String())
 	}
 }
 
@@ -315,6 +315,9 @@ func TestConfig(t *testing.T) {
 		}},
 		{"a limit off", nil, []string{"-sms-per-source", "off"}, "", func(c config) bool { return c.smsPerSource.Off() }},
 		{"bad limit", nil, []string{"-sms-per-phone", "20 an hour"}, `sms-per-phone: "20 an hour" is not N/DURATION`, nil},
+		{"outbox lease", map[string]string{"CHANNELS_OUTBOX_LEASE": "30s"}, nil, "", func(c config) bool { return c.OutboxLease == 30*time.Second }},
+		{"outbox lease default", nil, nil, "", func(c config) bool { return c.OutboxLease == 2*time.Minute }},
+		{"outbox lease too short", nil, []string{"-outbox-lease", "500ms"}, "outbox-lease 500ms must be at least 2s", nil},
 		{"trusted proxies", nil, []string{"-trusted-proxies", "10.0.0.0/8, 192.168.1.1"}, "", func(c config) bool { return len(c.proxies()) == 2 }},
 		{"bad proxy", nil, []string{"-trusted-proxies", "10.0.0.0/8,proxy.local"}, `"proxy.local" is not an IP`, nil},
 		{"metrics token and allow from the environment", map[string]string{

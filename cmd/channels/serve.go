@@ -129,6 +129,7 @@ func newServer(cfg config, log *slog.Logger, console io.Writer) (_ *server, err 
 		ResumeWindow: cfg.ResumeWindow,
 		Region:       cfg.Region,
 		Meter:        meter,
+		Locks:        db,
 	}
 	ucfg.Limits = cfg.ussdLimits
 	s.mountUSSD(ucfg)
@@ -160,7 +161,10 @@ func newServer(cfg config, log *slog.Logger, console io.Writer) (_ *server, err 
 		return nil, err
 	}
 	sender = s.meterSenders(sender, routes)
-	s.box = outbox.New(outbox.Config{Store: db, Prefs: db, Sender: sender, Rate: cfg.rate(), Routes: routes, Log: log})
+	s.box = outbox.New(outbox.Config{
+		Store: db, Prefs: db, Sender: sender, Rate: cfg.rate(), Routes: routes, Log: log,
+		Owner: instanceName(), Lease: cfg.OutboxLease, Locks: db,
+	})
 	var codes auth.Outbox = unavailable{}
 	if sender != nil {
 		codes = s.box
@@ -173,7 +177,7 @@ func newServer(cfg config, log *slog.Logger, console io.Writer) (_ *server, err 
 	if err != nil {
 		return nil, err
 	}
-	authn := auth.New(auth.Config{Sessions: db, SignOuts: db, Prefs: db, Outbox: codes, Bundle: bundle, Key: key, Region: cfg.Region, Log: log})
+	authn := auth.New(auth.Config{Sessions: db, SignOuts: db, Prefs: db, Outbox: codes, Bundle: bundle, Key: key, Region: cfg.Region, Log: log, Rates: db, Locks: db})
 	api := app.New(app.Config{
 		Engine: engine,
 		Host:   host,
@@ -182,7 +186,7 @@ func newServer(cfg config, log *slog.Logger, console io.Writer) (_ *server, err 
 		Auth:   authn,
 		// Devices register even while push is off: their notices then go
 		// by SMS, and by push once it is configured.
-		Devices:    push.NewDevices(push.DevicesConfig{Store: db, Bundle: bundle, Log: log}),
+		Devices:    push.NewDevices(push.DevicesConfig{Store: db, Bundle: bundle, Log: log, Locks: db}),
 		Log:        log,
 		Meter:      meter,
 		Region:     cfg.Region,
@@ -211,9 +215,13 @@ func newServer(cfg config, log *slog.Logger, console io.Writer) (_ *server, err 
 
 	ctx, stop := context.WithCancel(context.Background())
 	s.stop = stop
-	s.wg.Add(1)
-	go s.purge(ctx, time.Minute)
-	s.wg.Add(2)
+	// Every instance sends from the outbox (its claims keep them apart);
+	// one at a time follows the case log and purges.
+	s.wg.Add(3)
+	go func() {
+		defer s.wg.Done()
+		lead(ctx, db, "purge", log, func(ctx context.Context) { s.purge(ctx, time.Minute) })
+	}()
 	go func() {
 		defer s.wg.Done()
 		if err := s.box.Run(ctx); err != nil {
@@ -222,9 +230,11 @@ func newServer(cfg config, log *slog.Logger, console io.Writer) (_ *server, err 
 	}()
 	go func() {
 		defer s.wg.Done()
-		if err := s.notify.Run(ctx); err != nil {
-			log.Error("notifier stopped", "err", err)
-		}
+		lead(ctx, db, notify.CursorName, log, func(ctx context.Context) {
+			if err := s.notify.Run(ctx); err != nil {
+				log.Error("notifier stopped", "err", err)
+			}
+		})
 	}()
 	return s, nil
 }
@@ -254,7 +264,7 @@ func (s *server) wireCalls(h *host.Store, routes map[string]outbox.Route, pushOn
 	}
 	s.late = later.New(later.Config{
 		Store: s.db, Caller: client, Later: s.engine.LaterResult, Bundle: s.bundle, Catalog: s.catalog,
-		Layout: sms.Layout{MaxSegments: 4}, Devices: devices, Log: s.log,
+		Layout: sms.Layout{MaxSegments: 4}, Devices: devices, Log: s.log, Locks: s.db,
 	})
 	routes[channels.KindCall] = outbox.Route{Sender: s.late, Rate: 20, Burst: 20, MaxAttempts: lateAttempts, Workers: 8, PerRecipient: 2}
 	h.Agencies = s.metrics.Caller(client)
@@ -330,7 +340,7 @@ func (s *server) mountSMS(host flows.Host) error {
 		return nil
 	}
 	scfg := sms.Config{
-		Engine: s.engine, Host: host, Sessions: s.db, Prefs: s.db, Bundle: s.bundle, Log: s.log,
+		Engine: s.engine, Host: host, Sessions: s.db, Prefs: s.db, Bundle: s.bundle, Log: s.log, Locks: s.db,
 		IdleWindow: cfg.SMSIdle, Reports: s.box, PerPhone: cfg.smsPerPhone, PerSource: cfg.smsPerSource,
 		Meter: s.metrics,
 	}
@@ -391,7 +401,8 @@ func newSender(cfg config, console io.Writer) (outbox.Sender, error) {
 }
 
 // openStore opens the store of cfg: PostgreSQL when a database URL is set,
-// held by this process alone, else the bbolt file, which its lock holds.
+// which other instances may share, else the bbolt file, which its lock
+// holds for this process alone.
 func openStore(cfg config) (channels.Store, error) {
 	if cfg.DatabaseURL == "" {
 		db, err := bolt.Open(cfg.Data, bolt.Options{})
@@ -404,10 +415,6 @@ func openStore(cfg config) (channels.Store, error) {
 	defer cancel()
 	db, err := postgres.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
-		return nil, err
-	}
-	if err := db.LockInstance(ctx); err != nil {
-		db.Close()
 		return nil, err
 	}
 	return db, nil
@@ -507,7 +514,6 @@ func tokenKey(cfg config, db channels.SecretStore) ([]byte, error) {
 
 // purge runs purgeOnce every interval until ctx ends.
 func (s *server) purge(ctx context.Context, interval time.Duration) {
-	defer s.wg.Done()
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {

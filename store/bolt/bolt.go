@@ -67,6 +67,7 @@ var (
 type DB struct {
 	db       *bbolt.DB
 	sessions *bbolt.DB
+	inst     instance
 }
 
 var _ channels.Store = (*DB)(nil)

@@ -40,6 +40,15 @@ func TestContract(t *testing.T) {
 	})
 }
 
+// TestSharedContract checks the contracts of several instances on the one
+// handle a single process holds.
+func TestSharedContract(t *testing.T) {
+	storetest.RunInstances(t, func(t *testing.T) (channels.Store, channels.Store) {
+		db, _ := mustOpen(t)
+		return db, db
+	})
+}
+
 func TestDataSurvivesReopen(t *testing.T) {
 	ctx := context.Background()
 	db, path := mustOpen(t)

@@ -155,6 +155,12 @@ func (d *DB) Outbound(_ context.Context, key string) (*channels.Outbound, error)
 // messages due by now, earliest first, up to limit in all, leaving out
 // those to a recipient in skip.
 func (d *DB) DueOutbound(_ context.Context, kind string, now time.Time, limit int, skip ...string) ([]*channels.Outbound, error) {
+	return d.due(kind, now, limit, skip, nil)
+}
+
+// due lists as DueOutbound does, leaving out too the keys held says are
+// held.
+func (d *DB) due(kind string, now time.Time, limit int, skip []string, held func(key string) bool) ([]*channels.Outbound, error) {
 	var out []*channels.Outbound
 	prefix := duePrefix(kind)
 	end := appendTimeKey(bytes.Clone(prefix), now)
@@ -163,7 +169,7 @@ func (d *DB) DueOutbound(_ context.Context, kind string, now time.Time, limit in
 		box := tx.Bucket(bucketOutbox)
 		c := tx.Bucket(bucketOutboxSending).Cursor()
 		for k, v := c.First(); k != nil && len(out) < limit; k, v = c.Next() {
-			if string(v) != kind {
+			if string(v) != kind || (held != nil && held(string(k))) {
 				continue
 			}
 			m, err := readOutbound(box, k)
@@ -180,6 +186,9 @@ func (d *DB) DueOutbound(_ context.Context, kind string, now time.Time, limit in
 				break
 			}
 			if len(skip) > 0 && skipped(string(to)) {
+				continue
+			}
+			if held != nil && held(string(k[len(end):])) {
 				continue
 			}
 			m, err := readOutbound(box, k[len(end):])

@@ -1,10 +1,13 @@
 // Package postgres keeps sessions, cases, the outbox and the rest in a
 // PostgreSQL database, through pgx: for deployments that want the data on
 // a database server, backed up and replicated as such, rather than in a
-// file beside the binary. Its transactions are safe for several processes,
-// but the outbox claims a message and the channels serialize a session's
-// hops within one process only, so `channels serve` takes LockInstance and
-// a second server on the same database refuses to start.
+// file beside the binary. Several `channels serve` may share one
+// database: the outbox claims messages in it (FOR UPDATE SKIP LOCKED, with
+// a lease that passes a dead instance's claims to the others), the key
+// locks that serialize a session's hops are advisory locks, leaderships
+// (the notifier, the purge) are advisory locks on connections of their
+// own, and the rate limits that protect citizens are token buckets in a
+// table.
 //
 // It behaves as store/bolt does (store/storetest checks both). Where bolt
 // relies on its single writer, this package uses transactions that lock
@@ -38,40 +41,8 @@ import (
 
 // DB is a channels.Store in a PostgreSQL database.
 type DB struct {
-	pool *pgxpool.Pool
-
-	// instance holds the connection whose session keeps the instance lock,
-	// nil until LockInstance.
-	instance *pgxpool.Conn
-}
-
-// ErrLocked is the error of LockInstance when another process holds the
-// database.
-var ErrLocked = errors.New("another channels server holds this database")
-
-// instanceLock is the key of the advisory lock one serving process holds.
-const instanceLock = migrationLock + 1
-
-// LockInstance makes this process the one that serves from the database:
-// it holds a session-level advisory lock on a connection of its own until
-// Close (or until the process dies, which ends the session). ErrLocked
-// when another process holds it.
-func (d *DB) LockInstance(ctx context.Context) error {
-	conn, err := d.pool.Acquire(ctx)
-	if err != nil {
-		return fmt.Errorf("postgres: lock instance: %w", err)
-	}
-	var ok bool
-	if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", int64(instanceLock)).Scan(&ok); err != nil {
-		conn.Release()
-		return fmt.Errorf("postgres: lock instance: %w", err)
-	}
-	if !ok {
-		conn.Release()
-		return fmt.Errorf("postgres: %w", ErrLocked)
-	}
-	d.instance = conn
-	return nil
+	pool  *pgxpool.Pool
+	locks *locker // the key locks and leaderships, on connections of their own
 }
 
 var _ channels.Store = (*DB)(nil)
@@ -141,7 +112,7 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	return &DB{pool: pool}, nil
+	return &DB{pool: pool, locks: &locker{cfg: cfg.ConnConfig}}, nil
 }
 
 // migrate applies the migrations the database lacks.
@@ -187,18 +158,10 @@ func migrate(ctx context.Context, pool *pgxpool.Pool) error {
 	})
 }
 
-// Close releases the instance lock, if held, and closes every connection
-// of the pool, waiting for those in use.
+// Close closes the connections of the key locks, which drops any lock
+// still held, and every connection of the pool, waiting for those in use.
 func (d *DB) Close() error {
-	if d.instance != nil {
-		// Unlock first: the server ends a closed connection's session, and
-		// drops its locks, only a moment later.
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		d.instance.Exec(ctx, "SELECT pg_advisory_unlock($1)", int64(instanceLock))
-		d.instance.Hijack().Close(ctx)
-		d.instance = nil
-	}
+	d.locks.close()
 	d.pool.Close()
 	return nil
 }

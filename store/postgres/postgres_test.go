@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"reflect"
 	"slices"
@@ -35,26 +34,12 @@ func TestPostgres(t *testing.T) {
 	t.Run("Times", func(t *testing.T) { testTimes(t, pg) })
 	t.Run("OddBytes", func(t *testing.T) { testOddBytes(t, pg) })
 	t.Run("Reopen", func(t *testing.T) { testReopen(t, pg) })
-	t.Run("LockInstance", func(t *testing.T) { testLockInstance(t, pg) })
-}
-
-// testLockInstance checks that one process at a time serves from a
-// database: a second LockInstance is refused while the first holds it,
-// and succeeds once the first store is closed.
-func testLockInstance(t *testing.T, pg *peertest.Postgres) {
-	ctx := context.Background()
-	first, url := mustOpen(t, pg)
-	if err := first.LockInstance(ctx); err != nil {
-		t.Fatal(err)
-	}
-	second := mustOpenURL(t, url)
-	if err := second.LockInstance(ctx); !errors.Is(err, ErrLocked) {
-		t.Fatalf("second LockInstance = %v, want ErrLocked", err)
-	}
-	first.Close()
-	if err := second.LockInstance(ctx); err != nil {
-		t.Errorf("LockInstance after the first closed: %v", err)
-	}
+	t.Run("SharedContract", func(t *testing.T) {
+		storetest.RunInstances(t, func(t *testing.T) (channels.Store, channels.Store) {
+			a, url := mustOpen(t, pg)
+			return a, mustOpenURL(t, url)
+		})
+	})
 }
 
 // mustOpen opens a store on a new database, closed when t ends, and
@@ -472,5 +457,39 @@ func BenchmarkPutSession(b *testing.B) {
 				return
 			}
 		}
+	})
+}
+
+// BenchmarkLockKey measures what a hop pays to be serialized across
+// instances, a key's lock and unlock (two statements on a lock
+// connection), against the baseline of one statement on the pool, in the
+// same run; in parallel, each goroutine on keys of its own.
+func BenchmarkLockKey(b *testing.B) {
+	pg := peertest.StartPostgres(b)
+	db, _ := mustOpen(b, pg)
+	ctx := context.Background()
+	var n atomic.Int64
+	b.Run("baseline=select-1", func(b *testing.B) {
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if _, err := db.pool.Exec(ctx, "SELECT 1"); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
+	b.Run("lock-unlock", func(b *testing.B) {
+		b.RunParallel(func(pb *testing.PB) {
+			g := n.Add(1)
+			for i := 0; pb.Next(); i++ {
+				unlock, err := db.LockKey(ctx, fmt.Sprintf("ussd/bench-%d-%d", g, i))
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				unlock()
+			}
+		})
 	})
 }

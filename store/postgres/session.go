@@ -60,7 +60,8 @@ func (d *DB) DeleteSession(ctx context.Context, id string) error {
 	return wrap(err, "delete session %s", id)
 }
 
-// PurgeSessions removes the sessions expired at or before now.
+// PurgeSessions removes the sessions expired at or before now, and the
+// rate buckets full again.
 func (d *DB) PurgeSessions(ctx context.Context, now time.Time) (int, error) {
 	// Stored expiries are whole microseconds, so comparing them with now
 	// truncated (as pgx sends it) is exact.
@@ -68,5 +69,7 @@ func (d *DB) PurgeSessions(ctx context.Context, now time.Time) (int, error) {
 	if err != nil {
 		return 0, wrap(err, "purge sessions")
 	}
-	return int(tag.RowsAffected()), nil
+	// The rate buckets full again go with them: like an expired session,
+	// a full bucket behaves as none.
+	return int(tag.RowsAffected()), d.purgeBuckets(ctx, now)
 }
