@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -28,6 +29,11 @@ type Postgres struct {
 	host string // 127.0.0.1
 	port int
 	n    atomic.Int64 // databases made so far
+
+	bin, data, run string              // the server binaries, data and socket directories
+	cred           *syscall.Credential // whom the server runs as; nil for this process's user
+	mu             sync.Mutex
+	server         *proc // the running server, or the last one
 }
 
 // StartPostgres initializes a cluster under t.TempDir and runs its server
@@ -86,17 +92,26 @@ func StartPostgres(t testing.TB) *Postgres {
 		t.Fatalf("peertest: initdb: %v\n%s", err, tail(string(out), 50))
 	}
 
-	pg := &Postgres{host: "127.0.0.1", port: FreePort(t)}
-	cmd := exec.Command(filepath.Join(bin, "postgres"), "-D", data, "-p", strconv.Itoa(pg.port), "-k", run,
-		"-F", // no fsync
-		"-c", "listen_addresses="+pg.host,
-		"-c", "synchronous_commit=off",
-		"-c", "full_page_writes=off",
-		"-c", "max_connections=200",
-		"-c", "shared_buffers=32MB")
-	p := startPostgres(t, cmd, cred)
+	pg := &Postgres{host: "127.0.0.1", port: FreePort(t), bin: bin, data: data, run: run, cred: cred}
+	pg.Start(t)
+	return pg
+}
+
+// Start runs the cluster's server, on its data directory and port, and
+// waits until it accepts connections: StartPostgres calls it, and a test
+// calls it again after Stop to bring the same cluster back. A server that
+// exits before it is ready (one killed with SIGKILL leaves its backends
+// to notice, and the next one refuses their shared memory until they
+// have) is started again, for up to 30 s.
+func (pg *Postgres) Start(t testing.TB) {
+	t.Helper()
+	pg.mu.Lock()
+	defer pg.mu.Unlock()
+	if pg.server != nil && !pg.server.exited() {
+		t.Fatalf("peertest: postgres: Start while the server (pid %d) runs", pg.server.cmd.Process.Pid)
+	}
 	ctx := context.Background()
-	waitFor(t, p, "postgres accepting connections", 30*time.Second, func() error {
+	ready := func() error {
 		ctx, cancel := context.WithTimeout(ctx, time.Second)
 		defer cancel()
 		conn, err := pgconn.Connect(ctx, pg.url("postgres"))
@@ -104,8 +119,50 @@ func StartPostgres(t testing.TB) *Postgres {
 			return err
 		}
 		return conn.Close(ctx)
-	})
-	return pg
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		cmd := exec.Command(filepath.Join(pg.bin, "postgres"), "-D", pg.data, "-p", strconv.Itoa(pg.port), "-k", pg.run,
+			"-F", // no fsync
+			"-c", "listen_addresses="+pg.host,
+			"-c", "synchronous_commit=off",
+			"-c", "full_page_writes=off",
+			"-c", "max_connections=200",
+			"-c", "shared_buffers=32MB")
+		pg.server = startPostgres(t, cmd, pg.cred)
+		for ready() != nil && !pg.server.exited() && time.Now().Before(deadline) {
+			time.Sleep(50 * time.Millisecond)
+		}
+		if !pg.server.exited() || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(200 * time.Millisecond) // exited early: try again
+	}
+	waitFor(t, pg.server, "postgres accepting connections", time.Until(deadline), ready)
+}
+
+// Stop ends the cluster's server with sig and waits until it has exited
+// (for SIGKILL, the postmaster: its backends end on their own). SIGINT is
+// PostgreSQL's fast shutdown (clients are disconnected, the data is
+// checkpointed), SIGQUIT its immediate shutdown (as after a crash: the
+// next Start recovers from the WAL) and SIGKILL kills the postmaster as
+// the kernel's OOM killer would. Start brings the cluster back.
+func (pg *Postgres) Stop(t testing.TB, sig syscall.Signal) {
+	t.Helper()
+	pg.mu.Lock()
+	defer pg.mu.Unlock()
+	p := pg.server
+	if p == nil || p.exited() {
+		t.Fatal("peertest: postgres: Stop while no server runs")
+	}
+	if err := syscall.Kill(p.cmd.Process.Pid, sig); err != nil {
+		t.Fatalf("peertest: postgres: stop: %v", err)
+	}
+	select {
+	case <-p.done:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("peertest: postgres (pid %d) still runs 30 s after %v", p.cmd.Process.Pid, sig)
+	}
 }
 
 // postgresBin returns the directory of initdb and postgres, or "".
