@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -273,4 +274,65 @@ func (pg *Postgres) Database(t testing.TB) string {
 		t.Fatalf("peertest: postgres: create database %s: %v", name, err)
 	}
 	return pg.url(name)
+}
+
+// Pause stops the cluster's server and every backend it runs with
+// SIGSTOP: the server neither answers nor refuses, as a database host
+// that stopped responding (a network partition, a host frozen by its
+// hypervisor) would, and its clients must give up on their own. Resume
+// lets it go on; a test that pauses must resume before it ends, or Stop.
+func (pg *Postgres) Pause(t testing.TB) {
+	t.Helper()
+	pg.signalAll(t, syscall.SIGSTOP)
+}
+
+// Resume lets a paused server go on.
+func (pg *Postgres) Resume(t testing.TB) {
+	t.Helper()
+	pg.signalAll(t, syscall.SIGCONT)
+}
+
+// signalAll sends sig to the server and to its children, the backends.
+func (pg *Postgres) signalAll(t testing.TB, sig syscall.Signal) {
+	t.Helper()
+	pg.mu.Lock()
+	defer pg.mu.Unlock()
+	if pg.server == nil || pg.server.exited() {
+		t.Fatalf("peertest: postgres: %v while no server runs", sig)
+	}
+	pid := pg.server.cmd.Process.Pid
+	if err := syscall.Kill(pid, sig); err != nil {
+		t.Fatalf("peertest: postgres: %v: %v", sig, err)
+	}
+	for _, child := range children(pid) {
+		_ = syscall.Kill(child, sig) // one may have just ended
+	}
+}
+
+// children returns the PIDs of the processes whose parent is pid, from
+// /proc.
+func children(pid int) []int {
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	var out []int
+	for _, path := range stats {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...: comm may hold spaces and parentheses.
+		rest := string(b)
+		if i := strings.LastIndexByte(rest, ')'); i >= 0 {
+			rest = rest[i+1:]
+		}
+		fields := strings.Fields(rest)
+		if len(fields) < 2 {
+			continue
+		}
+		if ppid, err := strconv.Atoi(fields[1]); err == nil && ppid == pid {
+			if child, err := strconv.Atoi(filepath.Base(filepath.Dir(path))); err == nil {
+				out = append(out, child)
+			}
+		}
+	}
+	return out
 }

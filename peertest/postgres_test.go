@@ -7,6 +7,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 
@@ -96,5 +97,35 @@ func TestPostgresRestart(t *testing.T) {
 		if got, want := string(res[0].Rows[0][0]), fmt.Sprint(i+1); got != want {
 			t.Errorf("%s: %s rows after Start, want %s", stop.name, got, want)
 		}
+	}
+}
+
+// TestPostgresPause: a paused server answers nothing, not even a refusal,
+// until it is resumed.
+func TestPostgresPause(t *testing.T) {
+	pg := peertest.StartPostgres(t)
+	db := pg.Database(t)
+	conn, err := pgconn.Connect(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	pg.Pause(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	_, err = conn.Exec(ctx, "SELECT 1").ReadAll()
+	cancel()
+	if !pgconn.Timeout(err) {
+		t.Errorf("a query to a paused server: %v, want a timeout", err)
+	}
+	pg.Resume(t)
+	ctx, cancel = context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	fresh, err := pgconn.Connect(ctx, db)
+	if err != nil {
+		t.Fatalf("connect once resumed: %v", err)
+	}
+	defer fresh.Close(ctx)
+	if _, err := fresh.Exec(ctx, "SELECT 1").ReadAll(); err != nil {
+		t.Errorf("a query once resumed: %v", err)
 	}
 }
