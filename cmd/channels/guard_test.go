@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -77,5 +78,40 @@ func TestGuardOutage(t *testing.T) {
 	log.Error("ussd hop failed", "err", errors.New("step: a bug"))
 	if got := lines(); len(got) != 1 || !strings.Contains(got[0], "level=ERROR") {
 		t.Errorf("an error that is not an outage: logged %q", got)
+	}
+}
+
+// BenchmarkGuard measures what the guard adds to a store call on the hop
+// path (a session read and write on a real bbolt file): without a
+// deadline, as on bbolt, and with one, as on PostgreSQL, against the
+// store called directly in the same run.
+func BenchmarkGuard(b *testing.B) {
+	db, err := bolt.Open(filepath.Join(b.TempDir(), "channels.db"), bolt.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	h := &health{log: slog.New(slog.DiscardHandler)}
+	now := time.Now()
+	for _, bc := range []struct {
+		name  string
+		store channels.SessionStore
+	}{
+		{"direct", db},
+		{"guard", &guard{Store: db, health: h, unavailable: bolt.Unavailable}},
+		{"guard with deadline", &guard{Store: db, health: h, unavailable: bolt.Unavailable, timeout: storeTimeout}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			ctx := context.Background()
+			s := &channels.Session{ID: "ussd/bench", Phone: "+254712345678", State: make([]byte, 300), ExpiresAt: now.Add(time.Hour)}
+			if err := bc.store.PutSession(ctx, s); err != nil {
+				b.Fatal(err)
+			}
+			for b.Loop() {
+				if _, err := bc.store.Session(ctx, "ussd/bench", now); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
