@@ -113,8 +113,8 @@ func (k *Kannel) inbound(c *gin.Context) {
 		k.srv.refuse(c, http.StatusBadRequest, err)
 		return
 	}
-	r, _ := k.srv.Handle(c.Request.Context(), in)
-	if !k.srv.queue(c, in, &r) {
+	r, err := k.srv.Handle(c.Request.Context(), in)
+	if !k.srv.queue(c, in, &r, err) {
 		return
 	}
 	if r.Text != "" {

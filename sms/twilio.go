@@ -143,8 +143,8 @@ func (t *Twilio) inbound(c *gin.Context) {
 		return
 	}
 	// On failure the reply is a polite text and Handle has logged why.
-	r, _ := t.srv.Handle(c.Request.Context(), in)
-	if !t.srv.queue(c, in, &r) {
+	r, err := t.srv.Handle(c.Request.Context(), in)
+	if !t.srv.queue(c, in, &r, err) {
 		return
 	}
 	c.Data(http.StatusOK, "text/xml; charset=utf-8", twiml(r.Text))
@@ -218,8 +218,15 @@ func (s *Server) outbound(in Inbound, r Reply) *channels.Outbound {
 // is keyed by the inbound one, so a redelivery queues it again harmlessly;
 // that is how a reply whose queueing failed (503, the gateway retries) is
 // not lost. It answers the request itself and returns false on failure.
-func (s *Server) queue(c *gin.Context, in Inbound, r *Reply) bool {
-	if s.cfg.Replies == nil || r.Text == "" {
+//
+// The polite refusal of a message that failed because the store cannot
+// do the work now (handled, Handle's error, is EUNAVAILABLE) is not
+// queued but answered in the response: the outbox lives in that store,
+// and neither gateway sends a failed webhook again by default (Twilio
+// drops it, Kannel texts its own "could not fetch" line in English), so a
+// 503 would leave the citizen with no answer in their language.
+func (s *Server) queue(c *gin.Context, in Inbound, r *Reply, handled error) bool {
+	if s.cfg.Replies == nil || r.Text == "" || channels.ErrorCode(handled) == channels.EUNAVAILABLE {
 		return true
 	}
 	if err := s.cfg.Replies.Send(c.Request.Context(), s.outbound(in, *r)); err != nil {
