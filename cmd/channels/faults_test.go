@@ -307,7 +307,9 @@ func TestServePostgresRestart(t *testing.T) {
 
 	gw := newSMSGateway(t)
 	data := filepath.Join(t.TempDir(), "channels.db")
-	p := startServe(t, data, "-database-url", dbURL,
+	// SMS replies go through the outbox: while it is down, the refusal
+	// still goes back in the gateway's response.
+	p := startServe(t, data, "-database-url", dbURL, "-sms-replies", "outbox",
 		"-kannel-ussd", "-kannel-secret", testKannelSecret,
 		"-kannel-sendsms", gw.URL+"/cgi-bin/sendsms", "-kannel-user", "channels", "-kannel-password", "pw", "-kannel-from", "22141", "-kannel-rate", "50")
 	key, _ := addAgency(t, data, "county_works", "County Works", "")
