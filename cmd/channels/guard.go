@@ -42,7 +42,8 @@ func (e *unavailableError) Error() string   { return "store unavailable: " + e.c
 func (e *unavailableError) Unwrap() []error { return []error{e.code, e.cause} }
 
 // check passes err on, as an unavailableError when the store could not do
-// the work, and tells health.
+// the work (unavailable says so, or the store itself answered
+// EUNAVAILABLE), and tells health.
 func (g *guard) check(err error) error {
 	switch {
 	case err == nil:
@@ -50,7 +51,7 @@ func (g *guard) check(err error) error {
 		return nil
 	case errors.Is(err, context.Canceled):
 		return err // the caller gave up: says nothing of the store
-	case !g.unavailable(err):
+	case !g.unavailable(err) && channels.ErrorCode(err) != channels.EUNAVAILABLE:
 		g.health.answered() // it answered, with a refusal
 		return err
 	}

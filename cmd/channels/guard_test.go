@@ -51,6 +51,7 @@ func TestGuardOutage(t *testing.T) {
 		{"a success once it settled", outageSettle, nil, "", []string{`level=WARN msg="store answers again"`, "outage=1m2s", "failed_calls=3"}},
 		{"the next success", time.Second, nil, "", nil},
 		{"a new outage", time.Hour, full, channels.EUNAVAILABLE, []string{`level=ERROR msg="store unavailable:`}},
+		{"the store's own refusal to wait", 0, channels.Errorf(channels.EUNAVAILABLE, "error.internal", "lock: held elsewhere"), channels.EUNAVAILABLE, nil},
 	} {
 		now = now.Add(step.advance)
 		err := g.do(context.Background(), func(context.Context) error { return step.err })
@@ -58,8 +59,8 @@ func TestGuardOutage(t *testing.T) {
 			t.Errorf("%s: code %q, want %q (%v)", step.name, got, step.code, err)
 		}
 		if step.code == channels.EUNAVAILABLE {
-			if msg := channels.ErrorMessage(err); msg != "error.unavailable" || !errors.Is(err, syscall.ENOSPC) {
-				t.Errorf("%s: message %s, cause kept %v: %v", step.name, msg, errors.Is(err, syscall.ENOSPC), err)
+			if msg := channels.ErrorMessage(err); msg != "error.unavailable" || !errors.Is(err, step.err) {
+				t.Errorf("%s: message %s, cause kept %v: %v", step.name, msg, errors.Is(err, step.err), err)
 			}
 			// What a channel logs of it is not an error of its own.
 			log.Error("ussd hop failed", "err", fmt.Errorf("save session: %w", err))
