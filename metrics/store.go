@@ -11,7 +11,7 @@ import (
 )
 
 // storeOps are the classes of store operation whose failures are counted.
-var storeOps = []string{"session", "case", "prefs", "outbox", "purge", "health"}
+var storeOps = []string{"session", "lock", "limits", "case", "prefs", "outbox", "purge", "health"}
 
 // store counts the failures of the store operations every hop and every
 // outbox attempt make, and the cases created. The operations it does not
@@ -20,7 +20,7 @@ var storeOps = []string{"session", "case", "prefs", "outbox", "purge", "health"}
 type store struct {
 	channels.Store
 	cases                                  *prometheus.CounterVec
-	session, cas, prefs, box, purge, probe prometheus.Counter
+	session, lock, limits, cas, prefs, box, purge, probe prometheus.Counter
 }
 
 // Store wraps db so that the failures of its hop and outbox operations
@@ -30,7 +30,7 @@ func (m *Metrics) Store(db channels.Store) channels.Store {
 	e := m.storeErrors
 	return &store{
 		Store: db, cases: m.cases,
-		session: e.WithLabelValues("session"), cas: e.WithLabelValues("case"), prefs: e.WithLabelValues("prefs"),
+		session: e.WithLabelValues("session"), lock: e.WithLabelValues("lock"), limits: e.WithLabelValues("limits"), cas: e.WithLabelValues("case"), prefs: e.WithLabelValues("prefs"),
 		box: e.WithLabelValues("outbox"), purge: e.WithLabelValues("purge"), probe: e.WithLabelValues("health"),
 	}
 }
@@ -122,10 +122,32 @@ func (s *store) UpdateOutbound(ctx context.Context, m *channels.Outbound) error 
 	return failed(s.box, s.Store.UpdateOutbound(ctx, m))
 }
 
+func (s *store) ClaimOutbound(ctx context.Context, kind, owner string, now, until time.Time, limit int, skip ...string) ([]*channels.Outbound, error) {
+	ms, err := s.Store.ClaimOutbound(ctx, kind, owner, now, until, limit, skip...)
+	return ms, failed(s.box, err)
+}
+
+func (s *store) ReleaseOutbound(ctx context.Context, owner string, keys ...string) error {
+	return failed(s.box, s.Store.ReleaseOutbound(ctx, owner, keys...))
+}
+
+// LockKey counts a failure to take a session's or a phone's lock, the
+// first store call of a hop on PostgreSQL.
+func (s *store) LockKey(ctx context.Context, key string) (func(), error) {
+	unlock, err := s.Store.LockKey(ctx, key)
+	return unlock, failed(s.lock, err)
+}
+
+func (s *store) TakeToken(ctx context.Context, key string, every time.Duration, burst int, now time.Time) (time.Duration, bool, error) {
+	wait, ok, err := s.Store.TakeToken(ctx, key, every, burst, now)
+	return wait, ok, failed(s.limits, err)
+}
+
 // Probe is the health check's read: a session that never exists, looked
 // up within timeout. Nil when the store answered (not found is an
-// answer); a failure is counted once, as op "health", even through the
-// decorator Store returns.
+// answer); a failure is counted as op "health", once when db is the
+// decorator Store returns (a wrapper around it counts the read under
+// "session" too).
 func (m *Metrics) Probe(ctx context.Context, db channels.SessionStore, timeout time.Duration) error {
 	if s, ok := db.(*store); ok {
 		db = s.Store

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -28,6 +30,11 @@ type Postgres struct {
 	host string // 127.0.0.1
 	port int
 	n    atomic.Int64 // databases made so far
+
+	bin, data, run string              // the server binaries, data and socket directories
+	cred           *syscall.Credential // whom the server runs as; nil for this process's user
+	mu             sync.Mutex
+	server         *proc // the running server, or the last one
 }
 
 // StartPostgres initializes a cluster under t.TempDir and runs its server
@@ -86,17 +93,26 @@ func StartPostgres(t testing.TB) *Postgres {
 		t.Fatalf("peertest: initdb: %v\n%s", err, tail(string(out), 50))
 	}
 
-	pg := &Postgres{host: "127.0.0.1", port: FreePort(t)}
-	cmd := exec.Command(filepath.Join(bin, "postgres"), "-D", data, "-p", strconv.Itoa(pg.port), "-k", run,
-		"-F", // no fsync
-		"-c", "listen_addresses="+pg.host,
-		"-c", "synchronous_commit=off",
-		"-c", "full_page_writes=off",
-		"-c", "max_connections=200",
-		"-c", "shared_buffers=32MB")
-	p := startPostgres(t, cmd, cred)
+	pg := &Postgres{host: "127.0.0.1", port: FreePort(t), bin: bin, data: data, run: run, cred: cred}
+	pg.Start(t)
+	return pg
+}
+
+// Start runs the cluster's server, on its data directory and port, and
+// waits until it accepts connections: StartPostgres calls it, and a test
+// calls it again after Stop to bring the same cluster back. A server that
+// exits before it is ready (one killed with SIGKILL leaves its backends
+// to notice, and the next one refuses their shared memory until they
+// have) is started again, for up to 30 s.
+func (pg *Postgres) Start(t testing.TB) {
+	t.Helper()
+	pg.mu.Lock()
+	defer pg.mu.Unlock()
+	if pg.server != nil && !pg.server.exited() {
+		t.Fatalf("peertest: postgres: Start while the server (pid %d) runs", pg.server.cmd.Process.Pid)
+	}
 	ctx := context.Background()
-	waitFor(t, p, "postgres accepting connections", 30*time.Second, func() error {
+	ready := func() error {
 		ctx, cancel := context.WithTimeout(ctx, time.Second)
 		defer cancel()
 		conn, err := pgconn.Connect(ctx, pg.url("postgres"))
@@ -104,8 +120,50 @@ func StartPostgres(t testing.TB) *Postgres {
 			return err
 		}
 		return conn.Close(ctx)
-	})
-	return pg
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		cmd := exec.Command(filepath.Join(pg.bin, "postgres"), "-D", pg.data, "-p", strconv.Itoa(pg.port), "-k", pg.run,
+			"-F", // no fsync
+			"-c", "listen_addresses="+pg.host,
+			"-c", "synchronous_commit=off",
+			"-c", "full_page_writes=off",
+			"-c", "max_connections=200",
+			"-c", "shared_buffers=32MB")
+		pg.server = startPostgres(t, cmd, pg.cred)
+		for ready() != nil && !pg.server.exited() && time.Now().Before(deadline) {
+			time.Sleep(50 * time.Millisecond)
+		}
+		if !pg.server.exited() || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(200 * time.Millisecond) // exited early: try again
+	}
+	waitFor(t, pg.server, "postgres accepting connections", time.Until(deadline), ready)
+}
+
+// Stop ends the cluster's server with sig and waits until it has exited
+// (for SIGKILL, the postmaster: its backends end on their own). SIGINT is
+// PostgreSQL's fast shutdown (clients are disconnected, the data is
+// checkpointed), SIGQUIT its immediate shutdown (as after a crash: the
+// next Start recovers from the WAL) and SIGKILL kills the postmaster as
+// the kernel's OOM killer would. Start brings the cluster back.
+func (pg *Postgres) Stop(t testing.TB, sig syscall.Signal) {
+	t.Helper()
+	pg.mu.Lock()
+	defer pg.mu.Unlock()
+	p := pg.server
+	if p == nil || p.exited() {
+		t.Fatal("peertest: postgres: Stop while no server runs")
+	}
+	if err := syscall.Kill(p.cmd.Process.Pid, sig); err != nil {
+		t.Fatalf("peertest: postgres: stop: %v", err)
+	}
+	select {
+	case <-p.done:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("peertest: postgres (pid %d) still runs 30 s after %v", p.cmd.Process.Pid, sig)
+	}
 }
 
 // postgresBin returns the directory of initdb and postgres, or "".
@@ -216,4 +274,65 @@ func (pg *Postgres) Database(t testing.TB) string {
 		t.Fatalf("peertest: postgres: create database %s: %v", name, err)
 	}
 	return pg.url(name)
+}
+
+// Pause stops the cluster's server and every backend it runs with
+// SIGSTOP: the server neither answers nor refuses, as a database host
+// that stopped responding (a network partition, a host frozen by its
+// hypervisor) would, and its clients must give up on their own. Resume
+// lets it go on; a test that pauses must resume before it ends, or Stop.
+func (pg *Postgres) Pause(t testing.TB) {
+	t.Helper()
+	pg.signalAll(t, syscall.SIGSTOP)
+}
+
+// Resume lets a paused server go on.
+func (pg *Postgres) Resume(t testing.TB) {
+	t.Helper()
+	pg.signalAll(t, syscall.SIGCONT)
+}
+
+// signalAll sends sig to the server and to its children, the backends.
+func (pg *Postgres) signalAll(t testing.TB, sig syscall.Signal) {
+	t.Helper()
+	pg.mu.Lock()
+	defer pg.mu.Unlock()
+	if pg.server == nil || pg.server.exited() {
+		t.Fatalf("peertest: postgres: %v while no server runs", sig)
+	}
+	pid := pg.server.cmd.Process.Pid
+	if err := syscall.Kill(pid, sig); err != nil {
+		t.Fatalf("peertest: postgres: %v: %v", sig, err)
+	}
+	for _, child := range children(pid) {
+		_ = syscall.Kill(child, sig) // one may have just ended
+	}
+}
+
+// children returns the PIDs of the processes whose parent is pid, from
+// /proc.
+func children(pid int) []int {
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	var out []int
+	for _, path := range stats {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...: comm may hold spaces and parentheses.
+		rest := string(b)
+		if i := strings.LastIndexByte(rest, ')'); i >= 0 {
+			rest = rest[i+1:]
+		}
+		fields := strings.Fields(rest)
+		if len(fields) < 2 {
+			continue
+		}
+		if ppid, err := strconv.Atoi(fields[1]); err == nil && ppid == pid {
+			if child, err := strconv.Atoi(filepath.Base(filepath.Dir(path))); err == nil {
+				out = append(out, child)
+			}
+		}
+	}
+	return out
 }

@@ -117,7 +117,7 @@ func (k *Kannel) inbound(c *gin.Context) {
 	if err != nil {
 		_ = c.Error(err) // for the hop metrics: answered politely, yet failed
 	}
-	if !k.srv.queue(c, in, &r) {
+	if !k.srv.queue(c, in, &r, err) {
 		return
 	}
 	if r.Text != "" {

@@ -14,6 +14,7 @@ import (
 	"github.com/govchannels/channels/flows"
 	"github.com/govchannels/channels/gateway"
 	"github.com/govchannels/channels/keylock"
+	"github.com/govchannels/channels/langmemo"
 	"github.com/govchannels/channels/lenprefix"
 	"github.com/govchannels/channels/locales"
 	"github.com/govchannels/channels/ratelimit"
@@ -61,6 +62,10 @@ type Config struct {
 	// deliver a dialogue's messages, or a retry, to any of them; within
 	// this Server only when nil.
 	Locks channels.KeyLocker
+	// Langs remembers the language each phone was last answered in, so
+	// that a message that cannot be read from the store is still answered
+	// in it; shared with the other channels, its own when nil.
+	Langs *langmemo.Memo
 }
 
 // Dropped counts the inbound messages each limit refused.
@@ -114,6 +119,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Meter == nil {
 		cfg.Meter = channels.NopMeter{}
+	}
+	if cfg.Langs == nil {
+		cfg.Langs = langmemo.New(0)
 	}
 	kw, problems := newKeywords(cfg.Engine.Catalog(), cfg.Bundle)
 	if len(problems) > 0 {
@@ -223,6 +231,9 @@ func (s *Server) Handle(ctx context.Context, in Inbound) (Reply, error) {
 	if err != nil {
 		return d.fail(err)
 	}
+	if r.Text != "" {
+		s.cfg.Langs.Put(in.From, d.lang)
+	}
 	return r, nil
 }
 
@@ -233,6 +244,9 @@ type dialogue struct {
 	in   Inbound
 	now  time.Time
 	lang string // the citizen's language once known
+	// known is set once the preferences are read: until then a failure
+	// is answered in the language Langs remembers.
+	known bool
 
 	prefs channels.Prefs
 	sess  *channels.Session
@@ -248,6 +262,7 @@ func (d *dialogue) answer() (Reply, error) {
 	if d.prefs, err = d.cfg.Prefs.Prefs(d.ctx, d.in.From); err != nil {
 		return Reply{}, fmt.Errorf("read preferences: %w", err)
 	}
+	d.known = true
 	if d.prefs.Lang != "" && d.cfg.Bundle.Supports(d.prefs.Lang) {
 		d.lang = d.prefs.Lang
 	}
@@ -470,10 +485,20 @@ func (d *dialogue) text(m channels.Message) Reply {
 	return Reply{Text: d.cfg.Bundle.Text(d.lang, m), Purpose: channels.PurposeReply}
 }
 
-// fail logs err and returns a polite reply in the citizen's language.
+// fail logs err and returns a polite reply in the citizen's language:
+// the one read from the store, else the one the phone was last answered
+// in.
 func (d *dialogue) fail(err error) (Reply, error) {
 	d.cfg.Log.Error("sms dialogue failed", d.attrs("err", err)...)
-	return Reply{Text: d.cfg.Bundle.Text(d.lang, channels.Msg(channels.ErrorMessage(err))), Purpose: channels.PurposeReply}, err
+	lang := d.lang
+	if l := d.cfg.Langs.Get(d.in.From); !d.known && d.cfg.Bundle.Supports(l) {
+		lang = l
+	}
+	id := channels.ErrorMessage(err)
+	if !d.cfg.Bundle.Has(lang, id) {
+		id = "error.internal"
+	}
+	return Reply{Text: d.cfg.Bundle.Text(lang, channels.Msg(id)), Purpose: channels.PurposeReply}, err
 }
 
 func (d *dialogue) attrs(kv ...any) []any {

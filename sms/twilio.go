@@ -147,7 +147,7 @@ func (t *Twilio) inbound(c *gin.Context) {
 	if err != nil {
 		_ = c.Error(err) // for the hop metrics: answered politely, yet failed
 	}
-	if !t.srv.queue(c, in, &r) {
+	if !t.srv.queue(c, in, &r, err) {
 		return
 	}
 	c.Data(http.StatusOK, "text/xml; charset=utf-8", twiml(r.Text))
@@ -221,8 +221,15 @@ func (s *Server) outbound(in Inbound, r Reply) *channels.Outbound {
 // is keyed by the inbound one, so a redelivery queues it again harmlessly;
 // that is how a reply whose queueing failed (503, the gateway retries) is
 // not lost. It answers the request itself and returns false on failure.
-func (s *Server) queue(c *gin.Context, in Inbound, r *Reply) bool {
-	if s.cfg.Replies == nil || r.Text == "" {
+//
+// The polite refusal of a message that failed because the store cannot
+// do the work now (handled, Handle's error, is EUNAVAILABLE) is not
+// queued but answered in the response: the outbox lives in that store,
+// and neither gateway sends a failed webhook again by default (Twilio
+// drops it, Kannel texts its own "could not fetch" line in English), so a
+// 503 would leave the citizen with no answer in their language.
+func (s *Server) queue(c *gin.Context, in Inbound, r *Reply, handled error) bool {
+	if s.cfg.Replies == nil || r.Text == "" || channels.ErrorCode(handled) == channels.EUNAVAILABLE {
 		return true
 	}
 	if err := s.cfg.Replies.Send(c.Request.Context(), s.outbound(in, *r)); err != nil {

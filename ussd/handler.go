@@ -24,6 +24,7 @@ import (
 	"github.com/govchannels/channels/flows"
 	"github.com/govchannels/channels/gateway"
 	"github.com/govchannels/channels/keylock"
+	"github.com/govchannels/channels/langmemo"
 	"github.com/govchannels/channels/locales"
 	"github.com/govchannels/channels/ratelimit"
 )
@@ -56,6 +57,10 @@ type Config struct {
 	// consecutive hops, or a retry, to any of them; within this process
 	// only when nil.
 	Locks channels.KeyLocker
+	// Langs remembers the language each phone was last answered in, so
+	// that a hop that cannot read the store still ends in it; shared with
+	// the other channels and dialects, its own when nil.
+	Langs *langmemo.Memo
 }
 
 // Limits are the rate limits of inbound USSD; a zero Limit is none. A
@@ -119,6 +124,9 @@ func New(cfg Config) *Server {
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Langs == nil {
+		cfg.Langs = langmemo.New(0)
 	}
 	if cfg.Meter == nil {
 		cfg.Meter = channels.NopMeter{}
@@ -212,6 +220,9 @@ type hop struct {
 	req  Request
 	now  time.Time
 	lang string // the citizen's language once known, for a failure's text
+	// known is set once lang is the citizen's, read from the store: until
+	// then a failure is answered in the language Langs remembers.
+	known bool
 
 	sess *channels.Session
 	ed   edge
@@ -240,7 +251,7 @@ func (h *hop) limited() (Reply, error) {
 	if _, err := h.prefLang(); err != nil {
 		h.cfg.Log.Error("read preferences", h.attrs("err", err)...)
 	}
-	return Reply{Text: h.cfg.Bundle.Text(h.lang, channels.Msg("error.busy")), End: true}, nil
+	return Reply{Text: h.cfg.Bundle.Text(h.replyLang(), channels.Msg("error.busy")), End: true}, nil
 }
 
 // load reads the request's session; false when there is none to continue
@@ -289,6 +300,7 @@ func (h *hop) prefLang() (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("read preferences: %w", err)
 	}
+	h.known = true
 	if p.Lang != "" && h.cfg.Bundle.Supports(p.Lang) {
 		h.lang = p.Lang
 		return p.Lang, nil
@@ -386,7 +398,7 @@ func (h *hop) answer(input string) (Reply, error) {
 		}
 		return h.home(lang)
 	}
-	h.lang = st.Lang
+	h.lang, h.known = st.Lang, true
 	if ed.resume {
 		return h.answerResume(st, input)
 	}
@@ -477,6 +489,7 @@ func (h *hop) show(st flows.State, sc channels.Screen, ended bool) (Reply, error
 	if err := h.put(writes...); err != nil {
 		return h.fail(err)
 	}
+	h.cfg.Langs.Put(h.req.Phone, st.Lang)
 	return ed.reply(), nil
 }
 
@@ -515,11 +528,31 @@ func pagesLen(pages []string) int {
 // fail logs err and ends the session with a polite localized message.
 func (h *hop) fail(err error) (Reply, error) {
 	h.cfg.Log.Error("ussd hop failed", h.attrs("err", err)...)
+	return Reply{Text: failText(h.cfg.Bundle, h.replyLang(), err), End: true}, err
+}
+
+// replyLang is the language to answer in: the citizen's once read from
+// the store, else the one the phone was last answered in, else the
+// default.
+func (h *hop) replyLang() string {
+	if h.known {
+		return h.lang
+	}
+	if l := h.cfg.Langs.Get(h.req.Phone); l != "" && h.cfg.Bundle.Supports(l) {
+		return l
+	}
+	return h.lang
+}
+
+// failText is the polite text of a failure in lang: its message (such as
+// error.unavailable when the store does not answer), or error.internal
+// when it has none in the locales; never the error's own text.
+func failText(b *locales.Bundle, lang string, err error) string {
 	id := channels.ErrorMessage(err)
-	if !h.cfg.Bundle.Has(h.lang, id) {
+	if !b.Has(lang, id) {
 		id = "error.internal"
 	}
-	return Reply{Text: h.cfg.Bundle.Text(h.lang, channels.Msg(id)), End: true}, err
+	return b.Text(lang, channels.Msg(id))
 }
 
 // attrs are the log attributes of a hop, then kv. What the citizen typed

@@ -423,7 +423,8 @@ func decodeKannelRecord(b []byte) (kannelRecord, error) {
 
 // kannelHop answers one MO; quiet is true for an MO that released the
 // session, which gets no page. On failure it returns, with the error, a
-// polite final page in the default language, as Handle does.
+// polite final page in the language the phone was last answered in, as
+// Handle does.
 //
 // It turns the MO into a Request for Handle:
 //   - op 1, or an MO of a session we do not know or have released, starts
@@ -463,7 +464,11 @@ func (s *Server) kannelHop(ctx context.Context, mo KannelMO) (reply Reply, quiet
 	rec, err = s.kannelRecord(ctx, key, mo.Phone, now)
 	if err != nil {
 		log("ussd kannel hop failed", slog.LevelError, "err", err)
-		return Reply{Text: s.cfg.Bundle.Text(locales.Default, channels.Msg("error.internal")), End: true}, false, err
+		lang := s.cfg.Langs.Get(mo.Phone)
+		if !s.cfg.Bundle.Supports(lang) {
+			lang = locales.Default
+		}
+		return Reply{Text: failText(s.cfg.Bundle, lang, err), End: true}, false, err
 	}
 	if mo.Releases() {
 		if rec.session != "" {

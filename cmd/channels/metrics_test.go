@@ -379,7 +379,7 @@ func TestServeHealth(t *testing.T) {
 		if n := s.value("channels_hops_total", "channel", "ussd", "outcome", "error") - got.value("channels_hops_total", "channel", "ussd", "outcome", "error"); n != 1 {
 			t.Errorf("USSD hops failed: %v, want 1", n)
 		}
-		for _, op := range []string{"session", "health"} {
+		for _, op := range []string{"lock", "health"} {
 			if s.value("channels_store_errors_total", "op", op) < 1 {
 				t.Errorf("no store error counted for %s", op)
 			}

@@ -22,7 +22,7 @@ func TestPurgeOnce(t *testing.T) {
 	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
 	db := channelstest.OpenStore(t)
 	logs := &channelstest.LogBuffer{}
-	s := &server{cfg: defaultConfig(), log: slog.New(slog.NewTextHandler(logs, nil)), db: db}
+	s := &server{cfg: defaultConfig(), log: slog.New(slog.NewTextHandler(logs, nil)), db: db, long: db}
 	day := 24 * time.Hour
 
 	msg := func(key string, status channels.OutboundStatus, updated time.Time) *channels.Outbound {

@@ -31,6 +31,7 @@ import (
 	"github.com/govchannels/channels/host"
 	"github.com/govchannels/channels/kannel"
 	"github.com/govchannels/channels/kiosk"
+	"github.com/govchannels/channels/langmemo"
 	"github.com/govchannels/channels/later"
 	"github.com/govchannels/channels/lint"
 	"github.com/govchannels/channels/locales"
@@ -64,6 +65,14 @@ type server struct {
 	routes  []string         // what listens where, for the startup banner
 	stop    context.CancelFunc
 	wg      sync.WaitGroup
+
+	// db is the store through a guard, whose calls are bounded by
+	// storeTimeout on PostgreSQL; long is the same store through a guard
+	// without a deadline, for work that may take long (the purge, the
+	// admin commands). health hears from both whether the store answers.
+	long   channels.Store
+	health *health
+	langs  *langmemo.Memo // the language each phone was last answered in, for every channel
 }
 
 // newServer opens the store, loads and checks the catalog and mounts every
@@ -86,25 +95,33 @@ func newServer(cfg config, log *slog.Logger, console io.Writer) (_ *server, err 
 	if err != nil {
 		return nil, err
 	}
-	db, err := openStore(cfg)
+	raw, isOutage, err := openStore(cfg)
 	if err != nil {
 		return nil, err
 	}
 	meter := metrics.New(cat)
-	db = meter.Store(db)
 	defer func() {
 		if err != nil {
-			db.Close()
+			raw.Close()
 		}
 	}()
-	s := &server{cfg: cfg, log: log, db: db, bundle: bundle, catalog: cat, engine: engine, metrics: meter}
+	// An outage is logged once, by health, not by every request that
+	// meets it.
+	hl := &health{log: log, what: cfg.dataName()}
+	log = slog.New(quiet{log.Handler()})
+	db := &guard{Store: meter.Store(raw), health: hl, unavailable: isOutage}
+	long := *db
+	if cfg.DatabaseURL != "" {
+		db.timeout = storeTimeout
+	}
+	s := &server{cfg: cfg, log: log, db: db, long: &long, health: hl, langs: langmemo.New(0), bundle: bundle, catalog: cat, engine: engine, metrics: meter}
 	host := &host.Store{Cases: db, Prefs: db, Log: db}
 
 	router := gin.New()
 	if err := router.SetTrustedProxies(cfg.proxies()); err != nil {
 		return nil, fmt.Errorf("trusted proxies: %w", err)
 	}
-	router.Use(recoverer(log), requestLog(log), meter.Hops())
+	router.Use(recoverer(log), requestLog(log, hl), meter.Hops())
 	s.mountProbes(router)
 	router.NoRoute(func(c *gin.Context) {
 		// App clients get the API's JSON error, in their language.
@@ -130,6 +147,7 @@ func newServer(cfg config, log *slog.Logger, console io.Writer) (_ *server, err 
 		Region:       cfg.Region,
 		Meter:        meter,
 		Locks:        db,
+		Langs:        s.langs,
 	}
 	ucfg.Limits = cfg.ussdLimits
 	s.mountUSSD(ucfg)
@@ -343,6 +361,7 @@ func (s *server) mountSMS(host flows.Host) error {
 		Engine: s.engine, Host: host, Sessions: s.db, Prefs: s.db, Bundle: s.bundle, Log: s.log, Locks: s.db,
 		IdleWindow: cfg.SMSIdle, Reports: s.box, PerPhone: cfg.smsPerPhone, PerSource: cfg.smsPerSource,
 		Meter: s.metrics,
+		Langs: s.langs,
 	}
 	if cfg.SMSReplies == "outbox" {
 		scfg.Replies = s.box
@@ -402,22 +421,23 @@ func newSender(cfg config, console io.Writer) (outbox.Sender, error) {
 
 // openStore opens the store of cfg: PostgreSQL when a database URL is set,
 // which other instances may share, else the bbolt file, which its lock
-// holds for this process alone.
-func openStore(cfg config) (channels.Store, error) {
+// holds for this process alone. unavailable tells the store's errors that
+// say it cannot do the work now from the others.
+func openStore(cfg config) (_ channels.Store, unavailable func(error) bool, _ error) {
 	if cfg.DatabaseURL == "" {
 		db, err := bolt.Open(cfg.Data, bolt.Options{})
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		return db, nil
+		return db, bolt.Unavailable, nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	db, err := postgres.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return db, nil
+	return db, postgres.Unavailable, nil
 }
 
 // dataName says where the data is kept, for the banner: the bbolt file, or
@@ -463,7 +483,7 @@ func (s *server) listenAdmin() error {
 	if err != nil {
 		return fmt.Errorf("admin socket: %w", err)
 	}
-	s.admin = &http.Server{Handler: admin.NewServer(admin.New(s.db, agency.NewKey, time.Now), s.log), ReadHeaderTimeout: 10 * time.Second}
+	s.admin = &http.Server{Handler: admin.NewServer(admin.New(s.long, agency.NewKey, time.Now), s.log), ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		if err := s.admin.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.log.Error("admin socket stopped", "err", err)
@@ -543,11 +563,11 @@ type purged struct {
 func (s *server) purgeOnce(ctx context.Context, now time.Time) purged {
 	var p purged
 	var err error
-	if p.sessions, err = s.db.PurgeSessions(ctx, now); err != nil {
+	if p.sessions, err = s.long.PurgeSessions(ctx, now); err != nil {
 		s.log.Error("purge expired sessions", "err", err)
 	}
 	for cut := now.Add(-s.cfg.Retention); ctx.Err() == nil; {
-		n, err := s.db.PurgeOutbound(ctx, cut, purgeBatch)
+		n, err := s.long.PurgeOutbound(ctx, cut, purgeBatch)
 		p.outbound += n
 		if err != nil {
 			s.log.Error("purge outbox messages", "err", err)
@@ -556,7 +576,7 @@ func (s *server) purgeOnce(ctx context.Context, now time.Time) purged {
 			break
 		}
 	}
-	if p.signOuts, err = s.db.PurgeSignOuts(ctx, now); err != nil {
+	if p.signOuts, err = s.long.PurgeSignOuts(ctx, now); err != nil {
 		s.log.Error("purge sign-outs", "err", err)
 	}
 	if p != (purged{}) {
@@ -679,15 +699,17 @@ func recoverer(log *slog.Logger) gin.HandlerFunc {
 }
 
 // requestLog logs every request at debug level and failed ones at warn or
-// error; it logs paths and statuses, never bodies (they carry citizens'
+// error, but a 503 during a store outage at debug (health logs the
+// outage); it logs paths and statuses, never bodies (they carry citizens'
 // answers).
-func requestLog(log *slog.Logger) gin.HandlerFunc {
+func requestLog(log *slog.Logger, h *health) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		start := time.Now()
 		c.Next()
 		status := c.Writer.Status()
 		level := slog.LevelDebug
 		switch {
+		case status == http.StatusServiceUnavailable && h.down.Load():
 		case status >= 500:
 			level = slog.LevelError
 		case status >= 400:
