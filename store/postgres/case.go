@@ -96,58 +96,6 @@ func stored(c *channels.Case) *channels.Case {
 	return &s
 }
 
-// CreateCase stores c, and its first history entry in the case log, in
-// one transaction that returns once committed. With an idempotency key
-// seen before it returns that key's case instead. Two submissions with
-// the same key at once are settled by the key's unique index: the second
-// waits for the first to commit, then finds its case.
-func (d *DB) CreateCase(ctx context.Context, c *channels.Case) (*channels.Case, error) {
-	if c.Ref == "" {
-		return nil, channels.Errorf(channels.EINVALID, "error.internal", "case without a reference")
-	}
-	s := stored(c)
-	j, err := encodeCase(s)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: create case %s: %w", c.Ref, err)
-	}
-	var key []byte
-	if s.IdempotencyKey != "" {
-		key = []byte(s.IdempotencyKey)
-	}
-	var out *channels.Case
-	err = pgx.BeginFunc(ctx, d.pool, func(tx pgx.Tx) error {
-		// DO NOTHING covers both unique constraints, the reference and
-		// the idempotency key; which one clashed is found below.
-		tag, err := tx.Exec(ctx, `INSERT INTO cases (`+caseColumns+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-			ON CONFLICT DO NOTHING`,
-			s.Ref, s.Service, s.Agency, s.Phone, s.NationalID, j.assisted, string(s.Channel), s.Lang,
-			j.answers, string(s.Status), j.history, key, s.CreatedAt)
-		if err != nil {
-			return err
-		}
-		if tag.RowsAffected() == 0 {
-			if key != nil {
-				first, err := scanCase(tx.QueryRow(ctx, `SELECT `+caseColumns+` FROM cases WHERE idempotency_key = $1`, key))
-				if err == nil {
-					out = first
-					return nil
-				}
-				if !errors.Is(err, pgx.ErrNoRows) {
-					return err
-				}
-			}
-			return channels.Errorf(channels.ECONFLICT, "error.conflict", "case reference %s is taken", c.Ref)
-		}
-		out = s
-		return logEvents(ctx, tx, s.Ref, true, s.History[:min(1, len(s.History))])
-	})
-	if err != nil {
-		return nil, wrap(err, "create case %s", c.Ref)
-	}
-	return out, nil
-}
-
 // Case returns the case ref.
 func (d *DB) Case(ctx context.Context, ref string) (*channels.Case, error) {
 	c, err := scanCase(d.pool.QueryRow(ctx, `SELECT `+caseColumns+` FROM cases WHERE ref = $1`, ref))

@@ -43,6 +43,8 @@ type DB struct {
 	// instance holds the connection whose session keeps the instance lock,
 	// nil until LockInstance.
 	instance *pgxpool.Conn
+
+	cases caseBatcher // gathers concurrent CreateCase calls into one transaction
 }
 
 // ErrLocked is the error of LockInstance when another process holds the
