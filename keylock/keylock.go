@@ -8,7 +8,7 @@ import "sync"
 
 // Locks is a set of stripes; the zero value is ready to use.
 type Locks struct {
-	stripes [256]sync.Mutex
+	stripes [4096]sync.Mutex
 }
 
 // Lock locks the stripe of key and returns its unlock.
