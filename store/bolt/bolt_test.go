@@ -372,3 +372,36 @@ func TestMigrateVersion1(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestPurgeSessionsInBatches purges more expired sessions than one
+// transaction takes: one transaction removes at most sessionPurgeBatch,
+// PurgeSessions removes them all and keeps the live ones.
+func TestPurgeSessionsInBatches(t *testing.T) {
+	db, _ := mustOpen(t)
+	ctx := context.Background()
+	now := time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
+	expired := 2*sessionPurgeBatch + 500
+	var ss []*channels.Session
+	for i := range expired + 10 {
+		ttl := -time.Duration(i+1) * time.Millisecond
+		if i >= expired {
+			ttl = time.Hour
+		}
+		ss = append(ss, &channels.Session{ID: fmt.Sprintf("s%05d", i), Phone: "+254712345678", UpdatedAt: now, ExpiresAt: now.Add(ttl)})
+	}
+	if err := db.PutSession(ctx, ss...); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := db.purgeSessions(now, sessionPurgeBatch); err != nil || n != sessionPurgeBatch {
+		t.Fatalf("one transaction purged %d, %v; want %d", n, err, sessionPurgeBatch)
+	}
+	if n, err := db.PurgeSessions(ctx, now); err != nil || n != expired-sessionPurgeBatch {
+		t.Fatalf("PurgeSessions = %d, %v; want the other %d", n, err, expired-sessionPurgeBatch)
+	}
+	for i, s := range ss {
+		_, err := db.Session(ctx, s.ID, now.Add(-time.Hour))
+		if want := i >= expired; (err == nil) != want {
+			t.Errorf("session %s after the purge: %v, want kept %v", s.ID, err, want)
+		}
+	}
+}

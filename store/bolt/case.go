@@ -36,43 +36,9 @@ func (d *DB) CreateCase(_ context.Context, c *channels.Case) (*channels.Case, er
 	// Batch may run the function more than once; it decides from what is
 	// stored each time, so a rerun gives the same result.
 	err = d.db.Batch(func(tx *bbolt.Tx) error {
-		cases, keys := tx.Bucket(bucketCases), tx.Bucket(bucketCaseKeys)
-		if c.IdempotencyKey != "" {
-			if ref := keys.Get([]byte(c.IdempotencyKey)); ref != nil {
-				var err error
-				out, err = readCase(cases, string(ref))
-				return err
-			}
-		}
-		if cases.Get([]byte(c.Ref)) != nil {
-			return channels.Errorf(channels.ECONFLICT, "error.conflict", "case reference %s is taken", c.Ref)
-		}
-		if err := cases.Put([]byte(c.Ref), rec); err != nil {
-			return err
-		}
-		if c.IdempotencyKey != "" {
-			if err := keys.Put([]byte(c.IdempotencyKey), []byte(c.Ref)); err != nil {
-				return err
-			}
-		}
-		out = c
-		if c.Agency != "" {
-			if err := tx.Bucket(bucketCaseAgency).Put(agencyKey(c), nil); err != nil {
-				return err
-			}
-		}
-		if err := logEvents(tx, c.Ref, true, c.History[:min(1, len(c.History))]); err != nil {
-			return err
-		}
-		if c.NationalID != "" {
-			if err := tx.Bucket(bucketCaseNationalID).Put(phoneKey(c.NationalID, c), nil); err != nil {
-				return err
-			}
-		}
-		if c.Phone == "" {
-			return nil
-		}
-		return tx.Bucket(bucketCasePhone).Put(phoneKey(c.Phone, c), nil)
+		var err error
+		out, err = createCase(tx, c, rec)
+		return err
 	})
 	var ce *channels.Error
 	if errors.As(err, &ce) {
@@ -82,6 +48,97 @@ func (d *DB) CreateCase(_ context.Context, c *channels.Case) (*channels.Case, er
 		return nil, fmt.Errorf("bolt: create case %s: %w", c.Ref, err)
 	}
 	return out, nil
+}
+
+// createCase stores c, encoded as rec, with its index entries and its
+// first event in the case log; with an idempotency key seen before it
+// stores nothing and returns that key's case.
+func createCase(tx *bbolt.Tx, c *channels.Case, rec []byte) (*channels.Case, error) {
+	cases, keys := tx.Bucket(bucketCases), tx.Bucket(bucketCaseKeys)
+	if c.IdempotencyKey != "" {
+		if ref := keys.Get([]byte(c.IdempotencyKey)); ref != nil {
+			return readCase(cases, string(ref))
+		}
+	}
+	if cases.Get([]byte(c.Ref)) != nil {
+		return nil, channels.Errorf(channels.ECONFLICT, "error.conflict", "case reference %s is taken", c.Ref)
+	}
+	if err := cases.Put([]byte(c.Ref), rec); err != nil {
+		return nil, err
+	}
+	if c.IdempotencyKey != "" {
+		if err := keys.Put([]byte(c.IdempotencyKey), []byte(c.Ref)); err != nil {
+			return nil, err
+		}
+	}
+	if c.Agency != "" {
+		if err := tx.Bucket(bucketCaseAgency).Put(agencyKey(c), nil); err != nil {
+			return nil, err
+		}
+	}
+	if err := logEvents(tx, c.Ref, true, c.History[:min(1, len(c.History))]); err != nil {
+		return nil, err
+	}
+	if c.NationalID != "" {
+		if err := tx.Bucket(bucketCaseNationalID).Put(phoneKey(c.NationalID, c), nil); err != nil {
+			return nil, err
+		}
+	}
+	if c.Phone != "" {
+		if err := tx.Bucket(bucketCasePhone).Put(phoneKey(c.Phone, c), nil); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// CreateCases stores cs, none of which may be stored yet, in one fsynced
+// transaction, each as CreateCase stores it (record, indexes, case log):
+// all or none. A reference or idempotency key already taken is ECONFLICT.
+// It is for loading many cases at once (a migration, the load harness's
+// pre-fill), where one fsync per case would take hours.
+func (d *DB) CreateCases(_ context.Context, cs []*channels.Case) error {
+	recs := make([][]byte, len(cs))
+	for i, c := range cs {
+		rec, err := json.Marshal(caseRecord{Case: c, Key: c.IdempotencyKey})
+		if err != nil {
+			return fmt.Errorf("bolt: create case %s: %w", c.Ref, err)
+		}
+		recs[i] = rec
+	}
+	err := d.db.Update(func(tx *bbolt.Tx) error {
+		for i, c := range cs {
+			got, err := createCase(tx, c, recs[i])
+			if err != nil {
+				return err
+			}
+			if got != c {
+				return channels.Errorf(channels.ECONFLICT, "error.conflict", "idempotency key of case %s is taken", c.Ref)
+			}
+		}
+		return nil
+	})
+	var ce *channels.Error
+	if errors.As(err, &ce) {
+		return err
+	}
+	if err != nil {
+		return fmt.Errorf("bolt: create %d cases: %w", len(cs), err)
+	}
+	return nil
+}
+
+// CaseCount returns how many cases are stored.
+func (d *DB) CaseCount(context.Context) (int, error) {
+	n := 0
+	err := d.db.View(func(tx *bbolt.Tx) error {
+		n = tx.Bucket(bucketCases).Stats().KeyN
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("bolt: count cases: %w", err)
+	}
+	return n, nil
 }
 
 func readCase(cases *bbolt.Bucket, ref string) (*channels.Case, error) {

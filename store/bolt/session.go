@@ -151,15 +151,37 @@ func deleteSession(tx *bbolt.Tx, id []byte) error {
 	return sessions.Delete(id)
 }
 
+// sessionPurgeBatch bounds how many sessions one transaction of
+// PurgeSessions removes: bbolt has one writer, and every hop waits for it,
+// so a purge after a burst of traffic must hand it back often.
+const sessionPurgeBatch = 1000
+
 // PurgeSessions removes the sessions expired at or before now, walking only
-// the expired end of the expiry index.
-func (d *DB) PurgeSessions(_ context.Context, now time.Time) (int, error) {
+// the expired end of the expiry index, sessionPurgeBatch a transaction
+// so that hops are written between them.
+func (d *DB) PurgeSessions(ctx context.Context, now time.Time) (int, error) {
+	total := 0
+	for {
+		n, err := d.purgeSessions(now, sessionPurgeBatch)
+		total += n
+		if err != nil {
+			return total, fmt.Errorf("bolt: purge sessions: %w", err)
+		}
+		if n < sessionPurgeBatch || ctx.Err() != nil {
+			return total, nil
+		}
+	}
+}
+
+// purgeSessions removes up to limit of the sessions expired at or before
+// now, in one transaction.
+func (d *DB) purgeSessions(now time.Time, limit int) (int, error) {
 	n := 0
-	limit := appendTimeKey(nil, now)
+	end := appendTimeKey(nil, now)
 	err := d.sessions.Update(func(tx *bbolt.Tx) error {
 		var ids [][]byte
 		c := tx.Bucket(bucketSessionExpiry).Cursor()
-		for k, _ := c.First(); k != nil && bytes.Compare(k[:8], limit) <= 0; k, _ = c.Next() {
+		for k, _ := c.First(); k != nil && len(ids) < limit && bytes.Compare(k[:8], end) <= 0; k, _ = c.Next() {
 			ids = append(ids, bytes.Clone(k[8:]))
 		}
 		for _, id := range ids {
@@ -170,8 +192,5 @@ func (d *DB) PurgeSessions(_ context.Context, now time.Time) (int, error) {
 		n = len(ids)
 		return nil
 	})
-	if err != nil {
-		return 0, fmt.Errorf("bolt: purge sessions: %w", err)
-	}
-	return n, nil
+	return n, err
 }

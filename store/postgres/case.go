@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/govchannels/channels"
 )
@@ -94,58 +96,6 @@ func stored(c *channels.Case) *channels.Case {
 	return &s
 }
 
-// CreateCase stores c, and its first history entry in the case log, in
-// one transaction that returns once committed. With an idempotency key
-// seen before it returns that key's case instead. Two submissions with
-// the same key at once are settled by the key's unique index: the second
-// waits for the first to commit, then finds its case.
-func (d *DB) CreateCase(ctx context.Context, c *channels.Case) (*channels.Case, error) {
-	if c.Ref == "" {
-		return nil, channels.Errorf(channels.EINVALID, "error.internal", "case without a reference")
-	}
-	s := stored(c)
-	j, err := encodeCase(s)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: create case %s: %w", c.Ref, err)
-	}
-	var key []byte
-	if s.IdempotencyKey != "" {
-		key = []byte(s.IdempotencyKey)
-	}
-	var out *channels.Case
-	err = pgx.BeginFunc(ctx, d.pool, func(tx pgx.Tx) error {
-		// DO NOTHING covers both unique constraints, the reference and
-		// the idempotency key; which one clashed is found below.
-		tag, err := tx.Exec(ctx, `INSERT INTO cases (`+caseColumns+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-			ON CONFLICT DO NOTHING`,
-			s.Ref, s.Service, s.Agency, s.Phone, s.NationalID, j.assisted, string(s.Channel), s.Lang,
-			j.answers, string(s.Status), j.history, key, s.CreatedAt)
-		if err != nil {
-			return err
-		}
-		if tag.RowsAffected() == 0 {
-			if key != nil {
-				first, err := scanCase(tx.QueryRow(ctx, `SELECT `+caseColumns+` FROM cases WHERE idempotency_key = $1`, key))
-				if err == nil {
-					out = first
-					return nil
-				}
-				if !errors.Is(err, pgx.ErrNoRows) {
-					return err
-				}
-			}
-			return channels.Errorf(channels.ECONFLICT, "error.conflict", "case reference %s is taken", c.Ref)
-		}
-		out = s
-		return logEvents(ctx, tx, s.Ref, true, s.History[:min(1, len(s.History))])
-	})
-	if err != nil {
-		return nil, wrap(err, "create case %s", c.Ref)
-	}
-	return out, nil
-}
-
 // Case returns the case ref.
 func (d *DB) Case(ctx context.Context, ref string) (*channels.Case, error) {
 	c, err := scanCase(d.pool.QueryRow(ctx, `SELECT `+caseColumns+` FROM cases WHERE ref = $1`, ref))
@@ -181,3 +131,68 @@ func (d *DB) CasesByNationalID(ctx context.Context, id string, limit int) ([]*ch
 		WHERE national_id = $1 AND national_id <> '' ORDER BY created_at DESC, ref DESC LIMIT $2`, id, limit))
 	return cs, wrap(err, "cases of a national ID")
 }
+
+// CreateCases stores cs, none of which may be stored yet, in one
+// transaction, each as CreateCase stores it (row, indexes, case log): all
+// or none. A reference or idempotency key already taken is ECONFLICT. The
+// rows go by COPY, and the case log's numbers are taken from heads once
+// for the lot: it is for loading many cases at once (a migration, the
+// load harness's pre-fill), where a transaction per case would take hours.
+func (d *DB) CreateCases(ctx context.Context, cs []*channels.Case) error {
+	if len(cs) == 0 {
+		return nil
+	}
+	rows := make([][]any, len(cs))
+	var events []channels.CaseEvent
+	for i, c := range cs {
+		if c.Ref == "" {
+			return channels.Errorf(channels.EINVALID, "error.internal", "case without a reference")
+		}
+		s := stored(c)
+		j, err := encodeCase(s)
+		if err != nil {
+			return fmt.Errorf("postgres: create case %s: %w", c.Ref, err)
+		}
+		var key []byte
+		if s.IdempotencyKey != "" {
+			key = []byte(s.IdempotencyKey)
+		}
+		rows[i] = []any{s.Ref, s.Service, s.Agency, s.Phone, s.NationalID, j.assisted, string(s.Channel), s.Lang,
+			j.answers, string(s.Status), j.history, key, s.CreatedAt}
+		if len(s.History) > 0 {
+			events = append(events, channels.CaseEvent{Ref: s.Ref, Created: true, Change: s.History[0]})
+		}
+	}
+	err := pgx.BeginFunc(ctx, d.pool, func(tx pgx.Tx) error {
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"cases"}, strings.Split(caseColumns, ", "), pgx.CopyFromRows(rows)); err != nil {
+			var pe *pgconn.PgError
+			if errors.As(err, &pe) && pe.Code == uniqueViolation {
+				return channels.Errorf(channels.ECONFLICT, "error.conflict", "a reference or idempotency key of %d cases is taken", len(cs))
+			}
+			return err
+		}
+		var last uint64
+		if err := tx.QueryRow(ctx, `UPDATE heads SET seq = seq + $1 WHERE log = 'case_events' RETURNING seq`, len(events)).Scan(&last); err != nil {
+			return err
+		}
+		first := last - uint64(len(events)) + 1
+		_, err := tx.CopyFrom(ctx, pgx.Identifier{"case_events"}, []string{"seq", "ref", "created", "change"},
+			pgx.CopyFromSlice(len(events), func(i int) ([]any, error) {
+				change, err := json.Marshal(events[i].Change)
+				return []any{int64(first) + int64(i), events[i].Ref, true, string(change)}, err
+			}))
+		return err
+	})
+	return wrap(err, "create %d cases", len(cs))
+}
+
+// CaseCount returns how many cases are stored.
+func (d *DB) CaseCount(ctx context.Context) (int, error) {
+	var n int
+	err := d.pool.QueryRow(ctx, `SELECT count(*) FROM cases`).Scan(&n)
+	return n, wrap(err, "count cases")
+}
+
+// uniqueViolation is PostgreSQL's SQLSTATE for a unique index refusing a
+// row.
+const uniqueViolation = "23505"

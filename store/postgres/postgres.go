@@ -42,7 +42,8 @@ import (
 // DB is a channels.Store in a PostgreSQL database.
 type DB struct {
 	pool  *pgxpool.Pool
-	locks *locker // the key locks and leaderships, on connections of their own
+	locks *locker     // the key locks and leaderships, on connections of their own
+	cases caseBatcher // gathers concurrent CreateCase calls into one transaction
 }
 
 var _ channels.Store = (*DB)(nil)

@@ -38,6 +38,7 @@ func Run(t *testing.T, open func(t *testing.T) channels.Store) {
 	t.Run("Operators", func(t *testing.T) { testOperators(t, open(t)) })
 	t.Run("Audit", func(t *testing.T) { testAudit(t, open(t)) })
 	t.Run("NationalIDCases", func(t *testing.T) { testNationalIDCases(t, open(t)) })
+	t.Run("CreateCases", func(t *testing.T) { testCreateCases(t, open(t)) })
 	runRetention(t, open)
 }
 
