@@ -239,7 +239,7 @@ func runLoad(args []string, stdout, stderr io.Writer) int {
 		Timeout:   30 * time.Second,
 		Transport: &http.Transport{MaxIdleConns: *concurrency, MaxIdleConnsPerHost: *concurrency, IdleConnTimeout: time.Minute},
 	}
-	db := srv.db.(loadStore)
+	db := srv.raw.(loadStore)
 	fmt.Fprintf(stdout, "channels load: %s, %d concurrent sessions, %d rounds of %d dials (%d hops each) per phase, server and load generator in one process on %d CPUs\n",
 		lr.cfg.dataName(), *concurrency, *rounds, *total, len(lr.inputs)+1, runtime.NumCPU())
 
@@ -365,7 +365,7 @@ func (lr *loadRun) probe(ctx context.Context, prefill int) error {
 	if err != nil {
 		return err
 	}
-	db := srv.db.(loadStore)
+	db := srv.raw.(loadStore)
 	template, err := lr.walk(ctx, srv, lr.inputs)
 	if err != nil {
 		return err

@@ -72,7 +72,10 @@ type server struct {
 	// admin commands). health hears from both whether the store answers.
 	long   channels.Store
 	health *health
-	langs  *langmemo.Memo // the language each phone was last answered in, for every channel
+	// raw is the store itself, under the guards and the metrics: what the
+	// load harness pre-fills and counts through.
+	raw   channels.Store
+	langs *langmemo.Memo // the language each phone was last answered in, for every channel
 }
 
 // newServer opens the store, loads and checks the catalog and mounts every
@@ -114,7 +117,7 @@ func newServer(cfg config, log *slog.Logger, console io.Writer) (_ *server, err 
 	if cfg.DatabaseURL != "" {
 		db.timeout = storeTimeout
 	}
-	s := &server{cfg: cfg, log: log, db: db, long: &long, health: hl, langs: langmemo.New(0), bundle: bundle, catalog: cat, engine: engine, metrics: meter}
+	s := &server{cfg: cfg, log: log, db: db, long: &long, raw: raw, health: hl, langs: langmemo.New(0), bundle: bundle, catalog: cat, engine: engine, metrics: meter}
 	host := &host.Store{Cases: db, Prefs: db, Log: db}
 
 	router := gin.New()
