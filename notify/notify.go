@@ -151,11 +151,11 @@ func (n *Notifier) Run(ctx context.Context) error {
 	defer poll.Stop()
 	for {
 		handled, err := n.Pass(ctx)
+		if ctx.Err() != nil {
+			return nil // stopped, or its leadership lost: not a failure of the pass
+		}
 		if err != nil {
 			n.log.Error("notify: pass", "err", err)
-		}
-		if ctx.Err() != nil {
-			return nil
 		}
 		if err == nil && handled == n.cfg.Batch {
 			continue

@@ -451,24 +451,29 @@ func (s *Server) kannelHop(ctx context.Context, mo KannelMO) (reply Reply, quiet
 	// The MOs of one Kannel session are serialized across the read of
 	// its record, Handle and the write, as Handle serializes its hops
 	// (inside, on a key of its own).
-	unlock, err := s.locks.LockKey(ctx, kannelRecordKey(key))
-	if err != nil {
-		return Reply{Text: s.cfg.Bundle.Text(locales.Default, channels.Msg("error.internal")), End: true}, false, fmt.Errorf("lock kannel session: %w", err)
-	}
-	defer unlock()
-	now := s.cfg.Now()
 	var rec kannelRecord
 	log := func(msg string, level slog.Level, kv ...any) {
 		s.cfg.Log.Log(ctx, level, msg, append([]any{"session", rec.session, "phone", channels.MaskPhone(mo.Phone), "op", mo.Op}, kv...)...)
 	}
-	rec, err = s.kannelRecord(ctx, key, mo.Phone, now)
-	if err != nil {
+	// failed ends the session with err's message, in the language the
+	// phone was last answered in: the store could not say which.
+	failed := func(err error) (Reply, bool, error) {
 		log("ussd kannel hop failed", slog.LevelError, "err", err)
 		lang := s.cfg.Langs.Get(mo.Phone)
 		if !s.cfg.Bundle.Supports(lang) {
 			lang = locales.Default
 		}
 		return Reply{Text: failText(s.cfg.Bundle, lang, err), End: true}, false, err
+	}
+	unlock, err := s.locks.LockKey(ctx, kannelRecordKey(key))
+	if err != nil {
+		return failed(fmt.Errorf("lock kannel session: %w", err))
+	}
+	defer unlock()
+	now := s.cfg.Now()
+	rec, err = s.kannelRecord(ctx, key, mo.Phone, now)
+	if err != nil {
+		return failed(err)
 	}
 	if mo.Releases() {
 		if rec.session != "" {

@@ -25,10 +25,17 @@ import (
 // of one key can lock another.
 const lockConns = 4
 
-// lockStatement bounds one statement on a lock connection. It runs
-// detached from the caller's context: pgx closes a connection whose
-// statement is cancelled, which would drop the other keys' locks with it.
-const lockStatement = 5 * time.Second
+// lockStatement bounds one statement on a lock connection, and the wait
+// for the connection while another statement runs on it: a database that
+// does not answer fails a hop within a few seconds, as the store's other
+// calls do. The statement runs detached from the caller's context: pgx
+// closes a connection whose statement is cancelled, which would drop the
+// other keys' locks with it.
+const lockStatement = 2 * time.Second
+
+// errLockBusy is a lock connection that stayed busy for lockStatement:
+// the database is not answering its statements.
+var errLockBusy = errors.New("lock connection busy: the database does not answer")
 
 // lockPoll is the longest pause between two tries at a key another
 // instance holds.
@@ -44,7 +51,7 @@ const maxLockWait = 15 * time.Second
 // lockConn is one connection of the key locks, connected on first use and
 // again after it broke.
 type lockConn struct {
-	mu   sync.Mutex
+	slot chan struct{} // one statement at a time; a channel, so that waiting for it is bounded
 	conn *pgx.Conn
 	gen  int // bumped at each new connection: a lock taken on an older one is gone
 }
@@ -57,6 +64,32 @@ type locker struct {
 	local keylock.Keys
 	conns [lockConns]lockConn
 }
+
+// newLocker makes the key locks of a database reached through cfg.
+func newLocker(cfg *pgx.ConnConfig) *locker {
+	l := &locker{cfg: cfg}
+	for i := range l.conns {
+		l.conns[i].slot = make(chan struct{}, 1)
+	}
+	return l
+}
+
+// acquire waits for c's statement slot, at most lockStatement and until
+// ctx ends.
+func (c *lockConn) acquire(ctx context.Context) error {
+	t := time.NewTimer(lockStatement)
+	defer t.Stop()
+	select {
+	case c.slot <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return errLockBusy
+	}
+}
+
+func (c *lockConn) release() { <-c.slot }
 
 // lockID is the advisory lock of key: its 64-bit FNV-1a hash, apart from
 // the keys of leaderships by a prefix. Two keys of one hash wait for each
@@ -82,9 +115,12 @@ func (d *DB) LockKey(ctx context.Context, key string) (func(), error) {
 	wait := time.Millisecond
 	giveUp := time.Now().Add(maxLockWait)
 	for {
-		gen, ok, err := c.try(l.cfg, id)
+		gen, ok, err := c.try(ctx, l.cfg, id)
 		if err != nil {
 			unlockLocal()
+			if ctx.Err() != nil {
+				return nil, fmt.Errorf("postgres: lock %s: %w", key, ctx.Err())
+			}
 			return nil, channels.Errorf(channels.EUNAVAILABLE, "error.internal", "postgres: lock %s: %v", key, err)
 		}
 		if ok {
@@ -111,9 +147,11 @@ func (d *DB) LockKey(ctx context.Context, key string) (func(), error) {
 
 // try tries the advisory lock id on c, connecting first if need be, and
 // returns the generation of the connection that holds it.
-func (c *lockConn) try(cfg *pgx.ConnConfig, id int64) (gen int, ok bool, err error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+func (c *lockConn) try(ctx context.Context, cfg *pgx.ConnConfig, id int64) (gen int, ok bool, err error) {
+	if err := c.acquire(ctx); err != nil {
+		return 0, false, err
+	}
+	defer c.release()
 	ctx, cancel := context.WithTimeout(context.Background(), lockStatement)
 	defer cancel()
 	if c.conn == nil || c.conn.IsClosed() {
@@ -135,8 +173,8 @@ func (c *lockConn) try(cfg *pgx.ConnConfig, id int64) (gen int, ok bool, err err
 // whose connection broke since is gone already; if the unlock fails, the
 // connection is closed, which drops it too.
 func (c *lockConn) unlock(gen int, id int64) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	c.slot <- struct{}{} // the lock must go: wait as long as the statement before takes
+	defer c.release()
 	if c.gen != gen || c.conn == nil || c.conn.IsClosed() {
 		return
 	}
@@ -161,9 +199,9 @@ func (c *lockConn) drop() {
 func (l *locker) close() {
 	for i := range l.conns {
 		c := &l.conns[i]
-		c.mu.Lock()
+		c.slot <- struct{}{}
 		c.drop()
-		c.mu.Unlock()
+		c.release()
 	}
 }
 

@@ -113,7 +113,7 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	return &DB{pool: pool, locks: &locker{cfg: cfg.ConnConfig}}, nil
+	return &DB{pool: pool, locks: newLocker(cfg.ConnConfig)}, nil
 }
 
 // migrate applies the migrations the database lacks.
