@@ -145,7 +145,8 @@ type loadRun struct {
 // drives concurrent USSD sessions through HTTP from dial to END, and the
 // same number of hops at a no-op handler on the same stack, in
 // interleaved rounds, and prints both with their ratios and what the
-// store grew by.
+// store grew by. With -instances 2 the rounds also drive the same sessions
+// with their hops alternating between two servers on the database.
 func runLoad(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("load", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -157,6 +158,7 @@ func runLoad(args []string, stdout, stderr io.Writer) int {
 	prefill := fs.Int("prefill", 0, "cases stored before the server starts, in batches through the store's write path")
 	burst := fs.Int("burst", 0, "USSD sessions driven just before the measured rounds, in the same process, so that their aftermath is measured")
 	databaseURL := fs.String("database-url", "", "PostgreSQL server to measure on: the harness creates a fresh database there and drops it after")
+	instances := fs.Int("instances", 1, "servers on the one database: with 2 (needs -database-url), each round also drives sessions whose hops alternate between two servers, against the same sessions on one")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the measured rounds to this file")
 	memProfile := fs.String("memprofile", "", "write a heap profile (allocations) after the measured rounds to this file")
 	mutexProfile := fs.String("mutexprofile", "", "write a mutex contention profile of the measured rounds to this file")
@@ -166,6 +168,10 @@ func runLoad(args []string, stdout, stderr io.Writer) int {
 	}
 	if *concurrency < 1 || *total < *concurrency || *warm < 0 || *rounds < 1 || *prefill < 0 || *burst < 0 {
 		fmt.Fprintln(stderr, "channels load: need sessions >= 1, dials >= sessions, rounds >= 1, and no negative warmup, prefill or burst")
+		return 2
+	}
+	if *instances < 1 || *instances > 2 || (*instances == 2 && *databaseURL == "") {
+		fmt.Fprintln(stderr, "channels load: -instances is 1, or 2 with -database-url (a bbolt file serves one server)")
 		return 2
 	}
 	path, err := parseLoadPath(*pathFlag)
@@ -235,6 +241,18 @@ func runLoad(args []string, stdout, stderr io.Writer) int {
 	go hs.Serve(ln)
 	defer hs.Shutdown(context.Background())
 	base := "http://" + ln.Addr().String()
+	one := []string{base + "/ussd/at"}
+	var two []string
+	if *instances == 2 {
+		second, err := lr.second(dir, seen)
+		if err != nil {
+			fmt.Fprintf(stderr, "channels load: %v\n", err)
+			return 1
+		}
+		defer second.close()
+		two = []string{one[0], second.url + "/ussd/at"}
+	}
+	noopURL := []string{base + "/load/noop"}
 	client := &http.Client{
 		Timeout:   30 * time.Second,
 		Transport: &http.Transport{MaxIdleConns: *concurrency, MaxIdleConnsPerHost: *concurrency, IdleConnTimeout: time.Minute},
@@ -253,10 +271,13 @@ func runLoad(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "channels load: %v\n", err)
 		return 1
 	}
-	warmUSSD := lr.drive(client, base+"/ussd/at", "warm", *concurrency, *warm, true)
-	warmNoop := lr.drive(client, base+"/load/noop", "warm", *concurrency, *warm, false)
+	warmUSSD := lr.drive(client, one, "warm", *concurrency, *warm, true)
+	warmNoop := lr.drive(client, noopURL, "warm", *concurrency, *warm, false)
+	if two != nil {
+		warmUSSD.failures += lr.drive(client, two, "warm", *concurrency, *warm, true).failures
+	}
 	if *burst > 0 {
-		b := lr.drive(client, base+"/ussd/at", "burst", *concurrency, *burst, true)
+		b := lr.drive(client, one, "burst", *concurrency, *burst, true)
 		fmt.Fprintf(stdout, "burst: %d sessions, %d hops in %s (%.0f hops/s), %d failures; the measured rounds start now\n",
 			*burst, b.hops, b.elapsed.Round(time.Millisecond), b.rate(), b.failures)
 		warmUSSD.failures += b.failures
@@ -279,10 +300,17 @@ func runLoad(args []string, stdout, stderr io.Writer) int {
 	} else {
 		close(purgeDone)
 	}
-	noop, ussd := &phase{name: "baseline"}, &phase{name: "ussd"}
+	noop, ussd, alternate := &phase{name: "baseline"}, &phase{name: "ussd"}, &phase{name: "ussd-two"}
+	phases := []*phase{noop, ussd}
+	if two != nil {
+		phases = append(phases, alternate)
+	}
 	for range *rounds {
-		noop.add(lr.drive(client, base+"/load/noop", "baseline", *concurrency, *total, false))
-		ussd.add(lr.drive(client, base+"/ussd/at", "ussd", *concurrency, *total, true))
+		noop.add(lr.drive(client, noopURL, "baseline", *concurrency, *total, false))
+		ussd.add(lr.drive(client, one, "ussd", *concurrency, *total, true))
+		if two != nil {
+			alternate.add(lr.drive(client, two, "ussd-two", *concurrency, *total, true))
+		}
 	}
 	if msg, ok := <-purgeDone; ok {
 		fmt.Fprintln(stdout, msg)
@@ -297,17 +325,20 @@ func runLoad(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 	}
-	slices.Sort(noop.latencies)
-	slices.Sort(ussd.latencies)
+	for _, p := range phases {
+		slices.Sort(p.latencies)
+	}
 
 	fmt.Fprintf(stdout, "\n%-9s %8s %10s %10s %10s %9s\n", "phase", "hops", "hops/s", "p50", "p99", "failures")
-	for _, p := range []*phase{noop, ussd} {
+	for _, p := range phases {
 		fmt.Fprintf(stdout, "%-9s %8d %10.0f %10s %10s %9d\n", p.name, p.hops, p.rate(), p.percentile(0.5).Round(time.Microsecond), p.percentile(0.99).Round(time.Microsecond), p.failures)
 	}
-	fmt.Fprintf(stdout, "\nussd/baseline: hops/s %.2f, p50 %.2f, p99 %.2f\n",
-		ussd.rate()/noop.rate(),
-		float64(ussd.percentile(0.5))/float64(noop.percentile(0.5)),
-		float64(ussd.percentile(0.99))/float64(noop.percentile(0.99)))
+	fmt.Fprintln(stdout)
+	ratio(stdout, ussd, noop)
+	if two != nil {
+		ratio(stdout, alternate, noop)
+		ratio(stdout, alternate, ussd)
+	}
 
 	casesAfter, err := db.CaseCount(ctx)
 	if err != nil {
@@ -325,11 +356,48 @@ func runLoad(args []string, stdout, stderr io.Writer) int {
 	seen.mu.Lock()
 	fmt.Fprintf(stdout, "phones: the server saw %d USSD dials from %d distinct phones\n", seen.dials, len(seen.phones))
 	seen.mu.Unlock()
-	if ussd.failures > 0 || noop.failures > 0 || warmUSSD.failures > 0 || warmNoop.failures > 0 {
+	if ussd.failures > 0 || noop.failures > 0 || alternate.failures > 0 || warmUSSD.failures > 0 || warmNoop.failures > 0 {
 		fmt.Fprintln(stderr, "channels load: some sessions failed")
 		return 1
 	}
 	return 0
+}
+
+// ratio prints p's hops/s, p50 and p99 as ratios to base's.
+func ratio(w io.Writer, p, base *phase) {
+	fmt.Fprintf(w, "%s/%s: hops/s %.2f, p50 %.2f, p99 %.2f\n", p.name, base.name,
+		p.rate()/base.rate(),
+		float64(p.percentile(0.5))/float64(base.percentile(0.5)),
+		float64(p.percentile(0.99))/float64(base.percentile(0.99)))
+}
+
+// instance is a second server of the run, on the same database.
+type instance struct {
+	url   string
+	close func()
+}
+
+// second starts another server on the run's database, as a second
+// deployment's instance would (its own admin socket, outbox owner and
+// locks), listening on a loopback port of its own.
+func (lr *loadRun) second(dir string, seen *phoneCount) (*instance, error) {
+	cfg := lr.cfg
+	cfg.AdminSocket = dir + "/second.admin.sock"
+	srv, err := newServer(cfg, slog.New(slog.NewTextHandler(lr.stderr, &slog.HandlerOptions{Level: slog.LevelError})), lr.stderr)
+	if err != nil {
+		return nil, fmt.Errorf("second instance: %w", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		srv.Close()
+		return nil, err
+	}
+	hs := &http.Server{Handler: seen.wrap(srv.router), ReadHeaderTimeout: 10 * time.Second}
+	go hs.Serve(ln)
+	return &instance{url: "http://" + ln.Addr().String(), close: func() {
+		hs.Shutdown(context.Background())
+		srv.Close()
+	}}, nil
 }
 
 // growth says how much the store grew, in all and per case made.
@@ -540,9 +608,10 @@ func lastEvent(ctx context.Context, db loadStore) (uint64, error) {
 
 // drive runs total sessions of the path with concurrency workers, each
 // from a new phone. Each session dials, then sends the inputs one hop at
-// a time as an Africa's Talking gateway does; when check is set the last
-// reply must be an END, with a reference when the path submits a case.
-func (lr *loadRun) drive(client *http.Client, target, name string, concurrency, total int, check bool) *phase {
+// a time as an Africa's Talking gateway does, to each of targets in turn;
+// when check is set the last reply must be an END, with a reference when
+// the path submits a case.
+func (lr *loadRun) drive(client *http.Client, targets []string, name string, concurrency, total int, check bool) *phase {
 	var next atomic.Int64
 	var mu sync.Mutex
 	p := &phase{name: name}
@@ -572,7 +641,10 @@ func (lr *loadRun) drive(client *http.Client, target, name string, concurrency, 
 						text += lr.inputs[hop-1]
 					}
 					t0 := time.Now()
-					reply, err = post(client, target, sid, phone, text)
+					// With two targets, consecutive hops of a session go
+					// to different servers, as a gateway behind a load
+					// balancer may send them.
+					reply, err = post(client, targets[(int(n)+hop)%len(targets)], sid, phone, text)
 					lat = append(lat, time.Since(t0))
 					if err != nil {
 						break

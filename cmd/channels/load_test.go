@@ -33,12 +33,15 @@ func TestLoad(t *testing.T) {
 		name     string
 		args     []string
 		cases    int // cases each measured session makes
+		two      bool
 		wantFail string
 	}{
-		{"bbolt", nil, 1, ""},
-		{"postgres", []string{"-database-url", pg.URL()}, 1, ""},
-		{"bbolt, a path without a case", []string{"-path", "check_status:2"}, 0, ""},
-		{"a service not in the catalog", []string{"-path", "no_such_service:1"}, 0, `no service "no_such_service"`},
+		{"bbolt", nil, 1, false, ""},
+		{"postgres", []string{"-database-url", pg.URL()}, 1, false, ""},
+		{"postgres, hops alternating between two instances", []string{"-database-url", pg.URL(), "-instances", "2"}, 1, true, ""},
+		{"bbolt, a path without a case", []string{"-path", "check_status:2"}, 0, false, ""},
+		{"a service not in the catalog", []string{"-path", "no_such_service:1"}, 0, false, `no service "no_such_service"`},
+		{"two instances on one bbolt file", []string{"-instances", "2"}, 0, false, "-instances is 1, or 2 with -database-url"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -54,8 +57,17 @@ func TestLoad(t *testing.T) {
 			if err != nil {
 				t.Fatalf("load %v: %v\n%s", tt.args, err, out)
 			}
+			// With two instances, the warm-up and the rounds also run
+			// their sessions alternating between the two.
+			sessions := warm + burst + dials
+			if tt.two {
+				sessions += warm + dials
+				if !strings.Contains(string(out), "ussd-two/ussd: hops/s") {
+					t.Errorf("no ratio of two instances to one:\n%s", out)
+				}
+			}
 			m := loadPhones.FindStringSubmatch(string(out))
-			if want := strconv.Itoa(warm + burst + dials); m == nil || m[1] != want || m[2] != want {
+			if want := strconv.Itoa(sessions); m == nil || m[1] != want || m[2] != want {
 				t.Errorf("want %s dials from as many phones:\n%s", want, out)
 			}
 			m = loadPrefill.FindStringSubmatch(string(out))
@@ -71,7 +83,7 @@ func TestLoad(t *testing.T) {
 				t.Errorf("pre-fill reports %d B a case", per)
 			}
 			m = loadStored.FindStringSubmatch(string(out))
-			if want := strconv.Itoa(tt.cases * (warm + burst + dials)); m == nil || m[1] != strconv.Itoa(prefill+1) || m[3] != want {
+			if want := strconv.Itoa(tt.cases * sessions); m == nil || m[1] != strconv.Itoa(prefill+1) || m[3] != want {
 				t.Errorf("want %d cases before the warm-up and %s made:\n%s", prefill+1, want, out)
 			}
 			if !loadPurge.MatchString(string(out)) {
