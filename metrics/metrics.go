@@ -86,7 +86,7 @@ func New(cat *flows.Catalog) *Metrics {
 		Help: "Time an agency call took, by agency.", Buckets: hopBuckets},
 		[]string{"agency"})
 	m.storeErrors = m.counterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "store_errors_total",
-		Help: "Store operations that failed for a reason other than the domain's (not found, conflict, invalid), by class: session, case, prefs, outbox, purge, health."},
+		Help: "Store operations that failed for a reason other than the domain's (not found, conflict, invalid), by class: session, lock, limits, case, prefs, outbox, purge, health."},
 		[]string{"op"})
 	reg.MustRegister(m.hops, m.hopSeconds, m.shown, m.answered, m.cases, m.sends, m.hookFails, m.calls, m.callSeconds, m.storeErrors)
 	m.screenChildren(cat)

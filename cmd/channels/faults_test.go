@@ -505,28 +505,9 @@ func signInKiosk(t *testing.T, p *process, id, password string) func(path string
 // (in the citizen's language), the log names the file and the cause once,
 // and nothing is corrupted; once space is freed the next citizen is served
 // to the end, without a restart, and every case shown is in the file.
-// Mounting needs root, as the suite runs in CI (scripts/peers installs as
-// root): elsewhere the test is skipped, or fails under CHANNELS_PEERS=require.
+// The disk is peertest.SmallDisk's tmpfs.
 func TestServeDiskFull(t *testing.T) {
-	if os.Geteuid() != 0 {
-		msg := "mounting a small tmpfs for the data file needs root"
-		if os.Getenv("CHANNELS_PEERS") == "require" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	disk := filepath.Join(t.TempDir(), "disk")
-	if err := os.Mkdir(disk, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=4m,mode=0700", "tmpfs", disk).CombinedOutput(); err != nil {
-		t.Fatalf("mount a tmpfs: %v\n%s", err, out)
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("umount", disk).CombinedOutput(); err != nil {
-			t.Errorf("unmount %s: %v\n%s", disk, err, out)
-		}
-	})
+	disk := peertest.SmallDisk(t, "4m")
 	data := filepath.Join(disk, "channels.db")
 	p := startServe(t, data)
 	client := &http.Client{Timeout: 15 * time.Second}

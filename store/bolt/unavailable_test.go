@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -16,6 +15,7 @@ import (
 	bolterrors "go.etcd.io/bbolt/errors"
 
 	"github.com/govchannels/channels"
+	"github.com/govchannels/channels/peertest"
 )
 
 // TestDiskFull fills the disk under a store, on a small tmpfs mounted for
@@ -23,29 +23,10 @@ import (
 // the write's error is Unavailable and names the file and the cause, the
 // transaction is rolled back whole (what was stored before reads back, and
 // both files pass bbolt's check), reads go on, and once space is freed
-// writes succeed again in the same open store. Mounting needs root, as the
-// suite runs in CI: elsewhere the test is skipped, or fails under
-// CHANNELS_PEERS=require.
+// writes succeed again in the same open store. The disk is
+// peertest.SmallDisk's tmpfs.
 func TestDiskFull(t *testing.T) {
-	if os.Geteuid() != 0 {
-		msg := "mounting a small tmpfs for the data file needs root"
-		if os.Getenv("CHANNELS_PEERS") == "require" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	disk := filepath.Join(t.TempDir(), "disk")
-	if err := os.Mkdir(disk, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=1m,mode=0700", "tmpfs", disk).CombinedOutput(); err != nil {
-		t.Fatalf("mount a tmpfs: %v\n%s", err, out)
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("umount", disk).CombinedOutput(); err != nil {
-			t.Errorf("unmount %s: %v\n%s", disk, err, out)
-		}
-	})
+	disk := peertest.SmallDisk(t, "1m")
 	path := filepath.Join(disk, "channels.db")
 	db, err := Open(path, Options{})
 	if err != nil {
