@@ -72,7 +72,11 @@ func createCase(tx *bbolt.Tx, c *channels.Case, rec []byte) (*channels.Case, err
 		}
 	}
 	if c.Agency != "" {
-		if err := tx.Bucket(bucketCaseAgency).Put(agencyKey(c), nil); err != nil {
+		// Each agency's keys grow with the time: new ones go at the end of
+		// its range, as in a log.
+		byAgency := tx.Bucket(bucketCaseAgency)
+		byAgency.FillPercent = appendFill
+		if err := byAgency.Put(agencyKey(c), nil); err != nil {
 			return nil, err
 		}
 	}

@@ -21,9 +21,17 @@ func agencyKey(c *channels.Case) []byte {
 	return append(k, c.Ref...)
 }
 
+// appendFill is how full bbolt packs a page of a bucket whose keys only
+// grow (the case log, the audit log) when it splits one: nothing is ever
+// inserted between two keys there, so room left for that is waste.
+const appendFill = 1.0
+
 // logEvents appends an event for each of changes to the case log.
 func logEvents(tx *bbolt.Tx, ref string, created bool, changes []channels.StatusChange) error {
 	b := tx.Bucket(bucketCaseEvents)
+	// Events are appended in key order: full pages, not bbolt's half-full
+	// splits, which suit keys that arrive anywhere.
+	b.FillPercent = appendFill
 	for i, ch := range changes {
 		seq, err := b.NextSequence()
 		if err != nil {

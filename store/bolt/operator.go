@@ -94,6 +94,7 @@ func (d *DB) Audit(_ context.Context, e channels.AuditEntry) (channels.AuditEntr
 	var out channels.AuditEntry
 	err := d.db.Batch(func(tx *bbolt.Tx) error {
 		b := tx.Bucket(bucketAudit)
+		b.FillPercent = appendFill // appended in key order, as the case log
 		prev := ""
 		if _, v := b.Cursor().Last(); v != nil {
 			var last channels.AuditEntry
