@@ -19,7 +19,7 @@ var storeOps = []string{"session", "lock", "limits", "case", "prefs", "outbox", 
 // kiosk's, not a hop's) pass through uncounted.
 type store struct {
 	channels.Store
-	cases                                  *prometheus.CounterVec
+	cases                                                *prometheus.CounterVec
 	session, lock, limits, cas, prefs, box, purge, probe prometheus.Counter
 }
 
