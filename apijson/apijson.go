@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 
 	"github.com/gin-gonic/gin"
 
@@ -108,5 +109,13 @@ func WriteError(c *gin.Context, b *locales.Bundle, lang string, log *slog.Logger
 		log.ErrorContext(c.Request.Context(), "request failed",
 			"method", c.Request.Method, "route", c.FullPath(), "id", c.Param("id"), "err", err)
 	}
+	if msg == "error.unavailable" {
+		// The store cannot answer just now (a database restarting, a
+		// full disk): tell the app when trying again is worth it.
+		c.Header("Retry-After", strconv.Itoa(retryAfter))
+	}
 	c.JSON(status, ErrorBody{Error: ErrorDetail{Code: code, Message: b.Text(lang, channels.Msg(msg))}})
 }
+
+// retryAfter is the seconds a 503 for an outage asks the app to wait.
+const retryAfter = 30

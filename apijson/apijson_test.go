@@ -58,13 +58,15 @@ func TestWriteError(t *testing.T) {
 		status int
 		code   string
 		msg    string
+		retry  string // Retry-After
 	}{
-		{"invalid", channels.Errorf(channels.EINVALID, "error.phone", "detail"), 400, "invalid", "That phone number is not valid."},
-		{"unauthorized", channels.Errorf(channels.EUNAUTHORIZED, "error.not_found", "x"), 401, "unauthorized", "Not found."},
-		{"rate limited", channels.Errorf(channels.ERATELIMITED, "error.internal", "x"), 429, "rate_limited", "Sorry, something went wrong. Please try again later."},
-		{"unavailable", channels.Errorf(channels.EUNAVAILABLE, "sms.unavailable", "no gateway"), 503, "unavailable", "SMS cannot be sent"},
-		{"internal hides its detail", errors.New("bolt: disk full at /var/lib/x"), 500, "internal", "Sorry, something went wrong."},
-		{"unknown code is internal", channels.Errorf("teapot", "error.phone", "x"), 500, "internal", "Sorry, something went wrong."},
+		{"invalid", channels.Errorf(channels.EINVALID, "error.phone", "detail"), 400, "invalid", "That phone number is not valid.", ""},
+		{"unauthorized", channels.Errorf(channels.EUNAUTHORIZED, "error.not_found", "x"), 401, "unauthorized", "Not found.", ""},
+		{"rate limited", channels.Errorf(channels.ERATELIMITED, "error.internal", "x"), 429, "rate_limited", "Sorry, something went wrong. Please try again later.", ""},
+		{"unavailable", channels.Errorf(channels.EUNAVAILABLE, "sms.unavailable", "no gateway"), 503, "unavailable", "SMS cannot be sent", ""},
+		{"store outage", channels.Errorf(channels.EUNAVAILABLE, "error.unavailable", "store down"), 503, "unavailable", "Sorry, the service is unavailable just now.", "30"},
+		{"internal hides its detail", errors.New("bolt: disk full at /var/lib/x"), 500, "internal", "Sorry, something went wrong.", ""},
+		{"unknown code is internal", channels.Errorf("teapot", "error.phone", "x"), 500, "internal", "Sorry, something went wrong.", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -79,6 +81,9 @@ func TestWriteError(t *testing.T) {
 			}
 			if w.Code != tt.status || body.Error.Code != tt.code || !strings.HasPrefix(body.Error.Message, tt.msg) {
 				t.Errorf("%d %+v, want %d %s %q", w.Code, body, tt.status, tt.code, tt.msg)
+			}
+			if got := w.Header().Get("Retry-After"); got != tt.retry {
+				t.Errorf("Retry-After %q, want %q", got, tt.retry)
 			}
 			if strings.Contains(w.Body.String(), "disk full") {
 				t.Error("internal detail reached the client")

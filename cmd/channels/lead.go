@@ -21,10 +21,27 @@ const leadRetry = 3 * time.Second
 // went away) has its context ended and is started again once this process
 // leads again. With bbolt, the one process always leads.
 func lead(ctx context.Context, store channels.Leadership, name string, log *slog.Logger, work func(context.Context)) {
+	leadEvery(ctx, store, name, log, leadRetry, work)
+}
+
+// leadEvery is lead, asking every retry. A failure to ask is logged at
+// warn once, and at debug while it lasts (the database is down: the guard
+// logs the outage), then the recovery at info.
+func leadEvery(ctx context.Context, store channels.Leadership, name string, log *slog.Logger, retry time.Duration, work func(context.Context)) {
+	failing := false // asking failed last time: said once, not every leadRetry of an outage
 	for {
 		l, err := store.TryLead(ctx, name)
-		if err != nil && ctx.Err() == nil {
-			log.Warn("cannot ask for the leadership", "work", name, "err", err)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			level := slog.LevelWarn
+			if failing {
+				level = slog.LevelDebug
+			}
+			log.Log(ctx, level, "cannot ask for the leadership", "work", name, "err", err)
+			failing = true
+		case err == nil && failing:
+			log.Info("can ask for the leadership again", "work", name)
+			failing = false
 		}
 		if l != nil {
 			log.Info("leading", "work", name)
@@ -44,7 +61,7 @@ func lead(ctx context.Context, store channels.Leadership, name string, log *slog
 			<-done
 			l.Release()
 		}
-		t := time.NewTimer(leadRetry)
+		t := time.NewTimer(retry)
 		select {
 		case <-ctx.Done():
 			t.Stop()
