@@ -111,8 +111,6 @@ type load struct {
 	sessions int
 }
 
-var reportHops = []string{"", "3", "3*1", "3*1*Kisumu market", "3*1*Kisumu market*Broken water pipe", "3*1*Kisumu market*Broken water pipe*1"}
-
 func (l *load) start(ussdWorkers int) {
 	l.stop = make(chan struct{})
 	for range ussdWorkers {
@@ -184,7 +182,7 @@ type walk struct {
 // END, as session id of phone: the END of the service with its
 // reference, or the polite refusal (refusal, after "END ") at any hop.
 func walkReport(client *http.Client, base, id, phone, refusal string) walk {
-	return walkHops(client, base, id, phone, refusal, 0, len(reportHops))
+	return walkHops(client, base, id, phone, refusal, 0, len(reportProblem))
 }
 
 // walkHops walks the hops from to before to of Report a problem; a walk
@@ -192,7 +190,7 @@ func walkReport(client *http.Client, base, id, phone, refusal string) walk {
 // of its last hop.
 func walkHops(client *http.Client, base, id, phone, refusal string, from, to int) walk {
 	for i := from; i < to; i++ {
-		text := reportHops[i]
+		text := reportProblem[i]
 		form := url.Values{"sessionId": {id}, "serviceCode": {"*384#"}, "phoneNumber": {phone}, "text": {text}}
 		resp, err := client.PostForm(base+"/ussd/at", form)
 		if err != nil {
@@ -208,14 +206,14 @@ func walkHops(client *http.Client, base, id, phone, refusal string, from, to int
 			return w
 		case reply == "END "+refusal:
 			return w
-		case i == len(reportHops)-1 && strings.HasPrefix(reply, "CON "+refusal+"\n"):
+		case i == len(reportProblem)-1 && strings.HasPrefix(reply, "CON "+refusal+"\n"):
 			w.retry = true
 			return w
-		case i < len(reportHops)-1 && strings.HasPrefix(reply, "CON "):
+		case i < len(reportProblem)-1 && strings.HasPrefix(reply, "CON "):
 			if i == to-1 {
 				return w
 			}
-		case i == len(reportHops)-1 && strings.HasPrefix(reply, "END ") && reference.MatchString(reply):
+		case i == len(reportProblem)-1 && strings.HasPrefix(reply, "END ") && reference.MatchString(reply):
 			w.ref = reference.FindString(reply)
 			return w
 		default:
@@ -326,7 +324,7 @@ func TestServePostgresRestart(t *testing.T) {
 		p.ussd(t, "fr-lang", french, text)
 	}
 	var reply string
-	for _, text := range reportHops {
+	for _, text := range reportProblem {
 		reply = p.ussd(t, "fr-case", french, text)
 	}
 	ref := reference.FindString(reply)
@@ -528,7 +526,7 @@ func TestServeDiskFull(t *testing.T) {
 	const waiting = 30
 	var odd []string
 	for i := range waiting {
-		if w := walkHops(client, p.base, fmt.Sprint("confirm-", i), fmt.Sprintf("+25473%07d", i), en, 0, len(reportHops)-1); w.odd != "" || !strings.HasPrefix(w.text, "CON ") {
+		if w := walkHops(client, p.base, fmt.Sprint("confirm-", i), fmt.Sprintf("+25473%07d", i), en, 0, len(reportProblem)-1); w.odd != "" || !strings.HasPrefix(w.text, "CON ") {
 			t.Fatalf("a session to its confirm screen: %+v", w)
 		}
 	}
@@ -544,14 +542,14 @@ func TestServeDiskFull(t *testing.T) {
 			odd = append(odd, w.odd)
 		case w.ref != "":
 			acked = append(acked, w.ref)
-		case w.hop == len(reportHops)-1:
+		case w.hop == len(reportProblem)-1:
 			refusedSubmit++
 		default:
 			refusedHop++
 		}
 	}
 	for i := range waiting {
-		w := walkHops(client, p.base, fmt.Sprint("confirm-", i), fmt.Sprintf("+25473%07d", i), en, len(reportHops)-1, len(reportHops))
+		w := walkHops(client, p.base, fmt.Sprint("confirm-", i), fmt.Sprintf("+25473%07d", i), en, len(reportProblem)-1, len(reportProblem))
 		if w.retry {
 			again = append(again, i)
 		}
@@ -590,7 +588,7 @@ func TestServeDiskFull(t *testing.T) {
 	// page, with the options), confirm, and get their reference.
 	for _, i := range again {
 		var body []byte
-		for _, text := range []string{reportHops[len(reportHops)-1] + "*98", reportHops[len(reportHops)-1] + "*98*1"} {
+		for _, text := range []string{reportProblem[len(reportProblem)-1] + "*98", reportProblem[len(reportProblem)-1] + "*98*1"} {
 			form := url.Values{"sessionId": {fmt.Sprint("confirm-", i)}, "serviceCode": {"*384#"}, "phoneNumber": {fmt.Sprintf("+25473%07d", i)}, "text": {text}}
 			resp, err := client.PostForm(p.base+"/ussd/at", form)
 			if err != nil {

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -127,17 +126,11 @@ func startCommand(t *testing.T, logLevel string, args ...string) *process {
 // ussd posts one Africa's Talking hop.
 func (p *process) ussd(t *testing.T, session, phone, text string) string {
 	t.Helper()
-	form := url.Values{"sessionId": {session}, "serviceCode": {"*384#"}, "phoneNumber": {phone}, "networkCode": {"63902"}, "text": {text}}
-	resp, err := http.PostForm(p.base+"/ussd/at", form)
+	reply, err := hop(context.Background(), p.base, session, phone, text)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("hop %q: %s: %s", text, resp.Status, body)
-	}
-	return string(body)
+	return reply
 }
 
 var reference = regexp.MustCompile(`\b[1-9][0-9]{9}\b`)

@@ -3,12 +3,12 @@ package bolt
 import (
 	"context"
 	"fmt"
-	"math"
 	"sync"
 	"time"
 
 	"github.com/govchannels/channels"
 	"github.com/govchannels/channels/keylock"
+	"github.com/govchannels/channels/ratelimit"
 )
 
 // instance is what the one process that holds the data file keeps in
@@ -26,23 +26,14 @@ type instance struct {
 	leadsMu sync.Mutex
 	leads   map[string]bool // names led
 
-	ratesMu   sync.Mutex
-	rates     map[string]bucket
-	nextSweep time.Time
+	ratesMu sync.Mutex
+	rates   map[ratelimit.Limit]*ratelimit.Limiter // one per limit asked for
 }
 
 // claim is who holds an outbox message and until when.
 type claim struct {
 	owner string
 	until time.Time
-}
-
-// bucket is a token bucket's state: tokens at at, and when it is full
-// again (when it can be forgotten).
-type bucket struct {
-	tokens float64
-	at     time.Time
-	full   time.Time
 }
 
 // LockKey locks key in this process, the only one that serves from the
@@ -130,48 +121,23 @@ func (l *memoryLead) Release() {
 // frees room, failing closed as the limits on citizens' codes must.
 const maxBuckets = 200_000
 
-// TakeToken takes a token from the bucket key, in memory.
+// TakeToken takes a token from the bucket key, in memory: a
+// ratelimit.Limiter per limit asked for.
 func (d *DB) TakeToken(_ context.Context, key string, every time.Duration, burst int, now time.Time) (time.Duration, bool, error) {
-	if every <= 0 || burst <= 0 {
+	lim := ratelimit.Limit{Every: every, Burst: burst}
+	if lim.Off() {
 		return 0, true, nil
 	}
 	d.inst.ratesMu.Lock()
-	defer d.inst.ratesMu.Unlock()
-	if d.inst.rates == nil {
-		d.inst.rates = map[string]bucket{}
-	}
-	if !now.Before(d.inst.nextSweep) {
-		for k, b := range d.inst.rates {
-			if !now.Before(b.full) {
-				delete(d.inst.rates, k)
-			}
+	l := d.inst.rates[lim]
+	if l == nil {
+		if d.inst.rates == nil {
+			d.inst.rates = map[ratelimit.Limit]*ratelimit.Limiter{}
 		}
-		d.inst.nextSweep = now.Add(time.Minute)
+		l = ratelimit.New(ratelimit.Config{Limit: lim, Max: maxBuckets})
+		d.inst.rates[lim] = l
 	}
-	b, ok := d.inst.rates[key]
-	if !ok {
-		if len(d.inst.rates) >= maxBuckets {
-			return time.Until(d.inst.nextSweep), false, nil
-		}
-		b = bucket{tokens: float64(burst), at: now}
-	}
-	tokens := refill(b.tokens, b.at, now, every, burst)
-	if tokens < 1 {
-		return time.Duration(math.Ceil((1 - tokens) * float64(every))), false, nil
-	}
-	tokens--
-	at := b.at
-	if now.After(at) {
-		at = now
-	}
-	d.inst.rates[key] = bucket{tokens: tokens, at: at, full: at.Add(time.Duration((float64(burst) - tokens) * float64(every)))}
-	return 0, true, nil
-}
-
-// refill is how many tokens a bucket that held tokens at at holds at now.
-func refill(tokens float64, at, now time.Time, every time.Duration, burst int) float64 {
-	if now.After(at) {
-		tokens += float64(now.Sub(at)) / float64(every)
-	}
-	return math.Min(tokens, float64(burst))
+	d.inst.ratesMu.Unlock()
+	wait, ok := l.Allow(key, now)
+	return wait, ok, nil
 }
