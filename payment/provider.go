@@ -73,3 +73,18 @@ type RefundAccepted struct {
 
 // ErrNoRefund is a Provider's answer to a refund it cannot make.
 var ErrNoRefund = channels.Errorf(channels.ECONFLICT, "payment.refund_by_agency", "the provider cannot refund this payment")
+
+// Hint is what a provider's callback or notification says: a reason to
+// read an attempt's Status, never a state to believe (M-Pesa's callbacks
+// are unsigned; anyone who learns the URL can post one). A C2B
+// confirmation, money paid to the bill's account without our request, is
+// a hint too: Receipt and Paid say what arrived, Bill where.
+type Hint struct {
+	Provider string
+	Attempt  string // our attempt ID, when the callback's URL or body carries it
+	Ref      string // the provider's request ID (M-Pesa's CheckoutRequestID)
+	Bill     string // the account reference the payer paid to
+	Receipt  string
+	Paid     channels.Money
+	Payer    string
+}
