@@ -160,7 +160,7 @@ func (s *Service) Confirm(ctx context.Context, id string) (*channels.Payment, er
 		return nil, fmt.Errorf("payment: confirm: %w", err)
 	}
 	if p.State.Finished() {
-		return p, s.settleRefunds(ctx, p)
+		return s.settleRefunds(ctx, p)
 	}
 	prov, err := s.provider(p.Provider)
 	if err != nil {
@@ -220,13 +220,16 @@ func (s *Service) Confirm(ctx context.Context, id string) (*channels.Payment, er
 	if err != nil {
 		return nil, fmt.Errorf("payment: confirm %s: %w", id, err)
 	}
-	if p.Duplicate && p.Refunded == 0 {
-		p, err = s.refund(ctx, p, p.Refundable(), p.Refundable(), "duplicate", "system")
-		if err != nil && channels.ErrorMessage(err) != "payment.refund_stale" {
-			return p, err
+	if p.Duplicate && len(p.Refunds) == 0 {
+		// The whole of a duplicate goes back; a stale amount means another
+		// Confirm refunded it meanwhile.
+		got, err := s.refund(ctx, p, p.Refundable(), p.Refundable(), "duplicate", "system")
+		if channels.ErrorMessage(err) == "payment.refund_stale" {
+			return s.Store.Payment(ctx, p.ID)
 		}
+		return got, err
 	}
-	return p, s.settleRefunds(ctx, p)
+	return s.settleRefunds(ctx, p)
 }
 
 func (s *Service) expiry() time.Duration {
@@ -347,12 +350,13 @@ func (s *Service) refund(ctx context.Context, p *channels.Payment, refundable, a
 	if err != nil {
 		return nil, fmt.Errorf("payment: refund: %w", err)
 	}
-	return p, s.settleRefunds(ctx, p)
+	return s.settleRefunds(ctx, p)
 }
 
 // settleRefunds sends each created refund of p to its provider, recording
-// the answer: accepted, failed, or the agency's to make.
-func (s *Service) settleRefunds(ctx context.Context, p *channels.Payment) error {
+// the answer: accepted or the agency's to make. It returns p as stored
+// after, with the errors of the refunds left created for the next Poll.
+func (s *Service) settleRefunds(ctx context.Context, p *channels.Payment) (*channels.Payment, error) {
 	var errs []error
 	for _, r := range p.Refunds {
 		if r.State != channels.RefundCreated || r.ByAgency {
@@ -360,7 +364,7 @@ func (s *Service) settleRefunds(ctx context.Context, p *channels.Payment) error 
 		}
 		prov, err := s.provider(p.Provider)
 		if err != nil {
-			return err
+			return p, err
 		}
 		acc, err := prov.Refund(ctx, RefundRequest{Refund: r.ID, Attempt: p.ID, Receipt: p.Receipt, Phone: p.Phone, Amount: r.Amount, Reason: r.Reason})
 		byAgency := errors.Is(err, ErrNoRefund) || channels.ErrorMessage(err) == ErrNoRefund.Message
@@ -368,7 +372,7 @@ func (s *Service) settleRefunds(ctx context.Context, p *channels.Payment) error 
 			errs = append(errs, fmt.Errorf("payment: refund %s: %w", r.ID, err))
 			continue
 		}
-		_, err = s.Store.UpdatePayment(ctx, p.ID, func(p *channels.Payment, _ *channels.Bill) error {
+		got, err := s.Store.UpdatePayment(ctx, p.ID, func(p *channels.Payment, _ *channels.Bill) error {
 			for i := range p.Refunds {
 				if p.Refunds[i].ID == r.ID && p.Refunds[i].State == channels.RefundCreated {
 					if byAgency {
@@ -383,10 +387,12 @@ func (s *Service) settleRefunds(ctx context.Context, p *channels.Payment) error 
 		})
 		if err != nil {
 			errs = append(errs, err)
+			continue
 		}
+		p = got
 		if byAgency {
 			s.log().Warn("refund is the agency's to make", "payment", p.ID, "refund", r.ID, "bill", p.Bill, "amount", r.Amount.Amount)
 		}
 	}
-	return errors.Join(errs...)
+	return p, errors.Join(errs...)
 }
