@@ -71,5 +71,6 @@ type Store interface {
 	KeyLocker
 	Leadership
 	RateStore
+	PaymentStore
 	Close() error
 }

@@ -11,7 +11,7 @@ import (
 )
 
 // storeOps are the classes of store operation whose failures are counted.
-var storeOps = []string{"session", "lock", "limits", "case", "prefs", "outbox", "purge", "health"}
+var storeOps = []string{"session", "lock", "limits", "case", "prefs", "outbox", "purge", "health", "payment"}
 
 // store counts the failures of the store operations every hop and every
 // outbox attempt make, and the cases created. The operations it does not
@@ -19,8 +19,8 @@ var storeOps = []string{"session", "lock", "limits", "case", "prefs", "outbox", 
 // kiosk's, not a hop's) pass through uncounted.
 type store struct {
 	channels.Store
-	cases                                                *prometheus.CounterVec
-	session, lock, limits, cas, prefs, box, purge, probe prometheus.Counter
+	cases                                                     *prometheus.CounterVec
+	session, lock, limits, cas, prefs, box, purge, probe, pay prometheus.Counter
 }
 
 // Store wraps db so that the failures of its hop and outbox operations
@@ -32,6 +32,7 @@ func (m *Metrics) Store(db channels.Store) channels.Store {
 		Store: db, cases: m.cases,
 		session: e.WithLabelValues("session"), lock: e.WithLabelValues("lock"), limits: e.WithLabelValues("limits"), cas: e.WithLabelValues("case"), prefs: e.WithLabelValues("prefs"),
 		box: e.WithLabelValues("outbox"), purge: e.WithLabelValues("purge"), probe: e.WithLabelValues("health"),
+		pay: e.WithLabelValues("payment"),
 	}
 }
 
@@ -141,6 +142,78 @@ func (s *store) LockKey(ctx context.Context, key string) (func(), error) {
 func (s *store) TakeToken(ctx context.Context, key string, every time.Duration, burst int, now time.Time) (time.Duration, bool, error) {
 	wait, ok, err := s.Store.TakeToken(ctx, key, every, burst, now)
 	return wait, ok, failed(s.limits, err)
+}
+
+// The ledger's operations, counted under "payment".
+
+func (s *store) CreateBill(ctx context.Context, b *channels.Bill) (*channels.Bill, error) {
+	v, err := s.Store.CreateBill(ctx, b)
+	return v, failed(s.pay, err)
+}
+
+func (s *store) Bill(ctx context.Context, id string) (*channels.Bill, error) {
+	v, err := s.Store.Bill(ctx, id)
+	return v, failed(s.pay, err)
+}
+
+func (s *store) FileBill(ctx context.Context, id, ref string) (*channels.Bill, error) {
+	v, err := s.Store.FileBill(ctx, id, ref)
+	return v, failed(s.pay, err)
+}
+
+func (s *store) UnfiledBills(ctx context.Context, limit int) ([]*channels.Bill, error) {
+	v, err := s.Store.UnfiledBills(ctx, limit)
+	return v, failed(s.pay, err)
+}
+
+func (s *store) StartPayment(ctx context.Context, p *channels.Payment) (*channels.Payment, error) {
+	v, err := s.Store.StartPayment(ctx, p)
+	return v, failed(s.pay, err)
+}
+
+func (s *store) Payment(ctx context.Context, id string) (*channels.Payment, error) {
+	v, err := s.Store.Payment(ctx, id)
+	return v, failed(s.pay, err)
+}
+
+func (s *store) PaymentByRef(ctx context.Context, provider, ref string) (*channels.Payment, error) {
+	v, err := s.Store.PaymentByRef(ctx, provider, ref)
+	return v, failed(s.pay, err)
+}
+
+func (s *store) PaymentByReceipt(ctx context.Context, provider, receipt string) (*channels.Payment, error) {
+	v, err := s.Store.PaymentByReceipt(ctx, provider, receipt)
+	return v, failed(s.pay, err)
+}
+
+func (s *store) UpdatePayment(ctx context.Context, id string, change func(*channels.Payment, *channels.Bill) error) (*channels.Payment, error) {
+	v, err := s.Store.UpdatePayment(ctx, id, change)
+	return v, failed(s.pay, err)
+}
+
+func (s *store) AddRefund(ctx context.Context, id string, refundable int64, r channels.Refund) (*channels.Payment, error) {
+	v, err := s.Store.AddRefund(ctx, id, refundable, r)
+	return v, failed(s.pay, err)
+}
+
+func (s *store) OpenPayments(ctx context.Context, limit int) ([]*channels.Payment, error) {
+	v, err := s.Store.OpenPayments(ctx, limit)
+	return v, failed(s.pay, err)
+}
+
+func (s *store) BillPayments(ctx context.Context, id string) ([]*channels.Payment, error) {
+	v, err := s.Store.BillPayments(ctx, id)
+	return v, failed(s.pay, err)
+}
+
+func (s *store) PaymentsByPhone(ctx context.Context, phone string, limit int) ([]*channels.Payment, error) {
+	v, err := s.Store.PaymentsByPhone(ctx, phone, limit)
+	return v, failed(s.pay, err)
+}
+
+func (s *store) PaymentsCreated(ctx context.Context, from, to time.Time) ([]*channels.Payment, error) {
+	v, err := s.Store.PaymentsCreated(ctx, from, to)
+	return v, failed(s.pay, err)
 }
 
 // Probe is the health check's read: a session that never exists, looked

@@ -385,3 +385,63 @@ func (g *guard) ClaimOutbound(ctx context.Context, kind, owner string, now, unti
 func (g *guard) ReleaseOutbound(ctx context.Context, owner string, keys ...string) error {
 	return g.do(ctx, func(ctx context.Context) error { return g.Store.ReleaseOutbound(ctx, owner, keys...) })
 }
+
+func (g *guard) CreateBill(ctx context.Context, b *channels.Bill) (*channels.Bill, error) {
+	return call(g, ctx, func(ctx context.Context) (*channels.Bill, error) { return g.Store.CreateBill(ctx, b) })
+}
+
+func (g *guard) Bill(ctx context.Context, id string) (*channels.Bill, error) {
+	return call(g, ctx, func(ctx context.Context) (*channels.Bill, error) { return g.Store.Bill(ctx, id) })
+}
+
+func (g *guard) FileBill(ctx context.Context, id, ref string) (*channels.Bill, error) {
+	return call(g, ctx, func(ctx context.Context) (*channels.Bill, error) { return g.Store.FileBill(ctx, id, ref) })
+}
+
+func (g *guard) UnfiledBills(ctx context.Context, limit int) ([]*channels.Bill, error) {
+	return call(g, ctx, func(ctx context.Context) ([]*channels.Bill, error) { return g.Store.UnfiledBills(ctx, limit) })
+}
+
+func (g *guard) StartPayment(ctx context.Context, p *channels.Payment) (*channels.Payment, error) {
+	return call(g, ctx, func(ctx context.Context) (*channels.Payment, error) { return g.Store.StartPayment(ctx, p) })
+}
+
+func (g *guard) Payment(ctx context.Context, id string) (*channels.Payment, error) {
+	return call(g, ctx, func(ctx context.Context) (*channels.Payment, error) { return g.Store.Payment(ctx, id) })
+}
+
+func (g *guard) PaymentByRef(ctx context.Context, provider, ref string) (*channels.Payment, error) {
+	return call(g, ctx, func(ctx context.Context) (*channels.Payment, error) { return g.Store.PaymentByRef(ctx, provider, ref) })
+}
+
+func (g *guard) PaymentByReceipt(ctx context.Context, provider, receipt string) (*channels.Payment, error) {
+	return call(g, ctx, func(ctx context.Context) (*channels.Payment, error) {
+		return g.Store.PaymentByReceipt(ctx, provider, receipt)
+	})
+}
+
+func (g *guard) UpdatePayment(ctx context.Context, id string, change func(*channels.Payment, *channels.Bill) error) (*channels.Payment, error) {
+	return call(g, ctx, func(ctx context.Context) (*channels.Payment, error) { return g.Store.UpdatePayment(ctx, id, change) })
+}
+
+func (g *guard) AddRefund(ctx context.Context, id string, refundable int64, r channels.Refund) (*channels.Payment, error) {
+	return call(g, ctx, func(ctx context.Context) (*channels.Payment, error) { return g.Store.AddRefund(ctx, id, refundable, r) })
+}
+
+func (g *guard) OpenPayments(ctx context.Context, limit int) ([]*channels.Payment, error) {
+	return call(g, ctx, func(ctx context.Context) ([]*channels.Payment, error) { return g.Store.OpenPayments(ctx, limit) })
+}
+
+func (g *guard) BillPayments(ctx context.Context, id string) ([]*channels.Payment, error) {
+	return call(g, ctx, func(ctx context.Context) ([]*channels.Payment, error) { return g.Store.BillPayments(ctx, id) })
+}
+
+func (g *guard) PaymentsByPhone(ctx context.Context, phone string, limit int) ([]*channels.Payment, error) {
+	return call(g, ctx, func(ctx context.Context) ([]*channels.Payment, error) {
+		return g.Store.PaymentsByPhone(ctx, phone, limit)
+	})
+}
+
+func (g *guard) PaymentsCreated(ctx context.Context, from, to time.Time) ([]*channels.Payment, error) {
+	return call(g, ctx, func(ctx context.Context) ([]*channels.Payment, error) { return g.Store.PaymentsCreated(ctx, from, to) })
+}

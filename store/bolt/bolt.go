@@ -111,9 +111,9 @@ func Open(path string, opts Options) (*DB, error) {
 	if opts.BatchDelay == 0 {
 		dataOpts.BatchDelay, sessionOpts.BatchDelay = dataBatchDelay, sessionBatchDelay
 	}
-	db, err := openFile(path, dataOpts, [][]byte{bucketCases, bucketCaseKeys, bucketCasePhone, bucketPrefs, bucketOutbox, bucketOutboxDue, bucketOutboxSending, bucketOutboxFailed, bucketSecrets,
+	db, err := openFile(path, dataOpts, append([][]byte{bucketCases, bucketCaseKeys, bucketCasePhone, bucketPrefs, bucketOutbox, bucketOutboxDue, bucketOutboxSending, bucketOutboxFailed, bucketSecrets,
 		bucketCaseAgency, bucketCaseEvents, bucketCursors, bucketDevices, bucketDeviceTokens, bucketAgencies, bucketAgencyKeys,
-		bucketCaseNationalID, bucketOperators, bucketAudit, bucketOutboxFinal, bucketSignOuts, bucketSignOutKeep})
+		bucketCaseNationalID, bucketOperators, bucketAudit, bucketOutboxFinal, bucketSignOuts, bucketSignOutKeep}, paymentBuckets...))
 	if err != nil {
 		return nil, err
 	}

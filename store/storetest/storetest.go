@@ -40,6 +40,7 @@ func Run(t *testing.T, open func(t *testing.T) channels.Store) {
 	t.Run("NationalIDCases", func(t *testing.T) { testNationalIDCases(t, open(t)) })
 	t.Run("CreateCases", func(t *testing.T) { testCreateCases(t, open(t)) })
 	runRetention(t, open)
+	runPayments(t, open)
 }
 
 // base is the store tests' clock: stores keep microseconds at least.
