@@ -314,6 +314,19 @@ type recordingHost struct {
 	answers   map[string]AgencyAnswer
 	reminders []Reminder
 	remindErr error
+	pays      []PayRequest
+	bills     []string
+	paid      PayAnswer
+}
+
+func (h *recordingHost) Pay(_ context.Context, req PayRequest) PayAnswer {
+	h.pays = append(h.pays, req)
+	return h.paid
+}
+
+func (h *recordingHost) Bill(_ context.Context, phone, bill string) PayAnswer {
+	h.bills = append(h.bills, phone+" "+bill)
+	return h.paid
 }
 
 func (h *recordingHost) Ask(_ context.Context, req AgencyRequest) AgencyAnswer {
