@@ -173,11 +173,14 @@ func (e *Engine) Start(ch channels.Channel, lang, service string) (Result, error
 }
 
 // begin enters svc's first step; a service that charges a fee, where the
-// deployment takes no payments, says so at once instead.
+// deployment takes no payments, says so at once (its pay step's
+// unavailable exit) instead of asking for answers it could not file. A
+// service that only pays a bill again (check a payment) is offered: its
+// pay step says it when reached.
 func (e *Engine) begin(svc *Service, st State) Result {
 	if len(e.methods) == 0 {
 		for _, step := range svc.Steps {
-			if step.Kind == StepPay {
+			if step.Kind == StepPay && step.Fee != nil && step.Fee.Bill == "" {
 				return e.enter(svc, step.Exits.Unavailable, st)
 			}
 		}
