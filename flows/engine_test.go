@@ -316,7 +316,8 @@ type recordingHost struct {
 	remindErr error
 	pays      []PayRequest
 	bills     []string
-	paid      PayAnswer
+	paid      PayAnswer  // what Pay answers, and Bill when billed is nil
+	billed    *PayAnswer // what Bill answers
 }
 
 func (h *recordingHost) Pay(_ context.Context, req PayRequest) PayAnswer {
@@ -326,6 +327,9 @@ func (h *recordingHost) Pay(_ context.Context, req PayRequest) PayAnswer {
 
 func (h *recordingHost) Bill(_ context.Context, phone, bill string) PayAnswer {
 	h.bills = append(h.bills, phone+" "+bill)
+	if h.billed != nil {
+		return *h.billed
+	}
 	return h.paid
 }
 

@@ -25,6 +25,13 @@ func (f *Fee) UnmarshalYAML(n *yaml.Node) error {
 	if err := knownFields(n, plain{}, "fee"); err != nil {
 		return err
 	}
+	// yaml.v3 would read 1.5 into an int64 as 1: money is an integer
+	// of minor units, never rounded.
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if k, v := n.Content[i], n.Content[i+1]; k.Value == "amount" && v.ShortTag() != "!!int" {
+			return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: fee amount %s must be an integer, in the currency's minor unit (cents)", v.Line, v.Value)}}
+		}
+	}
 	if err := n.Decode((*plain)(f)); err != nil {
 		return err
 	}
@@ -112,6 +119,10 @@ func (st *Step) checkFee(s *Service) []string {
 			bad("fee (line %d): amount_from %q is not a return of a call step", f.Line, f.AmountFrom)
 		case call.Returns[f.AmountFrom].Type != ReturnNumber:
 			bad("fee (line %d): amount_from %q is a %s return of step %q, not a number", f.Line, f.AmountFrom, call.Returns[f.AmountFrom].Type, call.ID)
+		case call.Returns[f.AmountFrom].Min == nil || *call.Returns[f.AmountFrom].Min < 1:
+			bad("fee (line %d): amount_from %q needs min: 1 or more on its return, so that an agency answering no positive amount is a failed call", f.Line, f.AmountFrom)
+		case call.Returns[f.AmountFrom].Max == nil:
+			bad("fee (line %d): amount_from %q needs a max on its return: the lint checks every screen with the longest amount", f.Line, f.AmountFrom)
 		case !s.leadsTo(call, st.ID):
 			bad("fee (line %d): amount_from %q is returned by step %q, which does not come before this step", f.Line, f.AmountFrom, call.ID)
 		}
