@@ -85,4 +85,16 @@ type Screen struct {
 	Error     *Message   `json:"error,omitempty"` // why the previous input was refused
 	Reference string     `json:"reference,omitempty"`
 	CanGoBack bool       `json:"can_go_back,omitempty"`
+	// Payment is set on the screens of a fee: the method menu (the fee
+	// alone) and the screen a payment request or a bill look-up leads to
+	// (the bill to poll, its fee and the outcome), so that an app can
+	// show the amount and follow the payment.
+	Payment *ScreenPayment `json:"payment,omitempty"`
+}
+
+// ScreenPayment is the payment a screen is about.
+type ScreenPayment struct {
+	Bill    string `json:"bill,omitempty"`
+	Fee     Money  `json:"fee"`
+	Outcome string `json:"outcome,omitempty"` // started, pending, paid, failed, unavailable, not_found
 }

@@ -65,13 +65,19 @@ type Return struct {
 }
 
 // Exits names the step that follows each outcome of a call step; the
-// loader refuses a call step with one missing.
+// loader refuses a call step with one missing. A pay step names
+// started, pending, paid, failed and unavailable instead; a bill step
+// paid, pending, failed, not_found and unavailable.
 type Exits struct {
-	Found    string `yaml:"found"`
-	NotFound string `yaml:"not_found"`
-	Failed   string `yaml:"failed"`
-	Timeout  string `yaml:"timeout"`
-	Line     int    `yaml:"-"`
+	Found       string `yaml:"found"`
+	NotFound    string `yaml:"not_found"`
+	Failed      string `yaml:"failed"`
+	Timeout     string `yaml:"timeout"`
+	Started     string `yaml:"started"`
+	Pending     string `yaml:"pending"`
+	Paid        string `yaml:"paid"`
+	Unavailable string `yaml:"unavailable"`
+	Line        int    `yaml:"-"`
 }
 
 // Remind asks, when a call step is found, for a reminder to the citizen

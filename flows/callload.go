@@ -168,6 +168,9 @@ func (st *Step) checkCall(s *Service) []string {
 	if st.Exits == nil {
 		bad("a call step needs exits: found, not_found, failed and timeout")
 	} else {
+		if x := st.Exits; x.Started != "" || x.Pending != "" || x.Paid != "" || x.Unavailable != "" {
+			bad("exits started, pending, paid and unavailable are a pay or bill step's, not a call step's")
+		}
 		for _, x := range st.Exits.exits() {
 			switch {
 			case x.Step == "":
@@ -314,8 +317,9 @@ func (st *Step) checkOptionsFrom(s *Service) []string {
 
 // notCall refuses the settings of a call on a step of another kind.
 func (st *Step) notCall() []string {
-	if st.Agency != "" || st.Operation != "" || len(st.Send) > 0 || st.Changes || st.Deadline != 0 || st.Later || len(st.Returns) > 0 || st.Exits != nil || st.Remind != nil {
-		return []string{fmt.Sprintf("agency, operation, send, changes, deadline, later, returns, exits and remind apply to call steps only, not a %s step", st.Kind)}
+	exits := st.Exits != nil && st.Kind != StepPay && st.Kind != StepBill
+	if st.Agency != "" || st.Operation != "" || len(st.Send) > 0 || st.Changes || st.Deadline != 0 || st.Later || len(st.Returns) > 0 || exits || st.Remind != nil {
+		return []string{fmt.Sprintf("agency, operation, send, changes, deadline, later, returns, exits and remind apply to call steps only, not a %s step (exits apply to pay and bill steps too)", st.Kind)}
 	}
 	return nil
 }

@@ -126,6 +126,10 @@ func (e *Engine) results(svc *Service, st State) results {
 			}
 		case step.Kind == StepSubmit && step.Next != "" && step.Field != "", step.Kind == StepMenu && step.OptionsFrom != "":
 			rs.display[step.Field] = ""
+		case step.Kind == StepPay || step.Kind == StepBill:
+			for _, name := range []string{ResultPayBill, ResultPayAmount, ResultPayReceipt, ResultPayReference} {
+				rs.display[name] = ""
+			}
 		}
 	}
 	for _, v := range st.Trail {
@@ -154,6 +158,8 @@ func (e *Engine) results(svc *Service, st State) results {
 			if step.Next != "" && step.Field != "" {
 				rs.raw[step.Field], rs.display[step.Field] = v.Value, v.Value
 			}
+		case StepPay, StepBill:
+			rs.addPay(v.Value)
 		case StepMenu:
 			if step.OptionsFrom == "" {
 				continue
@@ -387,9 +393,11 @@ func visitKey(key string, c *Call) string {
 // list with its first item chosen, and each submission that goes on with
 // ref. The lint renders the screens that show results on it.
 func (s *Service) LongestTrail(ref string) []Visit {
-	var calls, menus, subs []Visit
+	var calls, menus, subs, pays []Visit
 	for _, st := range s.Steps {
 		switch {
+		case st.Kind == StepPay || st.Kind == StepBill:
+			pays = append(pays, Visit{Step: st.ID, Value: encodePayVisit("", longestPay(s, st, ref))})
 		case st.Kind == StepCall:
 			a := AgencyAnswer{Outcome: OutcomeFound, Fields: map[string]string{}, Lists: map[string][]ListItem{}}
 			for name, r := range st.Returns {
@@ -410,7 +418,7 @@ func (s *Service) LongestTrail(ref string) []Visit {
 			subs = append(subs, Visit{Step: st.ID, Value: ref})
 		}
 	}
-	return slices.Concat(calls, menus, subs)
+	return slices.Concat(calls, menus, subs, pays)
 }
 
 // longest is the longest value of type t (r's, or its items') may take.

@@ -21,7 +21,8 @@ const (
 	StepSubmit  StepKind = "submit"  // create a case from the answers; Text is shown with its reference
 	StepLookup  StepKind = "lookup"  // show the caller's cases, or the one whose reference is in Field
 	StepEnd     StepKind = "end"     // show Text and end the session
-	// StepCall (call.go) asks an agency and goes on by the outcome.
+	// StepCall (call.go) asks an agency and goes on by the outcome;
+	// StepPay and StepBill (pay.go) ask for a payment and look a bill up.
 )
 
 // Lookup kinds for lookup steps.
@@ -133,6 +134,12 @@ type Step struct {
 	Returns   map[string]*Return `yaml:"returns"`
 	Exits     *Exits             `yaml:"exits"`
 	Remind    *Remind            `yaml:"remind"`
+
+	// A pay step (see StepPay) charges Fee; Reference names the field
+	// or return holding the agency's own number of what is paid. A pay
+	// or bill step goes on by Exits too.
+	Fee       *Fee   `yaml:"fee"`
+	Reference string `yaml:"reference"`
 
 	Next     string    `yaml:"next"`     // the step after this one; a submit with Next keeps its reference under Field and goes on
 	Branches []*Branch `yaml:"branches"` // tried in order before Next

@@ -23,6 +23,7 @@ type Engine struct {
 	region  string
 	now     func() time.Time
 	loc     *time.Location // where results' datetimes are shown
+	methods []PayMethod
 }
 
 // Config configures an Engine.
@@ -35,6 +36,11 @@ type Config struct {
 	// birth typed at 01:30 in Nairobi is today's there, whatever the
 	// server's zone. UTC when nil.
 	Location *time.Location
+	// PayMethods are the ways the deployment takes payments, in the order
+	// a pay step offers them. With none, a service that charges a fee
+	// says at once that payments are unavailable (its pay step's
+	// unavailable exit) instead of asking for answers it cannot file.
+	PayMethods []PayMethod
 }
 
 // New returns an engine for cfg.
@@ -53,7 +59,12 @@ func New(cfg Config) (*Engine, error) {
 	}
 	clock, loc := cfg.Now, cfg.Location
 	now := func() time.Time { return clock().In(loc) }
-	return &Engine{catalog: cfg.Catalog, langs: cfg.Langs, region: cfg.Region, now: now, loc: loc}, nil
+	for _, m := range cfg.PayMethods {
+		if m.ID == "" || m.Text == "" {
+			return nil, fmt.Errorf("flows: a payment method needs an ID and a text, not %+v", m)
+		}
+	}
+	return &Engine{catalog: cfg.Catalog, langs: cfg.Langs, region: cfg.Region, now: now, loc: loc, methods: cfg.PayMethods}, nil
 }
 
 // Catalog returns the services the engine runs.
@@ -109,6 +120,14 @@ type Call struct {
 	Deadline  time.Duration
 	Later     bool
 	Visit     int
+
+	// CallPay: the fee, the method chosen, the agency's number of what is
+	// paid and the bill paid again (see PayRequest). CallBill reads the
+	// bill Ref.
+	Fee       channels.Money
+	Method    string
+	Reference string
+	Bill      string
 }
 
 // Outcome is what came of a Call.
@@ -118,6 +137,9 @@ type Outcome struct {
 	Err   error            // the call failed; ENOTFOUND for a lookup means nothing found
 	// Answer is what the agency answered a CallAgency; nil is failed.
 	Answer *AgencyAnswer
+	// Pay is what the host answered a CallPay or a CallBill; nil is
+	// failed.
+	Pay *PayAnswer
 }
 
 // Result is the engine's answer to one input.
@@ -147,7 +169,23 @@ func (e *Engine) Start(ch channels.Channel, lang, service string) (Result, error
 		return Result{}, channels.Errorf(channels.ENOTFOUND, "error.not_found", "service %q", service)
 	}
 	st.Service = svc.ID
-	return e.enter(svc, svc.Start, st), nil
+	return e.begin(svc, st), nil
+}
+
+// begin enters svc's first step; a service that charges a fee, where the
+// deployment takes no payments, says so at once (its pay step's
+// unavailable exit) instead of asking for answers it could not file. A
+// service that only pays a bill again (check a payment) is offered: its
+// pay step says it when reached.
+func (e *Engine) begin(svc *Service, st State) Result {
+	if len(e.methods) == 0 {
+		for _, step := range svc.Steps {
+			if step.Kind == StepPay && step.Fee != nil && step.Fee.Bill == "" {
+				return e.enter(svc, step.Exits.Unavailable, st)
+			}
+		}
+	}
+	return e.enter(svc, svc.Start, st)
 }
 
 // lang returns lang when offered, else the default language.
@@ -184,6 +222,8 @@ func (e *Engine) Step(st State, in Input) (Result, error) {
 	var value string
 	var next string
 	switch step.Kind {
+	case StepPay:
+		return e.choosePay(svc, step, st, in.Text), nil
 	case StepMenu:
 		c, ok := matchChoice(e.choices(svc, step, st), in.Text)
 		if !ok {
@@ -255,6 +295,8 @@ func (e *Engine) Complete(st State, out Outcome) (Result, error) {
 		}
 	case StepCall:
 		return e.completeCall(svc, step, st, out.Answer), nil
+	case StepPay, StepBill:
+		return e.completePay(svc, step, st, out.Pay), nil
 	default:
 		return Result{}, channels.Errorf(channels.EINVALID, "error.session_unknown", "step %s/%s makes no call", svc.ID, step.ID)
 	}
@@ -314,8 +356,10 @@ func (e *Engine) Screen(st State) (channels.Screen, error) {
 		return channels.Screen{}, err
 	}
 	switch step.Kind {
-	case StepMenu, StepInput, StepConfirm:
-		return e.enter(svc, step.ID, st).Screen, nil
+	case StepMenu, StepInput, StepConfirm, StepPay:
+		if r := e.enter(svc, step.ID, st); r.Call == nil {
+			return r.Screen, nil
+		}
 	}
 	return channels.Screen{}, channels.Errorf(channels.EINVALID, "error.session_unknown", "step %s/%s waits for no input", svc.ID, step.ID)
 }
@@ -327,7 +371,7 @@ func (e *Engine) Waiting(st State) bool {
 		return false
 	}
 	_, step, err := e.current(st)
-	return err == nil && (step.Kind == StepMenu || step.Kind == StepInput || step.Kind == StepConfirm)
+	return err == nil && (step.Kind == StepMenu || step.Kind == StepInput || step.Kind == StepConfirm || step.Kind == StepPay)
 }
 
 func (e *Engine) current(st State) (*Service, *Step, error) {
@@ -409,6 +453,9 @@ func (e *Engine) enter(svc *Service, id string, st State) Result {
 				sc.Lines = append(sc.Lines, line)
 			}
 		}
+		if line, ok := e.feeLine(svc, step, st); ok {
+			sc.Lines = append(sc.Lines, line)
+		}
 		sc.Options = []channels.Option{
 			{Key: "1", Text: channels.Msg("confirm.yes")},
 			{Key: "2", Text: channels.Msg("confirm.cancel")},
@@ -427,6 +474,12 @@ func (e *Engine) enter(svc *Service, id string, st State) Result {
 		return r
 	case StepCall:
 		r.Call = e.enterCall(svc, step, st)
+		return r
+	case StepPay:
+		return e.enterPay(svc, step, st, sc)
+	case StepBill:
+		r.Call = &Call{Kind: CallBill, Service: svc.ID, Lang: st.Lang, Channel: st.Channel, Step: step.ID}
+		r.Call.Ref, _ = st.answer(svc, step.Field)
 		return r
 	case StepLookup:
 		r.Call = &Call{Kind: CallMyCases, Service: svc.ID, Lang: st.Lang, Channel: st.Channel}
@@ -541,13 +594,13 @@ func (e *Engine) backWith(svc *Service, st State, why *channels.Message) (Result
 	// A call or a submission that went on shows nothing to return to:
 	// back passes it, to the screen before, instead of asking again.
 	for len(st.Trail) > 0 {
-		if s := svc.steps[last.Step]; s == nil || (s.Kind != StepCall && s.Kind != StepSubmit) {
+		if s := svc.steps[last.Step]; s == nil || (s.Kind != StepCall && s.Kind != StepSubmit && s.Kind != StepBill) {
 			break
 		}
 		last = st.Trail[len(st.Trail)-1]
 		st.Trail = st.Trail[:len(st.Trail)-1]
 	}
-	if s := svc.steps[last.Step]; s != nil && (s.Kind == StepCall || s.Kind == StepSubmit) {
+	if s := svc.steps[last.Step]; s != nil && (s.Kind == StepCall || s.Kind == StepSubmit || s.Kind == StepBill) {
 		r := e.home(State{Lang: st.Lang, Channel: st.Channel})
 		r.Screen.Error = why
 		return r, nil
@@ -601,7 +654,7 @@ func (e *Engine) chooseHome(st State, text string) (Result, error) {
 	case err == nil && n >= 1 && n <= len(e.catalog.Services):
 		svc := e.catalog.Services[n-1]
 		st.Service, st.Trail = svc.ID, nil
-		return e.enter(svc, svc.Start, st), nil
+		return e.begin(svc, st), nil
 	case err == nil && n == len(e.catalog.Services)+1 && len(e.langs) > 1:
 		return e.langMenu(st), nil
 	}

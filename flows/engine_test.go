@@ -314,6 +314,23 @@ type recordingHost struct {
 	answers   map[string]AgencyAnswer
 	reminders []Reminder
 	remindErr error
+	pays      []PayRequest
+	bills     []string
+	paid      PayAnswer  // what Pay answers, and Bill when billed is nil
+	billed    *PayAnswer // what Bill answers
+}
+
+func (h *recordingHost) Pay(_ context.Context, req PayRequest) PayAnswer {
+	h.pays = append(h.pays, req)
+	return h.paid
+}
+
+func (h *recordingHost) Bill(_ context.Context, phone, bill string) PayAnswer {
+	h.bills = append(h.bills, phone+" "+bill)
+	if h.billed != nil {
+		return *h.billed
+	}
+	return h.paid
 }
 
 func (h *recordingHost) Ask(_ context.Context, req AgencyRequest) AgencyAnswer {

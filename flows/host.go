@@ -29,6 +29,11 @@ type Host interface {
 	Ask(ctx context.Context, req AgencyRequest) AgencyAnswer
 	// Remind schedules or cancels a reminder (see Reminders).
 	Remind(ctx context.Context, r Reminder) error
+	// Pay sends a pay step's payment request (see Payments).
+	Pay(ctx context.Context, req PayRequest) PayAnswer
+	// Bill looks up the bill of phone with the given ID for a bill step
+	// (see Payments).
+	Bill(ctx context.Context, phone, bill string) PayAnswer
 }
 
 // Submission is a case to create.
@@ -94,6 +99,8 @@ func (e *Engine) settle(ctx context.Context, h Host, phone, key string, res Resu
 	switch c.Kind {
 	case CallAgency:
 		return e.settleAgency(ctx, h, phone, key, res)
+	case CallPay, CallBill:
+		return e.settlePay(ctx, h, phone, key, res)
 	case CallSubmit:
 		out.Ref, out.Err = h.Submit(ctx, Submission{Key: key, Service: c.Service, Agency: c.Agency, Phone: phone, Lang: c.Lang, Channel: c.Channel, Answers: c.Answers})
 	case CallAnswer:
@@ -148,6 +155,10 @@ func (k CallKind) String() string {
 		return "answer request for information"
 	case CallAgency:
 		return "call agency"
+	case CallPay:
+		return "request payment"
+	case CallBill:
+		return "read bill"
 	}
 	return fmt.Sprintf("call %d", int(k))
 }

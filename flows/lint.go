@@ -129,11 +129,9 @@ func (s *Service) Ways(st *Step) []Way {
 		if st.Next != "" {
 			ways = append(ways, Way{To: st.Next})
 		}
-	case StepCall:
-		if st.Exits != nil {
-			for _, x := range st.Exits.exits() {
-				ways = append(ways, Way{To: x.Step, Outcome: x.Outcome})
-			}
+	case StepCall, StepPay, StepBill:
+		for _, x := range st.stepExits() {
+			ways = append(ways, Way{To: x.Step, Outcome: x.Outcome})
 		}
 	}
 	return ways

@@ -308,11 +308,14 @@ func (st *Step) check(s *Service, fields map[string]bool) []string {
 	var ps []string
 	bad := func(format string, args ...any) { ps = append(ps, fmt.Sprintf(format, args...)) }
 	// A call and a submission that goes on show nothing themselves.
-	if st.Text == "" && st.Kind != StepCall && !(st.Kind == StepSubmit && st.Next != "") {
+	if st.Text == "" && st.Kind != StepCall && st.Kind != StepBill && !(st.Kind == StepSubmit && st.Next != "") {
 		bad("text (a message ID) is required")
 	}
 	if st.Kind != StepCall {
 		ps = append(ps, st.notCall()...)
+	}
+	if st.Kind != StepPay && (st.Fee != nil || st.Reference != "") {
+		bad("fee and reference apply to pay steps only, not a %s step", st.Kind)
 	}
 	if st.OptionsFrom != "" && st.Kind != StepMenu {
 		bad("options_from applies to menus only")
@@ -374,6 +377,10 @@ func (st *Step) check(s *Service, fields map[string]bool) []string {
 		}
 	case StepCall:
 		ps = append(ps, st.checkCall(s)...)
+	case StepPay:
+		ps = append(ps, st.checkPay(s)...)
+	case StepBill:
+		ps = append(ps, st.checkBill(s, fields)...)
 	case StepSubmit, StepEnd:
 		terminal = st.Kind == StepEnd || st.Next == ""
 		if st.Kind == StepSubmit && st.Next != "" {
@@ -416,14 +423,14 @@ func (st *Step) check(s *Service, fields map[string]bool) []string {
 			bad("a lookup needs an empty text (a message ID) for when nothing is found")
 		}
 	case "":
-		bad("kind is required (menu, input, confirm, submit, lookup, call or end)")
+		bad("kind is required (menu, input, confirm, submit, lookup, call, pay, bill or end)")
 	default:
-		bad("unknown kind %q (menu, input, confirm, submit, lookup, call or end)", st.Kind)
+		bad("unknown kind %q (menu, input, confirm, submit, lookup, call, pay, bill or end)", st.Kind)
 	}
 	if terminal && (st.Next != "" || len(st.Branches) > 0) {
 		bad("a %s step ends the flow: it cannot have next or branches", st.Kind)
 	}
-	if st.Kind == StepCall || (st.Kind == StepSubmit && st.Next != "") {
+	if st.Kind == StepCall || st.Kind == StepPay || st.Kind == StepBill || (st.Kind == StepSubmit && st.Next != "") {
 		s.results = true
 	}
 	ps = append(ps, st.checkNeeds()...)
@@ -596,10 +603,8 @@ func (s *Service) checkGraph() Problems {
 		for _, b := range st.Branches {
 			out = append(out, b.Next)
 		}
-		if st.Exits != nil {
-			for _, x := range st.Exits.exits() {
-				out = append(out, x.Step)
-			}
+		for _, x := range st.stepExits() {
+			out = append(out, x.Step)
 		}
 		return out
 	}
@@ -674,6 +679,9 @@ func (c *Catalog) Messages() []MessageRef {
 			}
 			if st.Remind != nil && st.Remind.Text != "" {
 				refs = append(refs, MessageRef{st.Remind.Text, s.File, st.Remind.Line})
+			}
+			if st.Kind == StepConfirm && s.steps[st.Next] != nil && s.steps[st.Next].Kind == StepPay {
+				refs = append(refs, MessageRef{feeLineMessage, s.File, st.Line})
 			}
 			if st.OptionsFrom != "" {
 				refs = append(refs, MessageRef{itemMessage, s.File, st.Line})

@@ -30,6 +30,10 @@ type Store struct {
 	Agencies flows.AgencyCaller
 	// Reminders keeps the reminders call steps ask for.
 	Reminders flows.Reminders
+	// Payments sends the payment requests of pay steps and reads bills;
+	// without it every payment is unavailable (a deployment whose
+	// catalog charges no fee needs none).
+	Payments flows.Payments
 }
 
 var _ flows.Host = (*Store)(nil)
@@ -150,4 +154,20 @@ func (h *Store) Remind(ctx context.Context, r flows.Reminder) error {
 		return fmt.Errorf("remind %s: no reminder store is configured", r.Key)
 	}
 	return h.Reminders.Remind(ctx, r)
+}
+
+// Pay sends the payment request through h.Payments.
+func (h *Store) Pay(ctx context.Context, req flows.PayRequest) flows.PayAnswer {
+	if h.Payments == nil {
+		return flows.PayAnswer{Outcome: flows.OutcomeUnavailable, Fee: req.Fee, Reason: "no payment service is configured"}
+	}
+	return h.Payments.Pay(ctx, req)
+}
+
+// Bill reads the bill through h.Payments.
+func (h *Store) Bill(ctx context.Context, phone, bill string) flows.PayAnswer {
+	if h.Payments == nil {
+		return flows.PayAnswer{Outcome: flows.OutcomeUnavailable, Reason: "no payment service is configured"}
+	}
+	return h.Payments.Bill(ctx, phone, bill)
 }

@@ -84,3 +84,21 @@ func (h *assistedHost) Ask(ctx context.Context, req flows.AgencyRequest) flows.A
 func (h *assistedHost) Remind(ctx context.Context, r flows.Reminder) error {
 	return h.host.Remind(ctx, r)
 }
+
+// Pay asks for the payment as the citizen's host does; a citizen without
+// a phone has no mobile-money wallet to be prompted on.
+func (h *assistedHost) Pay(ctx context.Context, req flows.PayRequest) flows.PayAnswer {
+	if h.nationalID != "" || req.Phone == "" {
+		return flows.PayAnswer{Outcome: flows.OutcomeUnavailable, Fee: req.Fee, Reason: "a citizen without a phone cannot pay by mobile money"}
+	}
+	return h.host.Pay(ctx, req)
+}
+
+// Bill reads the bill as the citizen's host does; a citizen without a
+// phone has no bills.
+func (h *assistedHost) Bill(ctx context.Context, phone, bill string) flows.PayAnswer {
+	if h.nationalID != "" || phone == "" {
+		return flows.PayAnswer{Outcome: flows.OutcomeNotFound}
+	}
+	return h.host.Bill(ctx, phone, bill)
+}

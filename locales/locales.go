@@ -4,9 +4,9 @@
 //
 // The shipped files are split by area so that several people can edit them:
 // system.<lang>.yaml (engine, errors, navigation), services.<lang>.yaml
-// (the texts of the shipped services), sms.<lang>.yaml (SMS keywords and
-// replies), auth.<lang>.yaml (sign-in) and lang.<lang>.yaml (choosing a
-// language on every channel). Each file is a flat YAML map from message ID
+// (the texts of the shipped services), pay.<lang>.yaml (paying a fee),
+// sms.<lang>.yaml (SMS keywords and replies), auth.<lang>.yaml (sign-in)
+// and lang.<lang>.yaml (choosing a language on every channel). Each file is a flat YAML map from message ID
 // to template, kept sorted by ID; a message shown with a count may instead
 // map to its CLDR plural forms (zero, one, two, few, many, other), as
 // go-i18n reads them, as Arabic does for the cases a lookup found:
