@@ -31,7 +31,7 @@ import (
 // which the contract shows with an example request and answer.
 var shippedOperations = []string{
 	"pin_status", "benefit_eligibility", "national_id", "free_slots",
-	"hold_slot", "book_slot", "booking", "cancel_booking", "bill",
+	"hold_slot", "book_slot", "booking", "cancel_booking",
 }
 
 // loadOperations loads and validates the contract as it is served,
@@ -220,12 +220,8 @@ func returnsOf(example any) map[string]*flows.Return {
 	out := map[string]*flows.Return{}
 	result, _ := example.(map[string]any)["result"].(map[string]any)
 	for name, v := range result {
-		switch v.(type) {
-		case []any:
+		if _, ok := v.([]any); ok {
 			out[name] = &flows.Return{Type: flows.ReturnList, Item: flows.ReturnDateTime, MaxItems: 5}
-			continue
-		case float64, int, int64, uint64:
-			out[name] = &flows.Return{Type: flows.ReturnNumber}
 			continue
 		}
 		out[name] = &flows.Return{Type: flows.ReturnText, MaxLength: 40}

@@ -99,9 +99,6 @@ func TestAnswersFitTheShippedCatalog(t *testing.T) {
 	for phone := range s.seed.NationalIDs {
 		ask("national_id", phone, nil)
 	}
-	for n := range s.seed.Bills {
-		ask("bill", "", map[string]string{"bill_number": n})
-	}
 	for office := range s.seed.Offices {
 		free := ask("free_slots", "", map[string]string{"office": office})
 		slot := free.Result["slots"].([]Item)[0].ID

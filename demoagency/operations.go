@@ -16,12 +16,7 @@ var operations = map[string]operation{
 	"book_slot":           {agency: "civil_registry", params: []string{"hold", "reference"}, changes: true, do: (*Server).bookSlot},
 	"booking":             {agency: "civil_registry", params: []string{"reference"}, do: (*Server).booking},
 	"cancel_booking":      {agency: "civil_registry", params: []string{"reference"}, changes: true, do: (*Server).cancelBooking},
-	"bill":                {agency: "revenue", params: []string{"bill_number"}, do: (*Server).bill},
 }
-
-// maxBillAmount is the largest amount the pay_bill service accepts, in
-// cents: KES 1,000,000.00.
-const maxBillAmount = 100_000_000
 
 // Agency returns the agency whose secret signs calls of operation, "" for
 // an operation the demonstration does not serve.
@@ -33,15 +28,6 @@ func (s *Server) pinStatus(req *Request, _ time.Time) Answer {
 		return notFound
 	}
 	return found(map[string]any{"status": r.Status, "name": r.Name, "certificate": r.Certificate})
-}
-
-// bill answers what an unpaid bill owes, by its number (upper case).
-func (s *Server) bill(req *Request, _ time.Time) Answer {
-	b, ok := s.seed.Bills[strings.ToUpper(req.Params["bill_number"])]
-	if !ok {
-		return notFound
-	}
-	return found(map[string]any{"amount": b.Amount})
 }
 
 func (s *Server) benefitEligibility(req *Request, _ time.Time) Answer {

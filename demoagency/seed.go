@@ -23,8 +23,6 @@ type Seed struct {
 	Benefits    map[string]Benefit    `json:"benefits"`
 	NationalIDs map[string]NationalID `json:"national_ids"` // by E.164 phone
 	Offices     map[string]Office     `json:"offices"`
-	// Bills are the revenue authority's unpaid bills, by bill number.
-	Bills map[string]Bill `json:"bills"`
 	// Magic maps a parameter value (a PIN, a national ID) or a caller's
 	// phone to a Behaviour other than answering at once.
 	Magic map[string]Behaviour `json:"magic"`
@@ -44,12 +42,6 @@ type Benefit struct {
 	Status    string `json:"status"` // eligible, not_eligible, under_review
 	Programme string `json:"programme"`
 	NextStep  string `json:"next_step"` // a code the service's texts explain: collect, appeal, wait
-}
-
-// Bill is an unpaid bill of the revenue authority: what is owed, in the
-// minor unit of KES (cents), as the pay_bill service charges it.
-type Bill struct {
-	Amount int64 `json:"amount"`
 }
 
 // NationalID is the record of the national registry for one phone.
@@ -117,11 +109,6 @@ func ParseSeed(data []byte) (*Seed, error) {
 			return nil, fmt.Errorf("demoagency: seed office %q: no '-' in an office ID (slot IDs are office-YYYYMMDDHHMM)", id)
 		}
 	}
-	for n, b := range s.Bills {
-		if b.Amount < 1 || b.Amount > maxBillAmount {
-			return nil, fmt.Errorf("demoagency: seed bill %q: amount %d must be between 1 and %d cents", n, b.Amount, int64(maxBillAmount))
-		}
-	}
 	for v, b := range s.Magic {
 		switch b {
 		case Slow, Fail, Oversized, Malformed, Hang:
@@ -157,12 +144,6 @@ func (s *Seed) Describe() []string {
 		}
 		r := s.NationalIDs[phone]
 		out = append(out, fmt.Sprintf("phone %s: national ID %s, %s", phone, r.IDNumber, r.Name))
-	}
-	for _, n := range sortedKeys(s.Bills) {
-		if s.Magic[n] != "" {
-			continue
-		}
-		out = append(out, fmt.Sprintf("bill %s: KES %d.%02d owed", n, s.Bills[n].Amount/100, s.Bills[n].Amount%100))
 	}
 	for _, id := range sortedKeys(s.Offices) {
 		o := s.Offices[id]

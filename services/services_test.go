@@ -61,10 +61,9 @@ func catalogTexts(name string, data []byte) ([]textRef, error) {
 			return nil, fmt.Errorf("step %d is not a map", i+1)
 		}
 		id, kind := str(step, "id"), str(step, "kind")
-		// A call and a bill look-up show nothing themselves, nor does a
-		// submission that goes on to another step; every other step
-		// shows its text.
-		silent := kind == "call" || kind == "bill" || (kind == "submit" && str(step, "next") != "")
+		// A call shows nothing itself, nor does a submission that goes
+		// on to another step; every other step shows its text.
+		silent := kind == "call" || (kind == "submit" && str(step, "next") != "")
 		switch {
 		case id == "":
 			return nil, fmt.Errorf("step %d has no id", i+1)
@@ -74,7 +73,7 @@ func catalogTexts(name string, data []byte) ([]textRef, error) {
 			return nil, fmt.Errorf("step %s has no text", id)
 		}
 		budget := 0
-		if kind == "menu" || kind == "input" || kind == "pay" {
+		if kind == "menu" || kind == "input" {
 			budget = maxPrompt
 		}
 		add(str(step, "text"), "step "+id+" text", budget)
@@ -153,7 +152,7 @@ func TestShippedCatalog(t *testing.T) {
 	for _, s := range cat.Services {
 		ids = append(ids, s.ID)
 	}
-	if got := strings.Join(ids, " "); got != "birth_certificate check_status report_problem tax_pin benefit_eligibility national_id registry_appointment pay_bill" {
+	if got := strings.Join(ids, " "); got != "birth_certificate check_status report_problem tax_pin benefit_eligibility national_id registry_appointment" {
 		t.Errorf("services in menu order = %s", got)
 	}
 	b, err := locales.New()
@@ -185,7 +184,6 @@ var contract = map[string]struct {
 	"book_slot":           {"civil_registry", []string{"hold", "reference"}, true},
 	"booking":             {"civil_registry", []string{"reference"}, false},
 	"cancel_booking":      {"civil_registry", []string{"reference"}, true},
-	"bill":                {"revenue", []string{"bill_number"}, false},
 }
 
 // TestCallsKeepTheContract checks every call step of the shipped catalog
