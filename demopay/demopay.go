@@ -621,7 +621,7 @@ func (s *Server) DeliverC2B(c C2B) (string, error) {
 		return "", fmt.Errorf("demopay: C2B amount %d %s is not whole shillings", c.Amount.Amount, c.Amount.Currency)
 	}
 	if !kenyanMSISDN.MatchString(c.Phone) {
-		return "", fmt.Errorf("demopay: C2B phone %q is not an MSISDN 2547... or 2541...", c.Phone)
+		return "", fmt.Errorf("demopay: C2B phone %q is not an MSISDN of the form 2547XXXXXXXX or 2541XXXXXXXX", c.Phone)
 	}
 	if c.Bill == "" {
 		return "", errors.New("demopay: C2B needs a bill")
