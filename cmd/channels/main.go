@@ -11,6 +11,7 @@
 //	channels audit [filters] | -verify   list the audit log, or verify its hash chain
 //	channels outbox failed|retry   list failed messages and parked events, send one again
 //	channels demo-agency [flags]   a demonstration agency answering the shipped operations (never for production)
+//	channels demo-pay [flags]      a demonstration of M-Pesa and MoMo, fake money (never for production)
 package main
 
 import (
@@ -37,6 +38,7 @@ commands:
   audit       list who did what, when, for which citizen; verify the log is intact
   outbox      list the messages that failed and the events parked; send one again
   demo-agency run a demonstration agency for the shipped services' calls (never for production)
+  demo-pay    run a demonstration of M-Pesa Daraja and MTN MoMo with fake money (never for production)
 
 Run 'channels <command> -h' for the flags of a command. Every flag can also be
 set by the environment variable named in its help.
@@ -71,6 +73,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return runOutbox(rest, stdout, stderr)
 	case "demo-agency":
 		return runDemoAgency(rest, stdout, stderr)
+	case "demo-pay":
+		return runDemoPay(rest, stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0
