@@ -2,9 +2,6 @@ package channels
 
 import (
 	"context"
-	"crypto/rand"
-	"math/big"
-	"strings"
 	"time"
 )
 
@@ -18,35 +15,12 @@ const BillIDLen = 12
 
 // NewBillID returns a fresh random bill ID, never starting with 0.
 // Uniqueness is the store's: CreateBill reports ECONFLICT on a clash.
-func NewBillID() string {
-	n, err := rand.Int(rand.Reader, big.NewInt(90_000_000_000))
-	if err != nil {
-		panic("channels: crypto/rand failed: " + err.Error())
-	}
-	body := new(big.Int).Add(n, big.NewInt(10_000_000_000)).String()
-	return body + string('0'+dammDigit(body))
-}
+func NewBillID() string { return newChecked(BillIDLen) }
 
 // ParseBillID normalizes what a citizen typed as a bill's account number
 // (spaces, dashes and dots dropped) and reports whether it is a
 // well-formed bill ID whose check digit matches.
-func ParseBillID(s string) (string, bool) {
-	var b strings.Builder
-	for _, r := range s {
-		switch {
-		case r >= '0' && r <= '9':
-			b.WriteRune(r)
-		case r == ' ' || r == '-' || r == '.':
-		default:
-			return "", false
-		}
-	}
-	id := b.String()
-	if len(id) != BillIDLen || id[0] == '0' || dammDigit(id) != 0 {
-		return "", false
-	}
-	return id, true
-}
+func ParseBillID(s string) (string, bool) { return parseChecked(s, BillIDLen) }
 
 // Bill is a fee owed for a service before its case is filed: what the
 // case will be filed with once the fee is paid, and which attempt paid it.

@@ -36,21 +36,30 @@ func dammDigit(digits string) byte {
 
 // NewReference returns a fresh random case reference. Uniqueness is the
 // store's to enforce: CreateCase reports ECONFLICT on a clash.
-func NewReference() string {
-	// The first digit is never 0, so a reference keeps its length when a
-	// spreadsheet or an agency system reads it as a number.
-	n, err := rand.Int(rand.Reader, big.NewInt(900_000_000))
-	if err != nil {
-		panic("channels: crypto/rand failed: " + err.Error())
-	}
-	body := new(big.Int).Add(n, big.NewInt(100_000_000)).String()
-	return body + string('0'+dammDigit(body))
-}
+func NewReference() string { return newChecked(ReferenceLen) }
 
 // ParseReference normalizes what a citizen typed (spaces, dashes and dots
 // are dropped) and reports whether it is a well-formed reference whose check
 // digit matches.
-func ParseReference(s string) (string, bool) {
+func ParseReference(s string) (string, bool) { return parseChecked(s, ReferenceLen) }
+
+// newChecked returns n-1 random digits and their Damm check digit. The
+// first digit is never 0, so the number keeps its length when a
+// spreadsheet or an agency system reads it as a number.
+func newChecked(n int) string {
+	low := new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(n-2)), nil)
+	span := new(big.Int).Mul(low, big.NewInt(9))
+	r, err := rand.Int(rand.Reader, span)
+	if err != nil {
+		panic("channels: crypto/rand failed: " + err.Error())
+	}
+	body := r.Add(r, low).String()
+	return body + string('0'+dammDigit(body))
+}
+
+// parseChecked normalizes s (spaces, dashes and dots dropped) and reports
+// whether it is n digits, not starting with 0, whose check digit matches.
+func parseChecked(s string, n int) (string, bool) {
 	var b strings.Builder
 	for _, r := range s {
 		switch {
@@ -61,9 +70,9 @@ func ParseReference(s string) (string, bool) {
 			return "", false
 		}
 	}
-	ref := b.String()
-	if len(ref) != ReferenceLen || ref[0] == '0' || dammDigit(ref) != 0 {
+	id := b.String()
+	if len(id) != n || id[0] == '0' || dammDigit(id) != 0 {
 		return "", false
 	}
-	return ref, true
+	return id, true
 }

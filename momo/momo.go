@@ -423,7 +423,7 @@ func (c *Client) do(req *http.Request, want int, out any) error {
 	if out == nil {
 		return nil
 	}
-	if err := decodeOne(data, out, true); err != nil {
+	if err := payment.DecodeOne(data, out, true); err != nil {
 		return fmt.Errorf("decode the answer: %w", err)
 	}
 	return nil
@@ -497,22 +497,6 @@ func positive(m channels.Money) (string, error) {
 		return "", channels.Errorf(channels.EINVALID, "error.internal", "momo: %v", err)
 	}
 	return text, nil
-}
-
-// decodeOne decodes exactly one JSON value into out, refusing trailing
-// data, and with strict unknown fields too.
-func decodeOne(data []byte, out any, strict bool) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if strict {
-		dec.DisallowUnknownFields()
-	}
-	if err := dec.Decode(out); err != nil {
-		return err
-	}
-	if err := dec.Decode(&json.RawMessage{}); err != io.EOF {
-		return errors.New("data after the JSON value")
-	}
-	return nil
 }
 
 // truncate is s cut to at most n runes.

@@ -23,7 +23,7 @@ func ParseCallback(body []byte) (payment.Hint, error) {
 		return payment.Hint{}, fmt.Errorf("momo: callback: a body over %d bytes", MaxNotification)
 	}
 	var res Result
-	if err := decodeOne(body, &res, false); err != nil {
+	if err := payment.DecodeOne(body, &res, false); err != nil {
 		return payment.Hint{}, fmt.Errorf("momo: callback: %w", err)
 	}
 	if !UUIDv4(res.ExternalID) {

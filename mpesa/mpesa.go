@@ -471,24 +471,8 @@ func (c *Client) do(req *http.Request, out any) error {
 		}
 		return fault
 	}
-	if err := decodeOne(data, out, true); err != nil {
+	if err := payment.DecodeOne(data, out, true); err != nil {
 		return fmt.Errorf("decode the answer: %w", err)
-	}
-	return nil
-}
-
-// decodeOne decodes exactly one JSON value into out, refusing trailing
-// data, and with strict unknown fields too.
-func decodeOne(data []byte, out any, strict bool) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if strict {
-		dec.DisallowUnknownFields()
-	}
-	if err := dec.Decode(out); err != nil {
-		return err
-	}
-	if err := dec.Decode(&json.RawMessage{}); err != io.EOF {
-		return errors.New("data after the JSON value")
 	}
 	return nil
 }

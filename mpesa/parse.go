@@ -301,5 +301,5 @@ func decode(body []byte, out any) error {
 	if len(body) > MaxNotification {
 		return fmt.Errorf("a body over %d bytes", MaxNotification)
 	}
-	return decodeOne(body, out, false)
+	return payment.DecodeOne(body, out, false)
 }
