@@ -90,13 +90,14 @@ func runDemoPay(args []string, stdout, stderr io.Writer) int {
 	d, m := cfg.Daraja, cfg.MoMo
 	say := func(format string, a ...any) { fmt.Fprintf(stdout, "channels demo-pay: "+format+"\n", a...) }
 	say("DEMONSTRATION ONLY: fake M-Pesa and MoMo, no money; never use it in production")
-	say("listening on %s (Daraja and MoMo paths; control API under /demo/)", url)
 	say("mpesa: base URL %s consumer key %s consumer secret %s shortcode %s passkey %s initiator %s security credential %s",
 		url, d.ConsumerKey, d.ConsumerSecret, d.ShortCode, d.Passkey, d.Initiator, d.SecurityCredential)
 	say("momo: base URL %s target environment %s", url, m.TargetEnvironment)
 	say("momo collection: subscription key %s API user %s API key %s", m.Collection.SubscriptionKey, m.Collection.APIUser, m.Collection.APIKey)
 	say("momo disbursement: subscription key %s API user %s API key %s", m.Disbursement.SubscriptionKey, m.Disbursement.APIUser, m.Disbursement.APIKey)
 	say("magic phone endings: 001 no funds, 032 cancelled, 019 expired, 037 unreachable, 201 wrong PIN, 500 provider failure, 902 callback twice, 903 late, 904 never, 905 stays pending, 908 answer lost; others pay")
+	// Last, so that whoever waits for it has the credentials already.
+	say("listening on %s (Daraja and MoMo paths; control API under /demo/)", url)
 
 	select {
 	case err := <-errc:
